@@ -1,0 +1,156 @@
+"""The converge engine: one resource at a time (an Airflow task) or a whole playbook (the CLI).
+
+read → plan (pure) → apply. In check mode the engine swaps in read-only clients, so a write is
+refused by botocore before it is sent, whatever a handler tries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from iamflow.aws.clients import AwsClients
+from iamflow.errors import IamflowError
+from iamflow.resources import handler_for
+from iamflow.resources.base import PlanEnv, RunContext
+from iamflow.spec.loader import dependencies, dependency_levels, waiver_notes
+from iamflow.spec.models import Playbook
+
+log = logging.getLogger(__name__)
+
+OK, CHANGED, FAILED, SKIPPED = "ok", "changed", "failed", "skipped"
+
+
+@dataclass
+class ResourceResult:
+    """What happened to one resource: JSON-able, never a secret (it goes to XCom)."""
+
+    resource: str
+    status: str
+    check_mode: bool = False
+    changes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    diff: str = ""
+    error: str | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ResourceResult:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def run_resource(clients: AwsClients, playbook: Playbook, key: str, *, check_mode: bool = False,
+                 ctx: RunContext | None = None) -> ResourceResult:
+    """Converge one resource of a playbook (or, in check mode, only plan it)."""
+    started = time.monotonic()
+    resource = playbook.by_key()[key]
+    if check_mode and not clients.check_mode:
+        clients = clients.read_only()
+    handler = handler_for(resource.kind)
+    env = PlanEnv(ctx or clients.caller_context(), playbook)
+    current = handler.read(clients, resource, env)
+    plan = handler.plan(resource, current, env)
+    plan.notes = waiver_notes(resource) + plan.notes
+    result = ResourceResult(key, OK, check_mode=check_mode, changes=[c.summary for c in plan.changes],
+                            notes=plan.notes, diff=plan.diff())
+    if plan.blocked:
+        result.status, result.error = FAILED, plan.blocked
+    elif plan.changed:
+        result.status = CHANGED
+        if not check_mode:
+            handler.apply(clients, plan)
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+@dataclass
+class PlayResult:
+    """The results of a whole playbook run, in dependency order."""
+
+    playbook: str
+    check_mode: bool
+    results: list[ResourceResult]
+
+    def counts(self) -> dict[str, int]:
+        out = {OK: 0, CHANGED: 0, FAILED: 0, SKIPPED: 0}
+        for r in self.results:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status == FAILED for r in self.results)
+
+    @property
+    def changed(self) -> bool:
+        return any(r.status == CHANGED for r in self.results)
+
+
+def run_playbook(clients: AwsClients, playbook: Playbook, *, check_mode: bool = False, workers: int = 4,
+                 on_result: Callable[[ResourceResult], None] | None = None) -> PlayResult:
+    """Converge a whole playbook: levels in dependency order, each level's resources in parallel.
+
+    A resource whose dependency failed is skipped, as a task would be upstream_failed in Airflow.
+    """
+    if check_mode and not clients.check_mode:
+        clients = clients.read_only()
+    ctx = clients.caller_context()
+    deps = dependencies(playbook)
+    done: dict[str, ResourceResult] = {}
+
+    def one(key: str) -> ResourceResult:
+        failed_deps = [d for d in sorted(deps[key]) if done[d].status in (FAILED, SKIPPED)]
+        if failed_deps:
+            return ResourceResult(key, SKIPPED, check_mode=check_mode,
+                                  error=f"skipped: {', '.join(failed_deps)} did not succeed")
+        try:
+            return run_resource(clients, playbook, key, check_mode=check_mode, ctx=ctx)
+        except IamflowError as exc:
+            return ResourceResult(key, FAILED, check_mode=check_mode, error=str(exc))
+        except Exception as exc:  # a task fails, the play goes on for independent resources
+            log.exception("unexpected error on %s", key)
+            return ResourceResult(key, FAILED, check_mode=check_mode, error=f"{type(exc).__name__}: {exc}")
+
+    ordered: list[ResourceResult] = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for level in dependency_levels(playbook):
+            for result in pool.map(one, level):
+                done[result.resource] = result
+                ordered.append(result)
+                if on_result:
+                    on_result(result)
+    return PlayResult(playbook.name, check_mode, ordered)
+
+
+def format_result(result: ResourceResult, *, diff: bool = False) -> str:
+    """One resource's outcome as Ansible prints a task: status line, changes, notes, diff."""
+    mode = " (check mode)" if result.check_mode else ""
+    lines = [f"{result.status}: [{result.resource}]{mode}"]
+    lines += [f"    - {c}" for c in result.changes]
+    lines += [f"    note: {n}" for n in result.notes]
+    if result.error:
+        lines.append(f"    error: {result.error}")
+    if diff and result.diff:
+        lines += ["    " + line for line in result.diff.rstrip("\n").splitlines()]
+    return "\n".join(lines)
+
+
+def format_recap(name: str, results: list[ResourceResult], *, check_mode: bool = False) -> str:
+    """The PLAY RECAP: one line per resource and the totals, like Ansible's."""
+    title = f"PLAY RECAP [{name}]" + (" (check mode)" if check_mode else "")
+    width = max([len(r.resource) for r in results] + [20])
+    lines = [title + " " + "*" * max(3, 72 - len(title))]
+    counts = {OK: 0, CHANGED: 0, FAILED: 0, SKIPPED: 0}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+        flags = {k: int(r.status == k) for k in (OK, CHANGED, FAILED, SKIPPED)}
+        lines.append(f"{r.resource:<{width}} : " + "  ".join(f"{k}={v}" for k, v in flags.items()))
+    lines.append(f"{'TOTAL':<{width}} : " + "  ".join(f"{k}={v}" for k, v in counts.items()))
+    return "\n".join(lines)

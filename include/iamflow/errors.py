@@ -1,0 +1,56 @@
+"""The one exception hierarchy of iamflow.
+
+Validation errors and permanent AWS errors are not worth a retry; throttling and transient errors
+are left as botocore raised them so that Airflow's retries apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class IamflowError(Exception):
+    """Base class of every error iamflow raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a playbook: where it is and what is wrong."""
+
+    file: str
+    resource: str | None
+    field: str | None
+    message: str
+    rule: str | None = None
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.resource:
+            where += f": resource {self.resource!r}"
+        if self.field:
+            where += f", field {self.field!r}"
+        rule = f" [{self.rule}]" if self.rule else ""
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {prefix}{self.message}{rule}"
+
+
+class ValidationError(IamflowError):
+    """A playbook (or several) failed validation; carries every problem found, not only the first."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems) or "validation failed")
+
+
+class CheckModeViolation(IamflowError):
+    """A write call was attempted by a client that is in check (read-only) mode."""
+
+
+class PermanentAwsError(IamflowError):
+    """An AWS error that a retry will not fix (access denied, malformed input, missing dependency)."""
+
+
+class ApplyError(IamflowError):
+    """Applying a resource's plan failed; the message names the resource and the step."""

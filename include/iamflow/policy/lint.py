@@ -1,0 +1,326 @@
+"""Lint IAM policy documents before any AWS call, and scan anything for hard-coded credentials.
+
+Rule names are a contract (playbook waivers name them):
+
+- ``allow-star-star``: Allow of every action on every resource;
+- ``allow-not-action``: ``NotAction`` with ``Effect: Allow``;
+- ``passrole-star``: Allow of ``iam:PassRole`` (or a wildcard covering it) on Resource ``*``;
+- ``cross-account-trust-without-external-id``: a trust policy lets another account assume the
+  role without an ``sts:ExternalId`` condition (trust profile only);
+- ``hardcoded-credential``: a string that looks like an AWS access key id or secret access key.
+
+The helpers ``statement_list``, ``grants_admin`` and ``grants_full_service`` are shared with the
+compliance checks, so the converge lint and the sweep agree on what "admin" means.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from iamflow.policy.document import parse_document
+
+PROFILES = ("identity", "trust", "resource", "boundary")
+OWN_ACCOUNT_PLACEHOLDER = "${account_id}"
+# a credential must be removed from the playbook, never accepted knowingly
+UNWAIVABLE_RULES = frozenset({"hardcoded-credential"})
+
+ACCESS_KEY_ID = "access key id"
+SECRET_ACCESS_KEY = "secret access key"
+
+_ACCESS_KEY_ID_RE = re.compile(r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b")
+# A secret access key is exactly 40 characters of [A-Za-z0-9/+]. '=' ends a run on the left (so
+# "key=<secret>" is caught) but not on the right (base64 padding means a longer encoded blob).
+_SECRET_KEY_RE = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_TOKEN_SPLIT_RE = re.compile(r"[\s\"'`<>,;()\[\]{}|]+")
+_ARN_ACCOUNT_RE = re.compile(r"^arn:[^:]*:[^:]*:[^:]*:([^:]*):")
+_ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    """One rule a document breaks, and where (``Statement[1].Action``)."""
+
+    rule: str
+    severity: str  # "error" or "warning"
+    message: str
+    path: str
+
+
+def lint_policy(doc: dict[str, Any] | str, *, profile: str, own_account: str | None) -> list[LintFinding]:
+    """Return the findings of every rule on a policy document.
+
+    :param doc: the document (placeholders such as ``${account_id}`` may still be in it).
+    :param profile: what the document is: ``identity``, ``trust``, ``resource`` or ``boundary``.
+    :param own_account: the account the document lives in (an id, or the ``${account_id}``
+        placeholder); ``None`` means unknown, so every concrete account id counts as another account.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown lint profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    parsed = parse_document(doc)
+    findings: list[LintFinding] = []
+    for path, statement in _statements_with_paths(parsed):
+        if not _is_allow(statement):
+            continue
+        findings.extend(_check_allow_statement(path, statement))
+        if profile == "trust":
+            finding = _check_cross_account_trust(path, statement, own_account)
+            if finding is not None:
+                findings.append(finding)
+    for where, kind in scan_credentials(parsed):
+        findings.append(LintFinding(
+            "hardcoded-credential", "error",
+            f"looks like a hard-coded AWS {kind}; keep credentials out of policy documents",
+            where,
+        ))
+    return findings
+
+
+def scan_credentials(obj: Any, path: str = "") -> list[tuple[str, str]]:
+    """Return ``(path, kind)`` for every string in ``obj`` that looks like an AWS credential.
+
+    Walks dicts (keys and values), lists and strings. ``kind`` is ``"access key id"`` or
+    ``"secret access key"``; the matched value itself is never returned, and a key that looks like
+    a credential is shown as ``<redacted>`` in the paths below it.
+    """
+    hits: list[tuple[str, str]] = []
+    _scan(obj, path, hits)
+    return hits
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    """Return True when an IAM action pattern (``*`` and ``?`` wildcards) matches an action."""
+    return _pattern_regex(pattern).fullmatch(action) is not None
+
+
+def statement_list(doc: dict[str, Any] | str) -> list[dict[str, Any]]:
+    """Return the statements of a document as a list (a single statement becomes a one-item list)."""
+    return [s for _path, s in _statements_with_paths(parse_document(doc))]
+
+
+def grants_admin(doc: dict[str, Any] | str) -> bool:
+    """Return True when a statement allows ``*`` (or ``*:*``) on Resource ``*``.
+
+    Statements with ``NotResource`` are ignored: what they exclude is for a human to judge.
+    """
+    return any(
+        _is_allow(s) and "NotResource" not in s and _has_star_action(s) and "*" in _strings(s.get("Resource"))
+        for s in statement_list(doc)
+    )
+
+
+def grants_full_service(doc: dict[str, Any] | str, service: str) -> bool:
+    """Return True when a statement allows ``<service>:*`` (or ``*``) on Resource ``*``, e.g. ``kms``."""
+    full = {f"{service.lower()}:*", "*", "*:*"}
+    return any(
+        _is_allow(s)
+        and "NotResource" not in s
+        and any(a.lower() in full for a in _strings(s.get("Action")))
+        and "*" in _strings(s.get("Resource"))
+        for s in statement_list(doc)
+    )
+
+
+def apply_waivers(
+    findings: list[LintFinding], waivers: Iterable[tuple[str, str]]
+) -> tuple[list[LintFinding], list[str]]:
+    """Split findings into those still standing and notes for those a waiver accepts.
+
+    A waiver ``(rule, reason)`` accepts every finding of that rule in the document, and its note
+    reads ``waived <rule> at <path>: <reason>``. ``hardcoded-credential`` cannot be waived.
+    """
+    reasons: dict[str, str] = {}
+    for rule, reason in waivers:
+        reasons.setdefault(rule, reason)
+    remaining: list[LintFinding] = []
+    notes: list[str] = []
+    for f in findings:
+        if f.rule in reasons and f.rule not in UNWAIVABLE_RULES:
+            notes.append(f"waived {f.rule} at {f.path}: {reasons[f.rule]}")
+        else:
+            remaining.append(f)
+    return remaining, notes
+
+
+# --- rules -------------------------------------------------------------------------------------
+
+
+def _check_allow_statement(path: str, statement: dict[str, Any]) -> list[LintFinding]:
+    findings: list[LintFinding] = []
+    actions = _strings(statement.get("Action"))
+    resources = _strings(statement.get("Resource"))
+    if _has_star_action(statement) and "*" in resources:
+        findings.append(LintFinding(
+            "allow-star-star", "error",
+            "allows every action on every resource (administrator access); name the actions and "
+            "resources this principal needs",
+            f"{path}.Action",
+        ))
+    if "NotAction" in statement:
+        findings.append(LintFinding(
+            "allow-not-action", "error",
+            "'NotAction' with 'Effect: Allow' allows every action not listed, including ones AWS adds "
+            "later; list the allowed actions under 'Action' instead",
+            f"{path}.NotAction",
+        ))
+    passrole = [a for a in actions if action_matches(a, "iam:PassRole")]
+    if passrole and "*" in resources:
+        findings.append(LintFinding(
+            "passrole-star", "error",
+            f"allows iam:PassRole (through {', '.join(repr(a) for a in passrole)}) on Resource '*', so any "
+            "role can be handed to a service; limit Resource to the ARNs of the roles that may be passed",
+            f"{path}.Resource",
+        ))
+    return findings
+
+
+def _check_cross_account_trust(path: str, statement: dict[str, Any], own_account: str | None) -> LintFinding | None:
+    if not any(action_matches(a, "sts:AssumeRole") for a in _strings(statement.get("Action"))):
+        return None
+    principal = statement.get("Principal")
+    if principal == "*":
+        aws_principals, where = ["*"], f"{path}.Principal"
+    elif isinstance(principal, dict):
+        aws_principals, where = _strings(principal.get("AWS")), f"{path}.Principal.AWS"
+    else:
+        return None
+    others = [p for p in aws_principals if not _is_own_account(p, own_account)]
+    if not others or _requires_external_id(statement.get("Condition")):
+        return None
+    who = ", ".join(_describe_principal(p) for p in others)
+    return LintFinding(
+        "cross-account-trust-without-external-id", "error",
+        f"lets {who} assume this role without an sts:ExternalId condition (confused-deputy risk); "
+        "add a StringEquals condition on sts:ExternalId",
+        where,
+    )
+
+
+def _principal_account(principal: str) -> str | None:
+    if _ACCOUNT_ID_RE.match(principal) or principal == OWN_ACCOUNT_PLACEHOLDER:
+        return principal
+    m = _ARN_ACCOUNT_RE.match(principal)
+    return m.group(1) if m else None
+
+
+def _is_own_account(principal: str, own_account: str | None) -> bool:
+    account = _principal_account(principal)
+    if account is None:
+        # "*", a unique id (AROA...) or anything unparseable: the account cannot be shown to be ours
+        return False
+    return account == OWN_ACCOUNT_PLACEHOLDER or (own_account is not None and account == own_account)
+
+
+def _describe_principal(principal: str) -> str:
+    if principal == "*":
+        return "any AWS account ('*')"
+    account = _principal_account(principal)
+    return f"account {account}" if account else f"principal {principal!r}"
+
+
+def _requires_external_id(condition: Any) -> bool:
+    if not isinstance(condition, dict):
+        return False
+    for operator, block in condition.items():
+        if not isinstance(block, dict):
+            continue
+        op = str(operator).lower()
+        for key, value in block.items():
+            if str(key).lower() != "sts:externalid":
+                continue
+            # ...IfExists passes when the key is absent, and Null "true" demands its absence
+            if op.endswith("ifexists"):
+                continue
+            if op == "null" and "true" in {str(v).lower() for v in _as_list(value)}:
+                continue
+            return True
+    return False
+
+
+# --- credential scan ---------------------------------------------------------------------------
+
+
+def _scan(obj: Any, path: str, hits: list[tuple[str, str]]) -> None:
+    if isinstance(obj, str):
+        for kind in _credential_kinds(obj):
+            if (path, kind) not in hits:
+                hits.append((path, kind))
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            key_text = str(key)
+            key_kinds = _credential_kinds(key_text) if isinstance(key, str) else []
+            child = _join(path, "<redacted>" if key_kinds else key_text)
+            for kind in key_kinds:
+                if (child, kind) not in hits:
+                    hits.append((child, kind))
+            _scan(value, child, hits)
+    elif isinstance(obj, (list, tuple)):
+        for index, item in enumerate(obj):
+            _scan(item, f"{path}[{index}]", hits)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _credential_kinds(text: str) -> list[str]:
+    kinds: list[str] = []
+    if _ACCESS_KEY_ID_RE.search(text):
+        kinds.append(ACCESS_KEY_ID)
+    if any(_looks_like_secret(token) for token in _TOKEN_SPLIT_RE.split(text) if len(token) >= 40):
+        kinds.append(SECRET_ACCESS_KEY)
+    return kinds
+
+
+def _looks_like_secret(token: str) -> bool:
+    # an ARN's resource part can be a 40-character path; a secret inside an ARN is not a real case
+    if token.startswith("arn:"):
+        return False
+    for m in _SECRET_KEY_RE.finditer(token):
+        run = m.group(0)
+        # random keys mix all three classes; hex digests, words and base64 without digits do not
+        if any(c.isupper() for c in run) and any(c.islower() for c in run) and any(c.isdigit() for c in run):
+            return True
+    return False
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _statements_with_paths(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    statements = doc.get("Statement")
+    if isinstance(statements, dict):
+        return [("Statement", statements)]
+    if isinstance(statements, list):
+        return [(f"Statement[{i}]", s) for i, s in enumerate(statements) if isinstance(s, dict)]
+    return []
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in _as_list(value) if isinstance(v, str)]
+
+
+def _is_allow(statement: dict[str, Any]) -> bool:
+    # IAM only accepts "Allow"; compare loosely so a mis-cased document is still linted
+    return str(statement.get("Effect", "")).lower() == "allow"
+
+
+def _has_star_action(statement: dict[str, Any]) -> bool:
+    return any(a.strip() in ("*", "*:*") for a in _strings(statement.get("Action")))
+
+
+@lru_cache(maxsize=1024)
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(body, re.IGNORECASE | re.DOTALL)

@@ -1,0 +1,95 @@
+"""Small helpers shared by the IAM resource handlers (reads, tags, documents)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iamflow.policy.document import normalize_policy, parse_document
+from iamflow.policy.tags import compare_tags, tags_from_list, tags_to_list
+from iamflow.resources.base import Change, PlanEnv
+
+
+def get_or_none(client: Any, operation: str, **params: Any) -> dict[str, Any] | None:
+    """Call a read operation; "not found" is an answer (None), not an error."""
+    try:
+        return getattr(client, operation)(**params)
+    except client.exceptions.NoSuchEntityException:
+        return None
+
+
+def paginate(client: Any, operation: str, result_key: str, **params: Any) -> list[Any]:
+    """Collect every item of a paginated IAM list call (one call per page, usually one)."""
+    items: list[Any] = []
+    for page in client.get_paginator(operation).paginate(**params):
+        items.extend(page.get(result_key, []))
+    return items
+
+
+def desired_document(env: PlanEnv, document: dict[str, Any] | str) -> dict[str, Any]:
+    """Return a playbook document with run-time placeholders filled, parsed to a dict."""
+    return parse_document(env.ctx.substitute(document))
+
+
+def current_document(document: dict[str, Any] | str) -> dict[str, Any]:
+    """Parse a document as IAM returns it (a dict, a JSON string, or URL-encoded JSON)."""
+    return parse_document(document)
+
+
+def view_document(document: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Return a document in its normal form, for a readable and stable diff."""
+    return None if document is None else normalize_policy(document)
+
+
+def read_tags(item: dict[str, Any]) -> dict[str, str]:
+    """Tags of a get_* response item as a map (IAM omits the key when there are none)."""
+    return tags_from_list(item.get("Tags") or [], "Key", "Value")
+
+
+def tag_changes(
+    current: dict[str, str],
+    desired: dict[str, str] | None,
+    *,
+    purge: bool,
+    service: str,
+    tag_op: str,
+    untag_op: str,
+    id_params: dict[str, str],
+    label: str,
+) -> tuple[list[Change], dict[str, str]]:
+    """Plan untag/tag calls from current to desired tags; return them and the tags afterwards.
+
+    Removal comes first so that a rename never crosses IAM's 50-tags limit half-way.
+    """
+    to_set, to_remove = compare_tags(current, desired, purge=purge)
+    changes: list[Change] = []
+    if to_remove:
+        changes.append(
+            Change(
+                service,
+                untag_op,
+                {**id_params, "TagKeys": sorted(to_remove)},
+                f"remove tags {', '.join(sorted(to_remove))} from {label}",
+            )
+        )
+    if to_set:
+        changes.append(
+            Change(
+                service,
+                tag_op,
+                {**id_params, "Tags": tags_to_list(to_set, "Key", "Value")},
+                f"set tags {', '.join(sorted(to_set))} on {label}",
+            )
+        )
+    after = {k: v for k, v in current.items() if k not in set(to_remove)}
+    after.update(to_set)
+    return changes, dict(sorted(after.items()))
+
+
+def desired_tags(env: PlanEnv, resource: Any) -> dict[str, str] | None:
+    """The resource's tags merged with the playbook defaults, placeholders filled (None: unmanaged)."""
+    return env.ctx.substitute(env.tags_for(resource))
+
+
+def last_segment(arn: str) -> str:
+    """The name at the end of an IAM ARN (``arn:aws:iam::1:policy/a/b`` → ``b``), for summaries."""
+    return arn.rsplit("/", 1)[-1]

@@ -1,0 +1,355 @@
+"""IAM roles: trust policy, description, max session, boundary, attached and inline policies, tags.
+
+Only what the playbook declares is compared; a field left out is never read more than needed and
+never changed. Deleting a role first removes what IAM would otherwise refuse the deletion over:
+instance profile membership, attached managed policies and inline policies.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from iamflow.policy.document import policies_equal
+from iamflow.policy.tags import tags_to_list
+from iamflow.resources._common import (
+    current_document,
+    desired_document,
+    desired_tags,
+    get_or_none,
+    last_segment,
+    paginate,
+    read_tags,
+    tag_changes,
+    view_document,
+)
+from iamflow.resources.base import Change, Plan, PlanEnv, ResourceHandler, dumps
+
+if TYPE_CHECKING:
+    from iamflow.aws.clients import AwsClients
+    from iamflow.spec.models import IamRole, ResourceBase
+
+# What IAM applies when a role is created without MaxSessionDuration.
+DEFAULT_MAX_SESSION = 3600
+_POLICY_KINDS = ("iam_managed_policy",)
+
+
+class IamRoleHandler(ResourceHandler):
+    """Converge an IAM role."""
+
+    kind: ClassVar[str] = "iam_role"
+    read_actions: ClassVar[tuple[str, ...]] = (
+        "iam:GetRole",
+        "iam:ListAttachedRolePolicies",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:ListInstanceProfilesForRole",
+    )
+    write_actions: ClassVar[tuple[str, ...]] = (
+        "iam:CreateRole",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:UpdateRole",
+        "iam:PutRolePermissionsBoundary",
+        "iam:DeleteRolePermissionsBoundary",
+        "iam:AttachRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:TagRole",
+        "iam:UntagRole",
+        "iam:RemoveRoleFromInstanceProfile",
+        "iam:DeleteRole",
+    )
+
+    def read(self, clients: AwsClients, resource: ResourceBase, env: PlanEnv) -> dict[str, Any] | None:
+        """Read the role, its attachments and inline policy names (documents only when managed)."""
+        res: IamRole = resource  # type: ignore[assignment]
+        iam = clients.client("iam")
+        got = get_or_none(iam, "get_role", RoleName=res.name)
+        if got is None:
+            return None
+        role = got["Role"]
+        absent = res.state == "absent"
+        inline_names = paginate(iam, "list_role_policies", "PolicyNames", RoleName=res.name)
+        inline: dict[str, Any] | None = None
+        if absent or res.is_managed("inline_policies"):
+            inline = {}
+            for name in inline_names:
+                # Deleted between the list and the get: it is simply not there any more.
+                doc = get_or_none(iam, "get_role_policy", RoleName=res.name, PolicyName=name)
+                if doc is not None:
+                    inline[name] = current_document(doc["PolicyDocument"])
+        profiles: list[str] | None = None
+        if absent:
+            profiles = [
+                p["InstanceProfileName"]
+                for p in paginate(iam, "list_instance_profiles_for_role", "InstanceProfiles", RoleName=res.name)
+            ]
+        boundary = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        return {
+            "name": role["RoleName"],
+            "arn": role["Arn"],
+            "path": role.get("Path", "/"),
+            "description": role.get("Description"),
+            "max_session_duration": int(role.get("MaxSessionDuration") or DEFAULT_MAX_SESSION),
+            "trust_policy": current_document(role["AssumeRolePolicyDocument"]),
+            "boundary": boundary,
+            "tags": read_tags(role),
+            "managed_policies": [
+                p["PolicyArn"]
+                for p in paginate(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=res.name)
+            ],
+            "inline_policy_names": list(inline_names),
+            "inline_policies": inline,
+            "instance_profiles": profiles,
+        }
+
+    def plan(self, resource: ResourceBase, current: dict[str, Any] | None, env: PlanEnv) -> Plan:
+        """Plan the calls from ``current`` to the declared role. Pure."""
+        res: IamRole = resource  # type: ignore[assignment]
+        plan = Plan(resource=res.key, before=_view(current))
+        if res.state == "absent":
+            if current is not None:
+                plan.changes = _delete_changes(current)
+            return plan
+        desired = _desired(res, env)
+        if current is None:
+            _plan_create(plan, res, desired)
+        else:
+            _plan_update(plan, res, desired, current)
+        return plan
+
+
+def _desired(res: IamRole, env: PlanEnv) -> dict[str, Any]:
+    """The declared role with placeholders filled and references resolved to ARNs."""
+    return {
+        "trust_policy": desired_document(env, res.trust_policy),  # type: ignore[arg-type]
+        "description": env.ctx.substitute(res.description),
+        "max_session_duration": res.max_session_duration or DEFAULT_MAX_SESSION,
+        "boundary": env.ref_arn(res.boundary, _POLICY_KINDS) if res.boundary else None,
+        "managed_policies": [env.ref_arn(p, _POLICY_KINDS) for p in res.managed_policies or []],
+        "inline_policies": {n: desired_document(env, d) for n, d in (res.inline_policies or {}).items()},
+        "tags": desired_tags(env, res),
+    }
+
+
+def _plan_create(plan: Plan, res: IamRole, desired: dict[str, Any]) -> None:
+    """Create the role with everything CreateRole accepts in one call, then attach and put."""
+    name = res.name
+    params: dict[str, Any] = {
+        "RoleName": name,
+        "Path": res.path,
+        "AssumeRolePolicyDocument": dumps(desired["trust_policy"]),
+    }
+    if desired["description"]:
+        params["Description"] = desired["description"]
+    if res.max_session_duration:
+        params["MaxSessionDuration"] = res.max_session_duration
+    if desired["boundary"]:
+        params["PermissionsBoundary"] = desired["boundary"]
+    if desired["tags"]:
+        params["Tags"] = tags_to_list(desired["tags"], "Key", "Value")
+    plan.changes.append(Change("iam", "create_role", params, f"create role {name}"))
+    for arn in desired["managed_policies"]:
+        plan.changes.append(_attach(name, arn))
+    if res.is_managed("inline_policies"):
+        for policy_name, doc in desired["inline_policies"].items():
+            plan.changes.append(_put_inline(name, policy_name, doc))
+    plan.after = {
+        "name": name,
+        "path": res.path,
+        "description": desired["description"] or None,
+        "max_session_duration": desired["max_session_duration"],
+        "trust_policy": view_document(desired["trust_policy"]),
+        "boundary": desired["boundary"],
+        "managed_policies": sorted(desired["managed_policies"]),
+        "inline_policies": {n: view_document(d) for n, d in sorted(desired["inline_policies"].items())},
+        "tags": dict(sorted((desired["tags"] or {}).items())),
+    }
+
+
+def _plan_update(plan: Plan, res: IamRole, desired: dict[str, Any], current: dict[str, Any]) -> None:
+    """Plan one call per attribute that differs, for the attributes the playbook manages."""
+    name = res.name
+    label = f"role {name}"
+    after = dict(plan.before or {})
+    changes = plan.changes
+
+    if res.is_managed("path") and res.path != current["path"]:
+        plan.notes.append(
+            f"{label}: path cannot change without replacement (current {current['path']!r}, "
+            f"declared {res.path!r}); left as is"
+        )
+
+    if not policies_equal(current["trust_policy"], desired["trust_policy"]):
+        changes.append(
+            Change(
+                "iam",
+                "update_assume_role_policy",
+                {"RoleName": name, "PolicyDocument": dumps(desired["trust_policy"])},
+                f"update the trust policy of {label}",
+            )
+        )
+        after["trust_policy"] = view_document(desired["trust_policy"])
+
+    _plan_update_role(changes, after, res, desired, current)
+
+    if res.is_managed("boundary"):
+        want, have = desired["boundary"], current["boundary"]
+        if want and want != have:
+            changes.append(
+                Change(
+                    "iam",
+                    "put_role_permissions_boundary",
+                    {"RoleName": name, "PermissionsBoundary": want},
+                    f"set permissions boundary {last_segment(want)} on {label}",
+                )
+            )
+        elif not want and have:
+            changes.append(
+                Change(
+                    "iam",
+                    "delete_role_permissions_boundary",
+                    {"RoleName": name},
+                    f"remove the permissions boundary from {label}",
+                )
+            )
+        after["boundary"] = want
+
+    if res.is_managed("managed_policies"):
+        have_arns = list(current["managed_policies"])
+        want_arns = desired["managed_policies"]
+        # Detach before attaching: a role holds at most 10 managed policies by default.
+        detach = [a for a in have_arns if a not in want_arns] if res.purge_policies else []
+        attach = [a for a in want_arns if a not in have_arns]
+        for arn in detach:
+            changes.append(_detach(name, arn))
+        for arn in attach:
+            changes.append(_attach(name, arn))
+        after["managed_policies"] = sorted({*(a for a in have_arns if a not in detach), *attach})
+
+    if res.is_managed("inline_policies"):
+        have_docs: dict[str, Any] = current.get("inline_policies") or {}
+        want_docs: dict[str, Any] = desired["inline_policies"]
+        # Delete before putting: the inline documents of a role share one size quota.
+        for policy_name in current["inline_policy_names"]:
+            if policy_name not in want_docs:
+                changes.append(_delete_inline(name, policy_name))
+        inline_after: dict[str, Any] = {}
+        for policy_name, doc in want_docs.items():
+            if policy_name in have_docs and policies_equal(have_docs[policy_name], doc):
+                # Keep the stored form so that an equivalent document shows no diff.
+                inline_after[policy_name] = view_document(have_docs[policy_name])
+            else:
+                changes.append(_put_inline(name, policy_name, doc))
+                inline_after[policy_name] = view_document(doc)
+        after["inline_policies"] = dict(sorted(inline_after.items()))
+
+    tag_calls, after["tags"] = tag_changes(
+        current["tags"],
+        desired["tags"],
+        purge=res.purge_tags,
+        service="iam",
+        tag_op="tag_role",
+        untag_op="untag_role",
+        id_params={"RoleName": name},
+        label=label,
+    )
+    changes += tag_calls
+    plan.after = after
+
+
+def _plan_update_role(
+    changes: list[Change], after: dict[str, Any], res: IamRole, desired: dict[str, Any], current: dict[str, Any]
+) -> None:
+    """Plan UpdateRole for the description and the max session duration, when managed and different."""
+    what: list[str] = []
+    description = current.get("description")
+    if res.is_managed("description") and (desired["description"] or "") != (description or ""):
+        description = desired["description"] or ""
+        what.append("description")
+    max_session = current["max_session_duration"]
+    if res.is_managed("max_session_duration") and desired["max_session_duration"] != max_session:
+        max_session = desired["max_session_duration"]
+        what.append("max session duration")
+    if not what:
+        return
+    # Send both fields every time: moto resets an omitted Description to none and an omitted
+    # MaxSessionDuration to 3600, so sending only the changed one would clobber the other.
+    params: dict[str, Any] = {"RoleName": res.name, "MaxSessionDuration": max_session}
+    if description is not None:
+        params["Description"] = description
+    changes.append(Change("iam", "update_role", params, f"update the {' and '.join(what)} of role {res.name}"))
+    after["description"] = description or None
+    after["max_session_duration"] = max_session
+
+
+def _attach(role: str, arn: str) -> Change:
+    return Change(
+        "iam",
+        "attach_role_policy",
+        {"RoleName": role, "PolicyArn": arn},
+        f"attach policy {last_segment(arn)} to role {role}",
+    )
+
+
+def _detach(role: str, arn: str) -> Change:
+    return Change(
+        "iam",
+        "detach_role_policy",
+        {"RoleName": role, "PolicyArn": arn},
+        f"detach policy {last_segment(arn)} from role {role}",
+    )
+
+
+def _put_inline(role: str, policy_name: str, doc: dict[str, Any]) -> Change:
+    return Change(
+        "iam",
+        "put_role_policy",
+        {"RoleName": role, "PolicyName": policy_name, "PolicyDocument": dumps(doc)},
+        f"put inline policy {policy_name} on role {role}",
+    )
+
+
+def _delete_inline(role: str, policy_name: str) -> Change:
+    return Change(
+        "iam",
+        "delete_role_policy",
+        {"RoleName": role, "PolicyName": policy_name},
+        f"delete inline policy {policy_name} from role {role}",
+    )
+
+
+def _view(current: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The diffable view of a read role (inline documents that were not read show as null)."""
+    if current is None:
+        return None
+    docs = current.get("inline_policies") or {}
+    return {
+        "name": current["name"],
+        "path": current["path"],
+        "description": current.get("description") or None,
+        "max_session_duration": current["max_session_duration"],
+        "trust_policy": view_document(current["trust_policy"]),
+        "boundary": current.get("boundary"),
+        "managed_policies": sorted(current["managed_policies"]),
+        "inline_policies": {n: view_document(docs.get(n)) for n in sorted(current["inline_policy_names"])},
+        "tags": dict(sorted(current["tags"].items())),
+    }
+
+
+def _delete_changes(current: dict[str, Any]) -> list[Change]:
+    """Remove what IAM refuses a role deletion over (DeleteConflict), then delete the role."""
+    name = current["name"]
+    changes = [
+        Change(
+            "iam",
+            "remove_role_from_instance_profile",
+            {"InstanceProfileName": profile, "RoleName": name},
+            f"remove role {name} from instance profile {profile}",
+        )
+        for profile in current.get("instance_profiles") or []
+    ]
+    changes += [_detach(name, arn) for arn in current["managed_policies"]]
+    changes += [_delete_inline(name, policy_name) for policy_name in current["inline_policy_names"]]
+    changes.append(Change("iam", "delete_role", {"RoleName": name}, f"delete role {name}"))
+    return changes

@@ -1,0 +1,404 @@
+"""Load and validate playbooks: every problem of every file at once, before any AWS call.
+
+Validation runs in this order, collecting problems instead of stopping at the first: YAML syntax,
+the top-level schema, each resource against its kind's schema, duplicate names, policy files and
+``${var}`` placeholders, references (dangling, wrong kind, present → absent, cycles), anything that
+looks like a hard-coded credential anywhere in the file, and the policy linter (with waivers).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from iamflow.errors import Problem, ValidationError
+from iamflow.spec.models import RESOURCE_MODELS, Playbook, ResourceBase
+
+RUNTIME_VARS = ("account_id", "partition", "region")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_OWN_ACCOUNT = "${account_id}"
+
+
+def project_root() -> Path:
+    """The folder holding dags/, include/ and plugins/ (include/iamflow/spec/loader.py → ../../..)."""
+    return Path(__file__).resolve().parents[3]
+
+
+def playbooks_dir() -> Path:
+    return Path(os.environ.get("IAMFLOW_PLAYBOOKS_DIR") or project_root() / "include" / "playbooks")
+
+
+def policies_dir() -> Path:
+    return Path(os.environ.get("IAMFLOW_POLICIES_DIR") or project_root() / "include" / "policies")
+
+
+def discover_playbooks(directory: Path | None = None) -> list[Path]:
+    """Every playbook file below ``directory`` (``*.yaml`` / ``*.yml``), sorted."""
+    root = directory or playbooks_dir()
+    return sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+@dataclass
+class LoadResult:
+    """A playbook, or the problems that kept it from loading; warnings and waivers either way."""
+
+    path: Path
+    playbook: Playbook | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+class _Collector:
+    def __init__(self, file: str):
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def add(self, resource: str | None, field: str | None, message: str, *, rule: str | None = None,
+            severity: str = "error") -> None:
+        self.problems.append(Problem(self.file, resource, field, message, rule, severity))
+
+    @property
+    def failed(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+
+def load_playbook(path: str | Path, *, policies: Path | None = None) -> Playbook:
+    """Load one playbook or raise ``ValidationError`` carrying every problem found in it."""
+    result = check_playbook(path, policies=policies)
+    if result.errors or result.playbook is None:
+        raise ValidationError(result.errors or [Problem(str(path), None, None, "could not be loaded")])
+    return result.playbook
+
+
+def lint_paths(paths: Iterable[str | Path], *, policies: Path | None = None) -> list[LoadResult]:
+    """Validate many playbook files; also reports playbook names used by two files."""
+    results = [check_playbook(p, policies=policies) for p in paths]
+    seen: dict[str, str] = {}
+    for r in results:
+        if r.playbook is None:
+            continue
+        other = seen.setdefault(r.playbook.name, str(r.path))
+        if other != str(r.path):
+            r.problems.append(Problem(str(r.path), None, "name",
+                                      f"playbook name {r.playbook.name!r} is also used by {other}"))
+    return results
+
+
+def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadResult:
+    """Validate one playbook file and return it with every problem found (never raises for bad input)."""
+    path = Path(path)
+    c = _Collector(str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        c.add(None, None, f"cannot read file: {exc.strerror or exc}")
+        return LoadResult(path, None, c.problems)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        c.add(None, None, f"invalid YAML{where}: {getattr(exc, 'problem', None) or exc}")
+        return LoadResult(path, None, c.problems)
+    if not isinstance(raw, dict):
+        c.add(None, None, "a playbook must be a mapping with 'name' and 'resources'")
+        return LoadResult(path, None, c.problems)
+
+    _scan_credentials(c, raw)
+    raw_resources = raw.get("resources")
+    if raw_resources is None:
+        raw_resources = []
+    if not isinstance(raw_resources, list):
+        c.add(None, "resources", "must be a list of resources")
+        raw_resources = []
+    top = {k: v for k, v in raw.items() if k != "resources"}
+    try:
+        playbook = Playbook.model_validate(top)
+    except PydanticValidationError as exc:
+        for err in exc.errors():
+            c.add(None, _loc(err["loc"]), _msg(err))
+        playbook = None
+
+    variables = {str(k): str(v).lower() if isinstance(v, bool) else str(v)
+                 for k, v in (playbook.vars if playbook else {}).items()}
+    base_dir = policies or policies_dir()
+    resources: list[ResourceBase] = []
+    for index, item in enumerate(raw_resources):
+        res = _load_resource(c, index, item, variables, base_dir, path.parent)
+        if res is not None:
+            resources.append(res)
+
+    _check_duplicates(c, resources)
+    if playbook is None:
+        return LoadResult(path, None, c.problems)
+    playbook.resources = resources
+    playbook.source = str(path)
+    _check_references(c, playbook)
+    _lint_documents(c, playbook)
+    if c.failed:
+        return LoadResult(path, None, c.problems)
+    return LoadResult(path, playbook, c.problems)
+
+
+def _resource_label(index: int, item: Any) -> str:
+    if isinstance(item, dict) and isinstance(item.get("name"), str):
+        return item["name"]
+    return f"#{index + 1}"
+
+
+def _load_resource(c: _Collector, index: int, item: Any, variables: dict[str, str], base_dir: Path,
+                   playbook_dir: Path) -> ResourceBase | None:
+    label = _resource_label(index, item)
+    if not isinstance(item, dict):
+        c.add(label, None, "a resource must be a mapping with 'kind' and 'name'")
+        return None
+    kind = item.get("kind")
+    if kind not in RESOURCE_MODELS:
+        known = ", ".join(sorted(RESOURCE_MODELS))
+        c.add(label, "kind", f"unknown resource kind {kind!r} (known: {known})")
+        return None
+    before = len(c.problems)
+    item = _substitute_vars(c, label, item, variables, "")
+    model = RESOURCE_MODELS[kind]
+    for doc_field in model.document_fields:
+        if doc_field in item:
+            item[doc_field] = _load_document_field(c, label, doc_field, item[doc_field], variables, base_dir,
+                                                   playbook_dir)
+    if len(c.problems) > before:
+        return None
+    try:
+        return TypeAdapter(model).validate_python(item)
+    except PydanticValidationError as exc:
+        for err in exc.errors():
+            field_name, message = _loc(err["loc"]), _msg(err)
+            m = re.match(r"^([a-z_]+): (.*)$", message)
+            if field_name is None and m:  # a model-level rule names its field in the message
+                field_name, message = m.group(1), m.group(2)
+            c.add(label, field_name, message)
+        return None
+
+
+def _load_document_field(c: _Collector, label: str, field_name: str, value: Any, variables: dict[str, str],
+                         base_dir: Path, playbook_dir: Path) -> Any:
+    # inline_policies is a map of name -> document; the others hold one document
+    if field_name.endswith("policies") and isinstance(value, dict) and "Statement" not in value:
+        return {k: _load_document(c, label, f"{field_name}.{k}", v, variables, base_dir, playbook_dir)
+                for k, v in value.items()}
+    return _load_document(c, label, field_name, value, variables, base_dir, playbook_dir)
+
+
+def _load_document(c: _Collector, label: str, field_name: str, value: Any, variables: dict[str, str],
+                   base_dir: Path, playbook_dir: Path) -> Any:
+    if isinstance(value, str):
+        candidates = [base_dir / value, playbook_dir / value]
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
+            c.add(label, field_name, f"policy file {value!r} not found in {base_dir} or {playbook_dir}")
+            return value
+        try:
+            loaded = yaml.safe_load(found.read_text(encoding="utf-8"))  # JSON is YAML
+        except yaml.YAMLError as exc:
+            c.add(label, field_name, f"policy file {found.name} is not valid JSON/YAML: {exc}")
+            return value
+        _scan_credentials(c, loaded, resource=label, prefix=field_name)
+        value = _substitute_vars(c, label, loaded, variables, field_name)
+    if not isinstance(value, dict):
+        c.add(label, field_name, "a policy document must be a mapping (or the name of a policy file)")
+        return value
+    if "Statement" not in value:
+        c.add(label, field_name, "a policy document needs a 'Statement'")
+    elif not isinstance(value["Statement"], (list, dict)):
+        c.add(label, f"{field_name}.Statement", "must be a statement or a list of statements")
+    else:
+        stmts = value["Statement"] if isinstance(value["Statement"], list) else [value["Statement"]]
+        for i, st in enumerate(stmts):
+            where = f"{field_name}.Statement[{i}]"
+            if not isinstance(st, dict):
+                c.add(label, where, "a statement must be a mapping")
+                continue
+            if st.get("Effect") not in ("Allow", "Deny"):
+                c.add(label, f"{where}.Effect", f"must be 'Allow' or 'Deny', got {st.get('Effect')!r}")
+            if "Action" not in st and "NotAction" not in st:
+                c.add(label, where, "needs 'Action' or 'NotAction'")
+    return value
+
+
+def _substitute_vars(c: _Collector, label: str, value: Any, variables: dict[str, str], path: str) -> Any:
+    if isinstance(value, str):
+        def repl(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name in variables:
+                return variables[name]
+            if name not in RUNTIME_VARS:
+                c.add(label, path or None, f"unknown variable ${{{name}}} (define it under 'vars')")
+            return m.group(0)
+
+        return _VAR.sub(repl, value)
+    if isinstance(value, list):
+        return [_substitute_vars(c, label, v, variables, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _substitute_vars(c, label, v, variables, f"{path}.{k}" if path else str(k))
+                for k, v in value.items()}
+    return value
+
+
+def _scan_credentials(c: _Collector, raw: Any, *, resource: str | None = None, prefix: str = "") -> None:
+    from iamflow.policy.lint import scan_credentials
+
+    if resource is None and isinstance(raw, dict):
+        # attribute each hit to the resource it sits in, when it sits in one
+        for index, item in enumerate(raw.get("resources") or [] if isinstance(raw.get("resources"), list) else []):
+            _scan_credentials(c, item, resource=_resource_label(index, item))
+        raw = {k: v for k, v in raw.items() if k != "resources"}
+    for where, kind in scan_credentials(raw):
+        field_name = ".".join(x for x in (prefix, where.lstrip(".")) if x) or None
+        c.add(resource, field_name,
+              f"looks like a hard-coded AWS {kind}; keep credentials out of playbooks (use roles, or Secrets Manager)",
+              rule="hardcoded-credential")
+
+
+def _check_duplicates(c: _Collector, resources: list[ResourceBase]) -> None:
+    seen: set[str] = set()
+    for r in resources:
+        if r.key in seen:
+            c.add(r.name, "name", f"two {r.kind} resources are named {r.name!r}")
+        seen.add(r.key)
+
+
+def _check_references(c: _Collector, playbook: Playbook) -> None:
+    for r in playbook.resources:
+        for field_name, name, kinds in r.references():
+            target = playbook.find(name, kinds)
+            if target is None:
+                other = next((x for x in playbook.resources if x.name == name), None)
+                hint = f" (there is a {other.kind} of that name)" if other else ""
+                c.add(r.name, field_name,
+                      f"refers to {'/'.join(kinds)} {name!r}, which the playbook does not declare{hint}; "
+                      "declare it, or give an ARN")
+            elif r.state == "present" and target.state == "absent":
+                c.add(r.name, field_name, f"refers to {target.kind} {name!r}, which is declared absent")
+    try:
+        dependency_levels(playbook)
+    except ValueError as exc:
+        c.add(None, "resources", str(exc))
+
+
+def dependencies(playbook: Playbook) -> dict[str, set[str]]:
+    """Resource key → keys it must run after.
+
+    A resource runs after what it refers to; when the referred-to resource is being removed, the
+    edge turns around, so a role is deleted before the boundary policy it used.
+    """
+    deps: dict[str, set[str]] = {r.key: set() for r in playbook.resources}
+    for r in playbook.resources:
+        for _field, name, kinds in r.references():
+            target = playbook.find(name, kinds)
+            if target is None or target.key == r.key:
+                continue
+            if target.state == "absent":
+                deps[target.key].add(r.key)
+            else:
+                deps[r.key].add(target.key)
+    return deps
+
+
+def dependency_levels(playbook: Playbook) -> list[list[str]]:
+    """Topological levels of the resources (each level's members may run in parallel).
+
+    Raises ``ValueError`` naming the resources of a cycle.
+    """
+    deps = dependencies(playbook)
+    remaining = {k: set(v) for k, v in deps.items()}
+    levels: list[list[str]] = []
+    while remaining:
+        ready = sorted(k for k, v in remaining.items() if not v)
+        if not ready:
+            cycle = _find_cycle(remaining)
+            raise ValueError("reference cycle: " + " -> ".join(cycle))
+        levels.append(ready)
+        for k in ready:
+            del remaining[k]
+        for v in remaining.values():
+            v.difference_update(ready)
+    return levels
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    start = sorted(graph)[0]
+    path: list[str] = [start]
+    seen = {start: 0}
+    node = start
+    while True:
+        node = sorted(graph[node])[0]
+        if node in seen:
+            return path[seen[node]:] + [node]
+        seen[node] = len(path)
+        path.append(node)
+
+
+def _lint_documents(c: _Collector, playbook: Playbook) -> None:
+    from iamflow.policy.lint import apply_waivers, lint_policy
+
+    for r in playbook.resources:
+        if r.state == "absent":
+            continue
+        waivers = [(w.rule, w.reason) for w in r.waive]
+        used: set[str] = set()
+        for field_name, doc, profile in r.documents():
+            findings = lint_policy(doc, profile=profile, own_account=_OWN_ACCOUNT)
+            remaining, _notes = apply_waivers(findings, waivers)
+            used.update(f.rule for f in findings if f not in remaining)
+            for f in remaining:
+                c.add(r.name, f"{field_name}.{f.path}" if f.path else field_name, f.message, rule=f.rule,
+                      severity=f.severity)
+        for rule, _reason in waivers:
+            if rule not in used:
+                c.add(r.name, "waive", f"waiver for {rule!r} matches nothing; remove it", severity="warning")
+
+
+def waiver_notes(resource: ResourceBase) -> list[str]:
+    """The waivers that apply to a resource's documents, as lines for every plan."""
+    from iamflow.policy.lint import apply_waivers, lint_policy
+
+    waivers = [(w.rule, w.reason) for w in resource.waive]
+    notes: list[str] = []
+    if not waivers:
+        return notes
+    for field_name, doc, profile in resource.documents():
+        _remaining, waived = apply_waivers(lint_policy(doc, profile=profile, own_account=_OWN_ACCOUNT), waivers)
+        notes.extend(f"{field_name}: {n}" for n in waived)
+    return notes
+
+
+def _loc(loc: tuple[Any, ...]) -> str | None:
+    parts = [str(p) for p in loc if not (isinstance(p, str) and p in RESOURCE_MODELS)]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out or None
+
+
+def _msg(err: dict[str, Any]) -> str:
+    msg = str(err.get("msg", "invalid"))
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if err.get("type") == "extra_forbidden":
+        msg = "unknown field (not part of the schema; check the spelling)"
+    elif err.get("type") == "missing":
+        msg = "required field is missing"
+    return msg

@@ -1,0 +1,269 @@
+"""The playbook schema (pydantic v2).
+
+A playbook is a named list of resources. Each resource has a ``kind`` (the discriminator), a
+``name`` unique within its kind, and ``state: present | absent``. A key left out is unmanaged;
+an explicit empty list or map means "make it empty" (``model_fields_set`` tells the two apart).
+
+Documents (trust policies, managed policy documents, inline policies) are given inline as a map or
+as the name of a JSON/YAML file under ``include/policies/`` (or next to the playbook). The loader
+replaces file names by the loaded document, so after loading every document field is a dict.
+``${var}`` placeholders are replaced by the playbook's ``vars`` at load time; the run-time ones
+(``${account_id}``, ``${partition}``, ``${region}``) are replaced when a resource is planned.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+IAM_NAME_RE = re.compile(r"^[\w+=,.@-]+$")
+IAM_PATH_RE = re.compile(r"^/([\x21-\x7e]*/)?$")
+# An ARN, allowing run-time placeholders such as ${account_id} in any segment.
+ARN_RE = re.compile(r"^arn:(\$\{[a-z_]+\}|aws|aws-cn|aws-us-gov):[a-z0-9-]+:[a-z0-9-]*:(\$\{[a-z_]+\}|\d{12}|aws)?:.+$")
+TAG_KEY_RE = re.compile(r"^[\w.:/=+@\- ]{1,128}$", re.UNICODE)
+
+Document = dict[str, Any] | str
+
+
+def is_arn(value: str) -> bool:
+    return value.startswith("arn:")
+
+
+class Waiver(BaseModel):
+    """Accept a document that a lint rule flags, knowingly; shown in every plan."""
+
+    model_config = ConfigDict(extra="forbid")
+    rule: str
+    reason: str = Field(min_length=3)
+
+
+class ResourceBase(BaseModel):
+    """Fields every resource kind has."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    # field name -> kind(s) that a bare name in that field refers to; ARNs are external references
+    reference_fields: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # fields that hold policy documents, and the lint profile for each ("identity", "trust", "resource")
+    document_fields: ClassVar[dict[str, str]] = {}
+
+    kind: str
+    name: str = Field(min_length=1)
+    state: Literal["present", "absent"] = "present"
+    waive: list[Waiver] = Field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """Unique address of the resource in a playbook, ``kind.name`` (also its Airflow task id)."""
+        return f"{self.kind}.{self.name}"
+
+    def is_managed(self, field: str) -> bool:
+        """True when the playbook says something about ``field`` (even an explicit null or empty)."""
+        return field in self.model_fields_set
+
+    def references(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(field, name, kinds) for every bare-name reference to another resource of the playbook."""
+        out: list[tuple[str, str, tuple[str, ...]]] = []
+        for field, kinds in self.reference_fields.items():
+            value = getattr(self, field, None)
+            values = value if isinstance(value, list) else [value]
+            for v in values:
+                if isinstance(v, str) and v and not is_arn(v):
+                    out.append((field, v, kinds))
+        return out
+
+    def documents(self) -> list[tuple[str, dict[str, Any], str]]:
+        """(field path, document, lint profile) for every policy document the resource carries."""
+        out: list[tuple[str, dict[str, Any], str]] = []
+        for field, profile in self.document_fields.items():
+            value = getattr(self, field, None)
+            if isinstance(value, dict) and field.endswith("policies") and all(
+                isinstance(v, dict) for v in value.values()
+            ) and "Statement" not in value:
+                for sub, doc in value.items():
+                    out.append((f"{field}.{sub}", doc, profile))
+            elif isinstance(value, dict):
+                out.append((field, value, profile))
+        return out
+
+
+def _check_name(value: str, limit: int) -> str:
+    if len(value) > limit:
+        raise ValueError(f"must be at most {limit} characters, got {len(value)}")
+    if not IAM_NAME_RE.match(value):
+        raise ValueError("may contain only letters, digits and +=,.@_-")
+    return value
+
+
+def _check_path(value: str) -> str:
+    if len(value) > 512 or not IAM_PATH_RE.match(value):
+        raise ValueError("must begin and end with '/' (for example /developers/)")
+    return value
+
+
+def _check_tags(value: dict[str, str] | None) -> dict[str, str] | None:
+    if value is None:
+        return value
+    if len(value) > 50:
+        raise ValueError(f"at most 50 tags, got {len(value)}")
+    for k, v in value.items():
+        if k.lower().startswith("aws:"):
+            raise ValueError(f"tag key {k!r}: keys beginning with 'aws:' are reserved by AWS")
+        if not TAG_KEY_RE.match(k):
+            raise ValueError(f"tag key {k!r} is not a valid tag key")
+        if len(str(v)) > 256:
+            raise ValueError(f"tag {k!r}: value longer than 256 characters")
+    return value
+
+
+class IamManagedPolicy(ResourceBase):
+    """A customer-managed IAM policy."""
+
+    document_fields: ClassVar[dict[str, str]] = {"document": "identity"}
+
+    kind: Literal["iam_managed_policy"]
+    path: str = "/"
+    description: str | None = Field(default=None, max_length=1000)
+    document: Document | None = None
+    tags: dict[str, str] | None = None
+    purge_tags: bool = True
+
+    _name = field_validator("name")(lambda cls, v: _check_name(v, 128))
+    _path = field_validator("path")(lambda cls, v: _check_path(v))
+    _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
+
+    @model_validator(mode="after")
+    def _document_required(self) -> IamManagedPolicy:
+        if self.state == "present" and self.document is None:
+            raise ValueError("document: required when state is present")
+        return self
+
+
+class IamRole(ResourceBase):
+    """An IAM role: trust policy, attached and inline policies, boundary, tags, max session."""
+
+    reference_fields: ClassVar[dict[str, tuple[str, ...]]] = {
+        "managed_policies": ("iam_managed_policy",),
+        "boundary": ("iam_managed_policy",),
+    }
+    document_fields: ClassVar[dict[str, str]] = {"trust_policy": "trust", "inline_policies": "identity"}
+
+    kind: Literal["iam_role"]
+    path: str = "/"
+    description: str | None = Field(default=None, max_length=1000)
+    trust_policy: Document | None = None
+    managed_policies: list[str] | None = None
+    purge_policies: bool = True
+    inline_policies: dict[str, Document] | None = None
+    boundary: str | None = None
+    max_session_duration: int | None = Field(default=None, ge=3600, le=43200)
+    tags: dict[str, str] | None = None
+    purge_tags: bool = True
+
+    _name = field_validator("name")(lambda cls, v: _check_name(v, 64))
+    _path = field_validator("path")(lambda cls, v: _check_path(v))
+    _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
+
+    @field_validator("managed_policies")
+    @classmethod
+    def _policies(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        if len(set(v)) != len(v):
+            raise ValueError("lists the same policy twice")
+        for item in v:
+            _check_ref(item, "policy")
+        return v
+
+    @field_validator("boundary")
+    @classmethod
+    def _boundary(cls, v: str | None) -> str | None:
+        return _check_ref(v, "policy") if v else v
+
+    @field_validator("inline_policies")
+    @classmethod
+    def _inline_names(cls, v: dict[str, Document] | None) -> dict[str, Document] | None:
+        for key in v or {}:
+            _check_name(key, 128)
+        return v
+
+    @model_validator(mode="after")
+    def _trust_required(self) -> IamRole:
+        if self.state == "present" and self.trust_policy is None:
+            raise ValueError("trust_policy: required when state is present")
+        return self
+
+
+class IamInstanceProfile(ResourceBase):
+    """An EC2 instance profile holding (at most) one role."""
+
+    reference_fields: ClassVar[dict[str, tuple[str, ...]]] = {"role": ("iam_role",)}
+
+    kind: Literal["iam_instance_profile"]
+    path: str = "/"
+    role: str | None = None
+    tags: dict[str, str] | None = None
+    purge_tags: bool = True
+
+    _name = field_validator("name")(lambda cls, v: _check_name(v, 128))
+    _path = field_validator("path")(lambda cls, v: _check_path(v))
+    _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, v: str | None) -> str | None:
+        return _check_ref(v, "role") if v else v
+
+
+def _check_ref(value: str, resource_type: str) -> str:
+    """A reference is either a bare name (of a resource in the playbook) or a well-formed ARN."""
+    if is_arn(value):
+        if not ARN_RE.match(value) or f":{resource_type}/" not in value:
+            raise ValueError(f"{value!r} is not a valid IAM {resource_type} ARN")
+        return value
+    if not IAM_NAME_RE.match(value):
+        raise ValueError(f"{value!r} is neither a resource name nor an ARN")
+    return value
+
+
+# Issue-specific kinds register here; the loader validates each resource against this union.
+RESOURCE_MODELS: dict[str, type[ResourceBase]] = {
+    "iam_managed_policy": IamManagedPolicy,
+    "iam_role": IamRole,
+    "iam_instance_profile": IamInstanceProfile,
+}
+
+Resource = Annotated[IamManagedPolicy | IamRole | IamInstanceProfile, Field(discriminator="kind")]
+
+
+class Playbook(BaseModel):
+    """A playbook file: metadata plus resources, validated and with documents loaded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=200)
+    description: str = ""
+    vars: dict[str, str | int | bool] = Field(default_factory=dict)
+    # accounts this playbook targets (ids); empty means every target account (used by the drift check)
+    accounts: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)  # default tags merged into every resource's tags
+    schedule: str | None = None
+    resources: list[Any] = Field(default_factory=list)  # validated one by one by the loader
+
+    # set by the loader
+    source: str = ""
+
+    @property
+    def dag_id(self) -> str:
+        return f"playbook_{self.name}".replace("-", "_")
+
+    def by_key(self) -> dict[str, ResourceBase]:
+        return {r.key: r for r in self.resources}
+
+    def find(self, name: str, kinds: tuple[str, ...]) -> ResourceBase | None:
+        for r in self.resources:
+            if r.name == name and r.kind in kinds:
+                return r
+        return None
