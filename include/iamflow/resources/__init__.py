@@ -1,0 +1,32 @@
+"""Resource kinds: one handler per kind (read current → plan, pure → apply), in a registry."""
+
+from __future__ import annotations
+
+from iamflow.resources.base import ResourceHandler
+from iamflow.resources.iam_instance_profile import IamInstanceProfileHandler
+from iamflow.resources.iam_managed_policy import IamManagedPolicyHandler
+from iamflow.resources.iam_role import IamRoleHandler
+
+HANDLERS: dict[str, ResourceHandler] = {}
+
+
+def register(handler: ResourceHandler) -> ResourceHandler:
+    """Add a handler to the registry under its kind (later kinds register the same way)."""
+    if handler.kind in HANDLERS and type(HANDLERS[handler.kind]) is not type(handler):
+        raise ValueError(f"a handler for kind {handler.kind!r} is already registered")
+    HANDLERS[handler.kind] = handler
+    return handler
+
+
+def handler_for(kind: str) -> ResourceHandler:
+    """Return the handler of a resource kind."""
+    try:
+        return HANDLERS[kind]
+    except KeyError:
+        raise KeyError(f"no handler for resource kind {kind!r} (known: {', '.join(sorted(HANDLERS))})") from None
+
+
+for _handler in (IamManagedPolicyHandler(), IamRoleHandler(), IamInstanceProfileHandler()):
+    register(_handler)
+
+__all__ = ["HANDLERS", "ResourceHandler", "handler_for", "register"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from iamflow.policy.document import normalize_policy, parse_document
+from iamflow.policy.document import DEFAULT_VERSION, normalize_policy, parse_document
 from iamflow.policy.tags import compare_tags, tags_from_list, tags_to_list
-from iamflow.resources.base import Change, PlanEnv
+from iamflow.resources.base import Change, PlanEnv, dumps
 
 
 def get_or_none(client: Any, operation: str, **params: Any) -> dict[str, Any] | None:
@@ -93,3 +93,14 @@ def desired_tags(env: PlanEnv, resource: Any) -> dict[str, str] | None:
 def last_segment(arn: str) -> str:
     """The name at the end of an IAM ARN (``arn:aws:iam::1:policy/a/b`` → ``b``), for summaries."""
     return arn.rsplit("/", 1)[-1]
+
+
+def render_for_api(document: dict[str, Any]) -> str:
+    """Serialise a document for IAM, stating ``Version`` when the playbook left it out.
+
+    Without it IAM assumes the 2008-10-17 language (and moto refuses the document), while our
+    comparison treats a missing Version as 2012-10-17: sending it keeps the two in agreement.
+    """
+    if "Version" not in document:
+        document = {"Version": DEFAULT_VERSION, **document}
+    return dumps(document)

@@ -18,10 +18,11 @@ from iamflow.resources._common import (
     get_or_none,
     paginate,
     read_tags,
+    render_for_api,
     tag_changes,
     view_document,
 )
-from iamflow.resources.base import Change, Plan, PlanEnv, ResourceHandler, dumps
+from iamflow.resources.base import Change, Plan, PlanEnv, ResourceHandler
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
@@ -120,7 +121,7 @@ class IamManagedPolicyHandler(ResourceHandler):
         tags = desired_tags(env, res)
 
         if current is None:
-            params: dict[str, Any] = {"PolicyName": res.name, "Path": res.path, "PolicyDocument": dumps(document)}
+            params: dict[str, Any] = {"PolicyName": res.name, "Path": res.path, "PolicyDocument": render_for_api(document)}
             if description:
                 params["Description"] = description
             if tags:
@@ -162,7 +163,7 @@ class IamManagedPolicyHandler(ResourceHandler):
                 Change(
                     "iam",
                     "create_policy_version",
-                    {"PolicyArn": arn, "PolicyDocument": dumps(document), "SetAsDefault": True},
+                    {"PolicyArn": arn, "PolicyDocument": render_for_api(document), "SetAsDefault": True},
                     f"set a new default document version on {label}",
                 )
             )

@@ -19,10 +19,11 @@ from iamflow.resources._common import (
     last_segment,
     paginate,
     read_tags,
+    render_for_api,
     tag_changes,
     view_document,
 )
-from iamflow.resources.base import Change, Plan, PlanEnv, ResourceHandler, dumps
+from iamflow.resources.base import Change, Plan, PlanEnv, ResourceHandler
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
@@ -138,7 +139,7 @@ def _plan_create(plan: Plan, res: IamRole, desired: dict[str, Any]) -> None:
     params: dict[str, Any] = {
         "RoleName": name,
         "Path": res.path,
-        "AssumeRolePolicyDocument": dumps(desired["trust_policy"]),
+        "AssumeRolePolicyDocument": render_for_api(desired["trust_policy"]),
     }
     if desired["description"]:
         params["Description"] = desired["description"]
@@ -185,7 +186,7 @@ def _plan_update(plan: Plan, res: IamRole, desired: dict[str, Any], current: dic
             Change(
                 "iam",
                 "update_assume_role_policy",
-                {"RoleName": name, "PolicyDocument": dumps(desired["trust_policy"])},
+                {"RoleName": name, "PolicyDocument": render_for_api(desired["trust_policy"])},
                 f"update the trust policy of {label}",
             )
         )
@@ -305,7 +306,7 @@ def _put_inline(role: str, policy_name: str, doc: dict[str, Any]) -> Change:
     return Change(
         "iam",
         "put_role_policy",
-        {"RoleName": role, "PolicyName": policy_name, "PolicyDocument": dumps(doc)},
+        {"RoleName": role, "PolicyName": policy_name, "PolicyDocument": render_for_api(doc)},
         f"put inline policy {policy_name} on role {role}",
     )
 

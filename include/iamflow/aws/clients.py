@@ -1,0 +1,280 @@
+"""The one way iamflow gets boto3 clients: cached per service, counted, and read-only on request.
+
+Every client made here carries two botocore event handlers:
+
+* ``before-call.<service-id>`` records ``(service, OperationName)`` into a :class:`CallLog` once
+  per API call (retries are not counted again; paginators count one call per page);
+* in check mode, ``before-parameter-build.<service-id>`` raises :class:`CheckModeViolation` for
+  any operation :func:`is_read_operation` does not accept, before parameters are even validated,
+  so nothing is serialised, signed or sent.
+
+What counts as a read: operations named ``Get*``, ``List*`` or ``Describe*``, plus the explicit
+:data:`READ_ALLOW_LIST`. Deliberately *not* reads, although they change no resource:
+
+* ``iam:GenerateCredentialReport``, ``iam:GenerateServiceLastAccessedDetails``,
+  ``iam:GenerateOrganizationsAccessReport`` start report jobs in the account. A sweep that needs
+  a fresh credential report must ask a non-check-mode client for it.
+* KMS cryptographic operations (``Decrypt``, ``Encrypt``, ``ReEncrypt``, ``GenerateDataKey*``,
+  ``Sign``, ``Verify``, ``GenerateMac``...) use key material and are audited as key usage; a
+  dry run has no business touching them.
+* ``secretsmanager:BatchGetSecretValue`` reveals secret values in bulk.
+
+``secretsmanager:GetSecretValue`` is a ``Get`` and therefore allowed; iamflow never logs its
+result (see the masking helper).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from iamflow.errors import CheckModeViolation
+from iamflow.resources.base import RunContext
+
+if TYPE_CHECKING:
+    import boto3
+    from botocore.client import BaseClient
+
+READ_PREFIXES: tuple[str, ...] = ("Get", "List", "Describe")
+
+# Reads whose names do not start with a read prefix. Each entry needs a reason; keep it short.
+READ_ALLOW_LIST: frozenset[str] = frozenset(
+    {
+        # Cognito names its administrator reads "Admin<Verb>"; both only return a user's state.
+        "cognito-idp:AdminGetUser",
+        "cognito-idp:AdminListGroupsForUser",
+        # Policy simulation evaluates documents and changes nothing (moto 5.2.5 lacks both).
+        "iam:SimulateCustomPolicy",
+        "iam:SimulatePrincipalPolicy",
+    }
+)
+
+ClientHook = Callable[[str, "BaseClient"], None]
+
+
+def is_read_operation(service: str, operation: str) -> bool:
+    """Return True when ``service:operation`` only reads, so check mode may call it."""
+    return operation.startswith(READ_PREFIXES) or f"{service}:{operation}" in READ_ALLOW_LIST
+
+
+class CallLog:
+    """Record every API call made through iamflow's clients, in order; safe to share across threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: list[tuple[str, str]] = []
+        self._refused: list[tuple[str, str]] = []
+
+    def record(self, service: str, operation: str) -> None:
+        """Append one call."""
+        with self._lock:
+            self._calls.append((service, operation))
+
+    def record_refused(self, service: str, operation: str) -> None:
+        """Append one write that check mode refused (it was never sent, so it is not a call)."""
+        with self._lock:
+            self._refused.append((service, operation))
+
+    @property
+    def calls(self) -> list[tuple[str, str]]:
+        """A snapshot of ``(service, OperationName)`` pairs in call order."""
+        with self._lock:
+            return list(self._calls)
+
+    @property
+    def refused(self) -> list[tuple[str, str]]:
+        """A snapshot of the writes check mode refused, in order."""
+        with self._lock:
+            return list(self._refused)
+
+    def count(self, *, writes: bool | None = None, service: str | None = None) -> int:
+        """Count calls, optionally only writes (True), only reads (False) or one service."""
+        return sum(
+            1
+            for svc, op in self.calls
+            if (service is None or svc == service)
+            and (writes is None or writes != is_read_operation(svc, op))
+        )
+
+    def by_operation(self) -> dict[str, int]:
+        """Count calls per ``service:Operation``."""
+        return dict(Counter(f"{svc}:{op}" for svc, op in self.calls))
+
+    def writes(self) -> list[tuple[str, str]]:
+        """Return the write calls in order."""
+        return [(svc, op) for svc, op in self.calls if not is_read_operation(svc, op)]
+
+    def reset(self) -> None:
+        """Forget every recorded call."""
+        with self._lock:
+            self._calls.clear()
+            self._refused.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._calls)
+
+    def __repr__(self) -> str:
+        return f"CallLog({len(self)} calls, {len(self.writes())} writes)"
+
+
+class AwsClients:
+    """Hand out one boto3 client per service, each counted and, in check mode, unable to write.
+
+    :param client_factory: builds a fresh client for a boto3 service name (``"iam"``, ``"kms"``).
+    :param check_mode: refuse every non-read call before it is sent.
+    :param call_log: where calls are recorded; a new one when omitted.
+    :param region: the region the factory's clients use, if known (for :meth:`caller_context`).
+    """
+
+    def __init__(
+        self,
+        client_factory: Callable[[str], BaseClient],
+        *,
+        check_mode: bool = False,
+        call_log: CallLog | None = None,
+        region: str | None = None,
+    ) -> None:
+        self._factory = client_factory
+        self._check_mode = check_mode
+        self.call_log = call_log if call_log is not None else CallLog()
+        self._region = region
+        self._clients: dict[str, BaseClient] = {}
+        self._hooks: list[ClientHook] = []
+        # boto3 sessions are not thread-safe, so client creation is serialised; a read_only()
+        # sibling shares the factory and therefore shares this lock.
+        self._factory_lock = threading.RLock()
+        self._lock = threading.Lock()
+        self._context: RunContext | None = None
+
+    @classmethod
+    def from_boto3(
+        cls,
+        session: boto3.Session | None = None,
+        *,
+        region: str | None = None,
+        check_mode: bool = False,
+        call_log: CallLog | None = None,
+    ) -> AwsClients:
+        """Build clients from a boto3 session (the standard credential chain when omitted).
+
+        boto3 itself honours ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``.
+        """
+        import boto3
+
+        session = session or boto3.Session()
+        region = region or session.region_name
+
+        def factory(service: str) -> BaseClient:
+            return session.client(service, region_name=region)
+
+        return cls(factory, check_mode=check_mode, call_log=call_log, region=region)
+
+    @classmethod
+    def from_airflow(
+        cls,
+        aws_conn_id: str | None = "aws_default",
+        *,
+        region: str | None = None,
+        check_mode: bool = False,
+        call_log: CallLog | None = None,
+    ) -> AwsClients:
+        """Build clients through iamflow's Airflow hooks, so the connection's endpoints, assume-role and retries apply."""
+        from iamflow.aws.hooks import hook_for_service
+
+        def factory(service: str) -> BaseClient:
+            # hook.conn, not hook.get_session().client(): only conn applies the connection's endpoint_url
+            return hook_for_service(service, aws_conn_id, region).conn
+
+        return cls(factory, check_mode=check_mode, call_log=call_log, region=region)
+
+    @property
+    def check_mode(self) -> bool:
+        """Whether non-read calls are refused."""
+        return self._check_mode
+
+    @property
+    def region(self) -> str | None:
+        """The region given at construction, if any."""
+        return self._region
+
+    def client(self, service: str) -> BaseClient:
+        """Return the cached client for ``service``, creating and instrumenting it on first use."""
+        existing = self._clients.get(service)
+        if existing is not None:
+            return existing
+        with self._factory_lock:
+            existing = self._clients.get(service)
+            if existing is not None:
+                return existing
+            client = self._factory(service)
+            self._instrument(service, client)
+            for hook in list(self._hooks):
+                hook(service, client)
+            self._clients[service] = client
+            return client
+
+    def add_client_hook(self, hook: ClientHook) -> None:
+        """Call ``hook(service, client)`` for every client, those already made and those made later."""
+        with self._factory_lock:
+            self._hooks.append(hook)
+            for service, client in list(self._clients.items()):
+                hook(service, client)
+
+    def caller_context(self) -> RunContext:
+        """Return the account, partition and region the credentials act in (one STS call, cached)."""
+        with self._lock:
+            if self._context is not None:
+                return self._context
+        sts = self.client("sts")
+        identity = sts.get_caller_identity()
+        # arn:<partition>:sts::<account>:assumed-role/... or arn:<partition>:iam::<account>:user/...
+        partition = identity["Arn"].split(":", 2)[1]
+        region = self._region or sts.meta.region_name
+        if not region or region.startswith("aws-"):
+            # global endpoints report a pseudo-region such as "aws-global"; fall back to the
+            # partition's home region rather than inventing a regional resource location
+            region = _HOME_REGION.get(partition, "us-east-1")
+        context = RunContext(account_id=identity["Account"], partition=partition, region=region)
+        with self._lock:
+            if self._context is None:
+                self._context = context
+            return self._context
+
+    def read_only(self) -> AwsClients:
+        """Return clients sharing this factory and call log, but in check mode."""
+        sibling = AwsClients(self._factory, check_mode=True, call_log=self.call_log, region=self._region)
+        sibling._factory_lock = self._factory_lock
+        sibling._context = self._context
+        return sibling
+
+    def _instrument(self, service: str, client: BaseClient) -> None:
+        service_id = client.meta.service_model.service_id.hyphenize()
+        call_log = self.call_log
+
+        def record_call(model: Any, **_: Any) -> None:
+            call_log.record(service, model.name)
+
+        client.meta.events.register(f"before-call.{service_id}", record_call, unique_id="iamflow-call-log")
+        if not self._check_mode:
+            return
+
+        def refuse_writes(model: Any, **_: Any) -> None:
+            if not is_read_operation(service, model.name):
+                call_log.record_refused(service, model.name)
+                raise CheckModeViolation(f"check mode: refused write call {service}:{model.name}")
+
+        # register_first: run before any handler that could answer the call itself (botocore's
+        # Stubber, a fault injector), and before-parameter-build: before validation and signing
+        client.meta.events.register_first(
+            f"before-parameter-build.{service_id}", refuse_writes, unique_id="iamflow-check-mode"
+        )
+
+    def __repr__(self) -> str:
+        mode = "check mode" if self._check_mode else "read-write"
+        return f"AwsClients({mode}, services={sorted(self._clients)}, region={self._region!r})"
+
+
+_HOME_REGION = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}

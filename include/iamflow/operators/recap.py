@@ -1,0 +1,106 @@
+"""The last task of a playbook DAG: Ansible's PLAY RECAP over the resource tasks' results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator, TriggerRule
+from airflow.sdk.exceptions import AirflowFailException
+
+from iamflow.operators.converge import FAILED_RESULT_KEY
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from iamflow.engine import ResourceResult
+
+# Task states meaning "never ran because something upstream did not succeed".
+_NOT_RUN_STATES = frozenset({"upstream_failed", "skipped", "removed", "none", "scheduled", "queued"})
+
+
+class PlaybookRecapOperator(BaseOperator):
+    """Gather every resource task's result, log the PLAY RECAP and fail the run if any resource failed.
+
+    Runs whatever happened upstream (``trigger_rule="all_done"``). A resource task that left no
+    result counts as ``failed`` when it failed itself and as ``skipped`` when it never ran (its
+    upstream failed). The recap is logged before the task fails, so it is always in the log.
+
+    :param playbook_name: Name of the playbook, for the recap title. (templated)
+    :param resource_task_ids: Resource key → task id, in the order the recap lists them (a plain
+        list of task ids uses each task id as the key).
+    """
+
+    template_fields: Sequence[str] = ("playbook_name",)
+    ui_color = "#d6e9f8"
+
+    def __init__(
+        self,
+        *,
+        playbook_name: str,
+        resource_task_ids: Mapping[str, str] | Sequence[str],
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("trigger_rule", TriggerRule.ALL_DONE)
+        kwargs.setdefault("retries", 0)
+        super().__init__(**kwargs)
+        self.playbook_name = playbook_name
+        if isinstance(resource_task_ids, Mapping):
+            self.resource_task_ids = dict(resource_task_ids)
+        else:
+            self.resource_task_ids = {t: t for t in resource_task_ids}
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from iamflow.engine import CHANGED, FAILED, OK, SKIPPED, ResourceResult, format_recap
+
+        params = context.get("params") or {}
+        check_mode = bool(params.get("check_mode", False))
+        ti = context["ti"]
+        states = self._task_states(context)
+
+        results: list[ResourceResult] = []
+        for key, task_id in self.resource_task_ids.items():
+            data = ti.xcom_pull(task_ids=task_id) or ti.xcom_pull(task_ids=task_id, key=FAILED_RESULT_KEY)
+            if isinstance(data, dict):
+                result = ResourceResult.from_dict({"resource": key, "status": FAILED, **data})
+            else:
+                state = str(states.get(task_id) or "unknown")
+                status = SKIPPED if state in _NOT_RUN_STATES else FAILED
+                result = ResourceResult(key, status, check_mode=check_mode,
+                                        error=f"task {task_id} ended {state} without a result")
+            results.append(result)
+
+        recap = format_recap(self.playbook_name, results, check_mode=check_mode)
+        self.log.info("\n%s", recap)
+        problems = [r for r in results if r.status in (FAILED, SKIPPED) and r.error]
+        for r in problems:
+            self.log.warning("%s %s: %s", r.status, r.resource, r.error)
+
+        counts = {OK: 0, CHANGED: 0, FAILED: 0, SKIPPED: 0}
+        for r in results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        summary = {
+            "playbook": self.playbook_name,
+            "check_mode": check_mode,
+            "counts": counts,
+            "resources": {r.resource: r.status for r in results},
+        }
+        failed = [r.resource for r in results if r.status == FAILED]
+        if failed:
+            raise AirflowFailException(
+                f"Playbook {self.playbook_name}: {len(failed)} resource(s) failed: {', '.join(failed)}"
+            )
+        return summary
+
+    def _task_states(self, context: Context) -> dict[str, str]:
+        """Final states of the resource tasks in this run (empty when they cannot be read)."""
+        ti = context["ti"]
+        try:
+            found = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id],
+                                       task_ids=list(self.resource_task_ids.values()))
+        except Exception:  # only a finer label (failed vs skipped) is lost
+            self.log.debug("could not read the task states", exc_info=True)
+            return {}
+        per_run = found.get(ti.run_id, found) if isinstance(found, dict) else {}
+        return {str(k): str(v) for k, v in per_run.items()} if isinstance(per_run, dict) else {}
+
