@@ -4,7 +4,8 @@ Rule names are a contract (playbook waivers name them):
 
 - ``allow-star-star``: Allow of every action on every resource;
 - ``allow-not-action``: ``NotAction`` with ``Effect: Allow``;
-- ``passrole-star``: Allow of ``iam:PassRole`` (or a wildcard covering it) on Resource ``*``;
+- ``passrole-star``: Allow of ``iam:PassRole`` (or a wildcard covering it) on Resource ``*``; not
+  repeated on a statement that ``allow-star-star`` already flags, which includes PassRole;
 - ``cross-account-trust-without-external-id``: a trust policy lets another account assume the
   role without an ``sts:ExternalId`` condition (trust profile only);
 - ``hardcoded-credential``: a string that looks like an AWS access key id or secret access key.
@@ -152,7 +153,8 @@ def _check_allow_statement(path: str, statement: dict[str, Any]) -> list[LintFin
     findings: list[LintFinding] = []
     actions = _strings(statement.get("Action"))
     resources = _strings(statement.get("Resource"))
-    if _has_star_action(statement) and "*" in resources:
+    star_star = _has_star_action(statement) and "*" in resources
+    if star_star:
         findings.append(LintFinding(
             "allow-star-star", "error",
             "allows every action on every resource (administrator access); name the actions and "
@@ -166,8 +168,9 @@ def _check_allow_statement(path: str, statement: dict[str, Any]) -> list[LintFin
             "later; list the allowed actions under 'Action' instead",
             f"{path}.NotAction",
         ))
+    # an Allow of everything already says it all: one finding, so one waiver accepts an admin grant
     passrole = [a for a in actions if action_matches(a, "iam:PassRole")]
-    if passrole and "*" in resources:
+    if passrole and "*" in resources and not star_star:
         findings.append(LintFinding(
             "passrole-star", "error",
             f"allows iam:PassRole (through {', '.join(repr(a) for a in passrole)}) on Resource '*', so any "

@@ -60,7 +60,8 @@ CASES: list[tuple[dict[str, Any], str, str | None, str, bool]] = [
     (_doc(_allow("iam:PassRole")), "identity", OWN, "passrole-star", True),
     (_doc(_allow("iam:Pass*")), "identity", OWN, "passrole-star", True),
     (_doc(_allow("IAM:*")), "identity", OWN, "passrole-star", True),
-    (_doc(_allow("*")), "identity", OWN, "passrole-star", True),
+    (_doc(_allow(["iam:Pass*", "s3:*"], ["arn:aws:s3:::x", "*"])), "identity", OWN, "passrole-star", True),
+    (_doc(_allow("*")), "identity", OWN, "passrole-star", False),
     (_doc(_allow("iam:PassRole", f"arn:aws:iam::{OWN}:role/app-*")), "identity", OWN, "passrole-star", False),
     (_doc(_allow("iam:Get*")), "identity", OWN, "passrole-star", False),
     (_doc({"Effect": "Deny", "Action": "iam:PassRole", "Resource": "*"}), "identity", OWN, "passrole-star", False),
@@ -118,7 +119,8 @@ CASE_IDS = [
     "passrole-fires",
     "pass-wildcard-fires",
     "iam-star-mixed-case-fires",
-    "star-covers-passrole",
+    "passrole-among-resources-fires",
+    "star-star-subsumes-passrole",
     "passrole-on-scoped-roles-silent",
     "iam-get-star-silent",
     "deny-passrole-silent",
@@ -167,12 +169,13 @@ def test_clean_documents_have_no_findings() -> None:
 
 def test_finding_paths_point_at_the_statement() -> None:
     doc = _doc(_allow("s3:GetObject", "arn:aws:s3:::x"), _allow("*"),
-               {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})
+               {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, _allow("iam:*"))
     findings = lint_policy(doc, profile="identity", own_account=OWN)
-    paths = {(f.rule, f.path) for f in findings}
-    assert ("allow-star-star", "Statement[1].Action") in paths
-    assert ("passrole-star", "Statement[1].Resource") in paths
-    assert ("allow-not-action", "Statement[2].NotAction") in paths
+    assert {(f.rule, f.path) for f in findings} == {
+        ("allow-star-star", "Statement[1].Action"),
+        ("allow-not-action", "Statement[2].NotAction"),
+        ("passrole-star", "Statement[3].Resource"),
+    }
 
 
 def test_single_statement_path() -> None:

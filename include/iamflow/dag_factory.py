@@ -1,0 +1,283 @@
+"""Build one Airflow DAG per playbook file (``dags/playbooks.py`` stays a two-line file).
+
+Each resource of a playbook becomes an ``IamflowResourceOperator`` task (task id = the resource
+key ``kind.name``, sanitised), ordered by ``iamflow.spec.loader.dependencies``; independent
+resources run in parallel. A ``PlaybookRecapOperator`` runs last, whatever happened upstream, and
+fails the run if any resource failed. The DAG params ``check_mode`` and ``diff`` choose between
+plan-only and apply, and whether diffs are logged.
+
+Parsing is cheap and offline: it reads and validates the YAML files and builds operators, but
+imports neither boto3 nor the engine and makes no AWS call (the operators do all that in
+``execute``). ``tests/dags/test_playbook_dags.py`` checks this.
+
+A broken playbook breaks only its own DAG
+-----------------------------------------
+Airflow 3.3 records import errors per *Python* file (``DagBag.import_errors`` is keyed by the
+file that raised), so raising for one bad YAML file would hide every playbook DAG behind one
+import error. 3.3 also has a DAG importer registry keyed by file extension
+(``airflow.dag_processing.importers``), but it is internal: there is no setting, plugin attribute
+or entry point to register an importer with, and ``DagWarning`` only has Airflow's own types.
+So the factory validates each file on its own and, for a file with errors, builds a
+*placeholder* DAG instead:
+
+- ``dag_id``: the playbook's own ``dag_id`` when its ``name`` is readable and unambiguous (the DAG
+  keeps its history and its place in the UI, and turns red), else
+  ``playbook_invalid_<file path below the playbooks folder>``;
+- tags ``iamflow``, ``playbook``, ``invalid``; ``doc_md`` lists every problem (file, resource,
+  field, message); no schedule;
+- a single ``PlaybookInvalidOperator`` task that fails (no retry) with the same problems;
+- a ``PlaybookInvalidWarning`` (``warnings.warn``) so the problems also reach the dag-processor
+  log and ``DagBag.captured_warnings``.
+
+The other playbooks' DAGs load as usual. The same fallback covers two files that would produce
+the same ``dag_id`` (the later file becomes the placeholder) and a DAG that Airflow refuses to
+build (an invalid cron ``schedule``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from airflow.sdk import DAG, Param
+
+from iamflow.operators.converge import IamflowResourceOperator, PlaybookInvalidOperator, resource_doc_md
+from iamflow.operators.recap import PlaybookRecapOperator
+from iamflow.spec.loader import (
+    check_playbook,
+    dependencies,
+    dependency_levels,
+    discover_playbooks,
+    playbooks_dir,
+)
+
+if TYPE_CHECKING:
+    from iamflow.spec.models import Playbook
+
+log = logging.getLogger(__name__)
+
+OWNER = "iamflow"
+RECAP_TASK_ID = "play_recap"
+INVALID_TASK_ID = "playbook_invalid"
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": OWNER,
+    "retries": 2,
+    "retry_delay": timedelta(seconds=20),
+}
+# Scheduled playbooks need a start; with catchup=False only the latest interval ever runs.
+START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
+_TASK_ID_BAD = re.compile(r"[^\w.-]")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class PlaybookInvalidWarning(UserWarning):
+    """A playbook file does not validate; its DAG is a placeholder that fails with the problems."""
+
+
+def playbook_params() -> dict[str, Param]:
+    """The params every playbook DAG takes (the trigger form in the UI, ``-c`` in ``dags test``)."""
+    return {
+        "check_mode": Param(
+            False,
+            type="boolean",
+            title="Check mode",
+            description="Plan only: read the current state and show what would change; make no write call.",
+        ),
+        "diff": Param(
+            True,
+            type="boolean",
+            title="Show diffs",
+            description="Log a before/after diff of every resource that changes (or would change).",
+        ),
+    }
+
+
+def task_id_for(key: str) -> str:
+    """A valid Airflow task id for a resource key (``iam_role.developer-role`` stays as it is)."""
+    return _TASK_ID_BAD.sub("_", key)[:250]
+
+
+def build_playbook_dags(directory: str | Path | None = None) -> dict[str, DAG]:
+    """Return ``{dag_id: DAG}`` for every playbook file below ``directory``.
+
+    :param directory: Folder to discover playbooks in; ``$IAMFLOW_PLAYBOOKS_DIR`` or
+        ``include/playbooks`` when not given.
+    """
+    root = Path(directory) if directory is not None else playbooks_dir()
+    dags: dict[str, DAG] = {}
+    sources: dict[str, Path] = {}
+    for path in discover_playbooks(root):
+        dag = _build_one(path, root, sources)
+        dags[dag.dag_id] = dag
+        sources[dag.dag_id] = path
+    return dags
+
+
+def _build_one(path: Path, root: Path, taken: dict[str, Path]) -> DAG:
+    result = check_playbook(path)
+    playbook = result.playbook
+    if result.errors or playbook is None:
+        return _invalid_dag(path, root, [str(p) for p in result.errors] or ["could not be loaded"], taken)
+    if playbook.dag_id in taken:
+        other = taken[playbook.dag_id]
+        return _invalid_dag(path, root, [f"{path}: field 'name': playbook name {playbook.name!r} gives DAG id "
+                                         f"{playbook.dag_id!r}, which {other} already uses"], taken,
+                            own_id=False)
+    try:
+        return _playbook_dag(playbook, path, [str(p) for p in result.warnings])
+    except Exception as exc:  # Airflow refused the DAG (e.g. a bad cron): only this playbook suffers
+        log.debug("could not build the DAG of %s", path, exc_info=True)
+        return _invalid_dag(path, root, [f"{path}: the DAG could not be built: {type(exc).__name__}: {exc}"], taken)
+
+
+def _playbook_dag(playbook: Playbook, path: Path, warning_lines: list[str]) -> DAG:
+    deps = dependencies(playbook)
+    order = [key for level in dependency_levels(playbook) for key in level]
+    resources = playbook.by_key()
+    task_ids = _unique_task_ids(order)
+
+    dag = DAG(
+        dag_id=playbook.dag_id,
+        description=_first_line(playbook.description) or f"Converge playbook {playbook.name}",
+        schedule=playbook.schedule or None,
+        start_date=START_DATE if playbook.schedule else None,
+        catchup=False,
+        max_active_runs=1,
+        tags=["iamflow", "playbook", playbook.name],
+        default_args=dict(DEFAULT_ARGS),
+        doc_md=_playbook_doc_md(playbook, path, order, deps, task_ids, warning_lines),
+        params=playbook_params(),
+        render_template_as_native_obj=False,
+    )
+    with dag:
+        tasks = {
+            key: IamflowResourceOperator(
+                task_id=task_ids[key],
+                playbook_path=str(path),
+                resource_key=key,
+                doc_md=resource_doc_md(resources[key], sorted(deps[key]), str(path)),
+            )
+            for key in order
+        }
+        for key, after in deps.items():
+            for upstream in sorted(after):
+                tasks[upstream] >> tasks[key]
+        recap = PlaybookRecapOperator(
+            task_id=RECAP_TASK_ID,
+            playbook_name=playbook.name,
+            resource_task_ids={key: task_ids[key] for key in order},
+            doc_md="PLAY RECAP: one line per resource (ok / changed / failed / skipped); "
+                   "fails the run when a resource failed.",
+        )
+        if tasks:
+            list(tasks.values()) >> recap
+    dag.validate()
+    dag.check_cycle()
+    return dag
+
+
+def _invalid_dag(path: Path, root: Path, problems: list[str], taken: dict[str, Path], *,
+                 own_id: bool = True) -> DAG:
+    name = _readable_name(path) if own_id else None
+    dag_id = f"playbook_{name}".replace("-", "_") if name else None
+    if dag_id is None or dag_id in taken:
+        dag_id = "playbook_invalid_" + _TASK_ID_BAD.sub("_", _relative(path, root).with_suffix("").as_posix()
+                                                         .replace("/", "__"))
+    warnings.warn(
+        f"iamflow: playbook {path} does not validate; DAG {dag_id} is a placeholder that fails:\n"
+        + "\n".join(f"  - {p}" for p in problems),
+        PlaybookInvalidWarning,
+        stacklevel=2,
+    )
+    doc = [
+        f"## Invalid playbook `{_relative(path, root)}`",
+        "",
+        "This playbook does not validate, so nothing is converged: its DAG is a placeholder whose "
+        "only task fails with the problems below. Fix the file (`iamflow lint` shows the same list); "
+        "the DAG comes back at the next parse.",
+        "",
+        *[f"- {_md_escape(p)}" for p in problems],
+    ]
+    dag = DAG(
+        dag_id=dag_id,
+        description=f"INVALID playbook {path.name}: {len(problems)} problem(s)",
+        schedule=None,
+        catchup=False,
+        max_active_runs=1,
+        tags=["iamflow", "playbook", "invalid"],
+        default_args={**DEFAULT_ARGS, "retries": 0},
+        doc_md="\n".join(doc),
+        params=playbook_params(),
+    )
+    with dag:
+        PlaybookInvalidOperator(task_id=INVALID_TASK_ID, playbook_path=str(path), problems=problems,
+                                retries=0)
+    return dag
+
+
+def _readable_name(path: Path) -> str | None:
+    """The ``name`` of a playbook that does not validate, when it can still be read safely."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return name if isinstance(name, str) and len(name) <= 200 and _NAME_RE.match(name) else None
+
+
+def _unique_task_ids(keys: Iterable[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    used: set[str] = {RECAP_TASK_ID}
+    for key in keys:
+        candidate, n = task_id_for(key), 1
+        while candidate in used:
+            n += 1
+            candidate = f"{task_id_for(key)[:245]}_{n}"
+        used.add(candidate)
+        out[key] = candidate
+    return out
+
+
+def _playbook_doc_md(playbook: Playbook, path: Path, order: list[str], deps: dict[str, set[str]],
+                     task_ids: dict[str, str], warning_lines: list[str]) -> str:
+    resources = playbook.by_key()
+    lines = [f"## Playbook `{playbook.name}`", ""]
+    if playbook.description:
+        lines += [playbook.description.strip(), ""]
+    lines += [
+        f"Source: `{path}`" + (f" · schedule: `{playbook.schedule}`" if playbook.schedule else ""),
+        "",
+        "Trigger with `check_mode: true` to plan without changing anything; each task logs its changes "
+        "(and a diff with `diff: true`), and the last task prints the PLAY RECAP.",
+        "",
+        "| task | kind | name | state | runs after |",
+        "|---|---|---|---|---|",
+    ]
+    for key in order:
+        r = resources[key]
+        after = ", ".join(f"`{task_ids[k]}`" for k in sorted(deps[key])) or "—"
+        lines.append(f"| `{task_ids[key]}` | `{r.kind}` | `{r.name}` | {r.state} | {after} |")
+    if warning_lines:
+        lines += ["", "### Warnings", "", *[f"- {_md_escape(w)}" for w in warning_lines]]
+    return "\n".join(lines)
+
+
+def _relative(path: Path, root: Path) -> Path:
+    try:
+        return path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return Path(path.name)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:200]
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("\n", " ").replace("<", "&lt;")
