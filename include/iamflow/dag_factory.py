@@ -8,7 +8,9 @@ plan-only and apply, and whether diffs are logged.
 
 Parsing is cheap and offline: it reads and validates the YAML files and builds operators, but
 imports neither boto3 nor the engine and makes no AWS call (the operators do all that in
-``execute``). ``tests/dags/test_playbook_dags.py`` checks this.
+``execute``). ``tests/dags/test_playbook_dags.py`` checks this. When Airflow parses the file to
+run one DAG's task (the parsing context names the DAG), only the playbook files that can give
+that ``dag_id`` are validated.
 
 A broken playbook breaks only its own DAG
 -----------------------------------------
@@ -21,7 +23,7 @@ So the factory validates each file on its own and, for a file with errors, build
 *placeholder* DAG instead:
 
 - ``dag_id``: the playbook's own ``dag_id`` when its ``name`` is readable and unambiguous (the DAG
-  keeps its history and its place in the UI, and turns red), else
+  keeps its history and its place in the UI), else
   ``playbook_invalid_<file path below the playbooks folder>``;
 - tags ``iamflow``, ``playbook``, ``invalid``; ``doc_md`` lists every problem (file, resource,
   field, message); no schedule;
@@ -45,11 +47,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Param, get_parsing_context
 
+from iamflow.errors import Problem
 from iamflow.operators.converge import IamflowResourceOperator, PlaybookInvalidOperator, resource_doc_md
 from iamflow.operators.recap import PlaybookRecapOperator
 from iamflow.spec.loader import (
+    LoadResult,
     check_playbook,
     dependencies,
     dependency_levels,
@@ -63,7 +67,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OWNER = "iamflow"
-RECAP_TASK_ID = "play_recap"
+RECAP_TASK_ID = "recap"
 INVALID_TASK_ID = "playbook_invalid"
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
@@ -110,30 +114,75 @@ def build_playbook_dags(directory: str | Path | None = None) -> dict[str, DAG]:
         ``include/playbooks`` when not given.
     """
     root = Path(directory) if directory is not None else playbooks_dir()
+    paths = discover_playbooks(root)
+    wanted = get_parsing_context().dag_id
+    if wanted:
+        paths = _only_for(wanted, paths, root)
+    checked = [(path, _check(path)) for path in paths]
     dags: dict[str, DAG] = {}
     sources: dict[str, Path] = {}
-    for path in discover_playbooks(root):
-        dag = _build_one(path, root, sources)
+    invalid: list[tuple[Path, list[str], bool]] = []
+    # Valid playbooks first, so that a broken file naming the same playbook cannot displace a good one.
+    for path, result in checked:
+        playbook = result.playbook
+        if result.errors or playbook is None:
+            invalid.append((path, [str(p) for p in result.errors] or [f"{path}: could not be loaded"], True))
+            continue
+        if playbook.dag_id in sources:
+            invalid.append((path, [f"{path}: field 'name': playbook {playbook.name!r} gives DAG id "
+                                   f"{playbook.dag_id!r}, already used by {sources[playbook.dag_id]}"], False))
+            continue
+        try:
+            dag = _playbook_dag(playbook, path, [str(p) for p in result.warnings])
+        except Exception as exc:  # Airflow refused the DAG (e.g. a bad cron): only this playbook suffers
+            log.debug("could not build the DAG of %s", path, exc_info=True)
+            invalid.append((path, [f"{path}: the DAG could not be built: {type(exc).__name__}: {exc}"], True))
+            continue
+        dags[dag.dag_id] = dag
+        sources[dag.dag_id] = path
+    for path, problems, own_id in invalid:
+        dag = _invalid_dag(path, root, problems, sources, own_id=own_id)
         dags[dag.dag_id] = dag
         sources[dag.dag_id] = path
     return dags
 
 
-def _build_one(path: Path, root: Path, taken: dict[str, Path]) -> DAG:
-    result = check_playbook(path)
-    playbook = result.playbook
-    if result.errors or playbook is None:
-        return _invalid_dag(path, root, [str(p) for p in result.errors] or ["could not be loaded"], taken)
-    if playbook.dag_id in taken:
-        other = taken[playbook.dag_id]
-        return _invalid_dag(path, root, [f"{path}: field 'name': playbook name {playbook.name!r} gives DAG id "
-                                         f"{playbook.dag_id!r}, which {other} already uses"], taken,
-                            own_id=False)
+def _only_for(dag_id: str, paths: list[Path], root: Path) -> list[Path]:
+    """The files that can matter to ``dag_id``: the one that gives it, and any that compete for its id.
+
+    When a worker runs a task (or ``airflow dags test`` one DAG), Airflow sets the parsing context
+    to that DAG; validating every other playbook would only slow the task down.
+    """
+    ids = {path: _candidate_ids(path, root) for path in paths}
+    hits = [path for path in paths if dag_id in ids[path]]
+    related: set[str] = set().union(*(ids[path] for path in hits)) if hits else set()
+    return [path for path in paths if ids[path] & related]
+
+
+def _candidate_ids(path: Path, root: Path) -> set[str]:
+    name = _readable_name(path)
+    ids = {_invalid_id(path, root)}
+    if name:
+        ids.add(_dag_id_for(name))
+    return ids
+
+
+def _dag_id_for(name: str) -> str:
+    return f"playbook_{name}".replace("-", "_")  # as Playbook.dag_id
+
+
+def _invalid_id(path: Path, root: Path) -> str:
+    stem = _relative(path, root).with_suffix("").as_posix().replace("/", "__")
+    return "playbook_invalid_" + _TASK_ID_BAD.sub("_", stem)
+
+
+def _check(path: Path) -> LoadResult:
     try:
-        return _playbook_dag(playbook, path, [str(p) for p in result.warnings])
-    except Exception as exc:  # Airflow refused the DAG (e.g. a bad cron): only this playbook suffers
-        log.debug("could not build the DAG of %s", path, exc_info=True)
-        return _invalid_dag(path, root, [f"{path}: the DAG could not be built: {type(exc).__name__}: {exc}"], taken)
+        return check_playbook(path)
+    except Exception as exc:  # the loader never raises on bad input; a bug in it must not hide every DAG
+        log.exception("checking %s failed", path)
+        return LoadResult(path, None, [Problem(str(path), None, None,
+                                               f"the playbook could not be checked: {type(exc).__name__}: {exc}")])
 
 
 def _playbook_dag(playbook: Playbook, path: Path, warning_lines: list[str]) -> DAG:
@@ -153,7 +202,6 @@ def _playbook_dag(playbook: Playbook, path: Path, warning_lines: list[str]) -> D
         default_args=dict(DEFAULT_ARGS),
         doc_md=_playbook_doc_md(playbook, path, order, deps, task_ids, warning_lines),
         params=playbook_params(),
-        render_template_as_native_obj=False,
     )
     with dag:
         tasks = {
@@ -185,10 +233,9 @@ def _playbook_dag(playbook: Playbook, path: Path, warning_lines: list[str]) -> D
 def _invalid_dag(path: Path, root: Path, problems: list[str], taken: dict[str, Path], *,
                  own_id: bool = True) -> DAG:
     name = _readable_name(path) if own_id else None
-    dag_id = f"playbook_{name}".replace("-", "_") if name else None
+    dag_id = _dag_id_for(name) if name else None
     if dag_id is None or dag_id in taken:
-        dag_id = "playbook_invalid_" + _TASK_ID_BAD.sub("_", _relative(path, root).with_suffix("").as_posix()
-                                                         .replace("/", "__"))
+        dag_id = _invalid_id(path, root)
     warnings.warn(
         f"iamflow: playbook {path} does not validate; DAG {dag_id} is a placeholder that fails:\n"
         + "\n".join(f"  - {p}" for p in problems),
@@ -211,7 +258,7 @@ def _invalid_dag(path: Path, root: Path, problems: list[str], taken: dict[str, P
         catchup=False,
         max_active_runs=1,
         tags=["iamflow", "playbook", "invalid"],
-        default_args={**DEFAULT_ARGS, "retries": 0},
+        default_args=dict(DEFAULT_ARGS),  # the task itself never retries: a retry cannot fix the file
         doc_md="\n".join(doc),
         params=playbook_params(),
     )

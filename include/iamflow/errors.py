@@ -52,5 +52,5 @@ class PermanentAwsError(IamflowError):
     """An AWS error that a retry will not fix (access denied, malformed input, missing dependency)."""
 
 
-class ApplyError(IamflowError):
+class ApplyError(PermanentAwsError):
     """Applying a resource's plan failed; the message names the resource and the step."""

@@ -23,7 +23,9 @@ def handler_for(kind: str) -> ResourceHandler:
     try:
         return HANDLERS[kind]
     except KeyError:
-        raise KeyError(f"no handler for resource kind {kind!r} (known: {', '.join(sorted(HANDLERS))})") from None
+        raise KeyError(
+            f"no handler for resource kind {kind!r} (known: {', '.join(sorted(HANDLERS))})"
+        ) from None
 
 
 for _handler in (IamManagedPolicyHandler(), IamRoleHandler(), IamInstanceProfileHandler()):

@@ -55,7 +55,12 @@ TRANSIENT_CODES: frozenset[str] = frozenset(
 )
 
 # Network-level failures never reach AWS's error handling; they are as transient as throttling.
-_TRANSIENT_EXCEPTIONS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+_TRANSIENT_EXCEPTIONS = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+)
 
 
 def error_code(error: BaseException) -> str:

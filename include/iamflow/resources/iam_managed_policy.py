@@ -86,7 +86,9 @@ class IamManagedPolicyHandler(ResourceHandler):
             "entities": None,
         }
         absent = res.state == "absent"
-        if absent or (res.document is not None and not policies_equal(document, desired_document(env, res.document))):
+        if absent or (
+            res.document is not None and not policies_equal(document, desired_document(env, res.document))
+        ):
             # Only needed to make room for a new version, or to delete the policy.
             current["versions"] = [
                 {
@@ -121,7 +123,11 @@ class IamManagedPolicyHandler(ResourceHandler):
         tags = desired_tags(env, res)
 
         if current is None:
-            params: dict[str, Any] = {"PolicyName": res.name, "Path": res.path, "PolicyDocument": render_for_api(document)}
+            params: dict[str, Any] = {
+                "PolicyName": res.name,
+                "Path": res.path,
+                "PolicyDocument": render_for_api(document),
+            }
             if description:
                 params["Description"] = description
             if tags:
@@ -146,7 +152,9 @@ class IamManagedPolicyHandler(ResourceHandler):
         if not policies_equal(current["document"], document):
             versions = current.get("versions")
             if versions is None:
-                plan.notes.append(f"{label}: policy versions were not read; the new version may hit the limit")
+                plan.notes.append(
+                    f"{label}: policy versions were not read; the new version may hit the limit"
+                )
             elif len(versions) >= MAX_POLICY_VERSIONS:
                 candidates = sorted((v for v in versions if not v["IsDefaultVersion"]), key=_version_order)
                 if candidates:
@@ -210,7 +218,9 @@ def _delete_changes(current: dict[str, Any]) -> list[Change]:
     ):
         for entity in entities.get(key, []):
             changes.append(
-                Change("iam", op, {param: entity, "PolicyArn": arn}, f"detach policy {name} from {what} {entity}")
+                Change(
+                    "iam", op, {param: entity, "PolicyArn": arn}, f"detach policy {name} from {what} {entity}"
+                )
             )
     for version in sorted(current.get("versions") or [], key=_version_order):
         if not version["IsDefaultVersion"]:

@@ -83,7 +83,9 @@ class IamRoleHandler(ResourceHandler):
         if absent:
             profiles = [
                 p["InstanceProfileName"]
-                for p in paginate(iam, "list_instance_profiles_for_role", "InstanceProfiles", RoleName=res.name)
+                for p in paginate(
+                    iam, "list_instance_profiles_for_role", "InstanceProfiles", RoleName=res.name
+                )
             ]
         boundary = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
         return {
@@ -260,7 +262,11 @@ def _plan_update(plan: Plan, res: IamRole, desired: dict[str, Any], current: dic
 
 
 def _plan_update_role(
-    changes: list[Change], after: dict[str, Any], res: IamRole, desired: dict[str, Any], current: dict[str, Any]
+    changes: list[Change],
+    after: dict[str, Any],
+    res: IamRole,
+    desired: dict[str, Any],
+    current: dict[str, Any],
 ) -> None:
     """Plan UpdateRole for the description and the max session duration, when managed and different."""
     what: list[str] = []
@@ -279,7 +285,9 @@ def _plan_update_role(
     params: dict[str, Any] = {"RoleName": res.name, "MaxSessionDuration": max_session}
     if description is not None:
         params["Description"] = description
-    changes.append(Change("iam", "update_role", params, f"update the {' and '.join(what)} of role {res.name}"))
+    changes.append(
+        Change("iam", "update_role", params, f"update the {' and '.join(what)} of role {res.name}")
+    )
     after["description"] = description or None
     after["max_session_duration"] = max_session
 

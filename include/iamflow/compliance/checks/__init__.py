@@ -1,0 +1,1 @@
+"""The checks, one module per family; importing a module registers its checks (see ``registry.load_checks``)."""

@@ -1,0 +1,218 @@
+"""Cognito user pools (MFA, password policy, deletion protection) and their app clients (tokens, auth flows)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from iamflow.compliance.config import ComplianceConfig
+from iamflow.compliance.findings import Result, failed, passed
+from iamflow.compliance.registry import check
+from iamflow.compliance.snapshot import USER_POOLS, Snapshot, UserPool
+
+_POOL = {"needs": (USER_POOLS,), "service": "cognito-idp", "resource_type": "AwsCognitoUserPool"}
+_CLIENT = {"needs": (USER_POOLS,), "service": "cognito-idp", "resource_type": "AwsCognitoUserPoolClient"}
+_PASSWORD_FIX = "Update the pool's password policy (UpdateUserPool Policies.PasswordPolicy) so that "
+
+
+def _pools(snapshot: Snapshot) -> Iterator[UserPool]:
+    assert snapshot.user_pools is not None
+    yield from snapshot.user_pools
+
+
+def _fields(pool: UserPool) -> dict[str, object]:
+    return {"resource_id": pool.pool_id, "tags": pool.tags, "pool_name": pool.name}
+
+
+@check(
+    title="User pools require MFA",
+    severity="high",
+    description="MfaConfiguration is ON (OPTIONAL lets users skip it).",
+    remediation="Set MfaConfiguration to ON with TOTP (SetUserPoolMfaConfig), after giving users a way to enrol.",
+    **_POOL,
+)
+def cognito_user_pool_mfa_enabled(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per pool whose MFA is OFF or OPTIONAL."""
+    for pool in _pools(snapshot):
+        verdict = passed if pool.mfa_configuration == "ON" else failed
+        yield verdict(pool.arn, f"User pool {pool.name} has MFA {pool.mfa_configuration}.", **_fields(pool))
+
+
+@check(
+    title="User pool passwords have at least 14 characters",
+    severity="medium",
+    description="PasswordPolicy.MinimumLength is at least thresholds.cognito_password_min_length (14).",
+    remediation=_PASSWORD_FIX + "MinimumLength is 14 or more.",
+    **_POOL,
+)
+def cognito_user_pool_password_policy_minimum_length_14(
+    snapshot: Snapshot, config: ComplianceConfig, now: datetime
+) -> Iterator[Result]:
+    """FAIL per pool whose minimum length is below the threshold."""
+    want = config.thresholds.cognito_password_min_length
+    for pool in _pools(snapshot):
+        length = int(pool.password_policy.get("MinimumLength", 8))
+        verdict = passed if length >= want else failed
+        yield verdict(pool.arn, f"User pool {pool.name} requires passwords of {length} characters (at least {want}).",
+                      **_fields(pool))
+
+
+def _requires(snapshot: Snapshot, key: str, what: str) -> Iterator[Result]:
+    for pool in _pools(snapshot):
+        if pool.password_policy.get(key):
+            yield passed(pool.arn, f"User pool {pool.name} requires {what} in passwords.", **_fields(pool))
+        else:
+            yield failed(pool.arn, f"User pool {pool.name} does not require {what} in passwords.", **_fields(pool))
+
+
+@check(
+    title="User pool passwords need an uppercase letter",
+    severity="medium",
+    description="PasswordPolicy.RequireUppercase is true.",
+    remediation=_PASSWORD_FIX + "RequireUppercase is true.",
+    **_POOL,
+)
+def cognito_user_pool_password_policy_uppercase(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per pool not requiring uppercase."""
+    yield from _requires(snapshot, "RequireUppercase", "an uppercase letter")
+
+
+@check(
+    title="User pool passwords need a lowercase letter",
+    severity="medium",
+    description="PasswordPolicy.RequireLowercase is true.",
+    remediation=_PASSWORD_FIX + "RequireLowercase is true.",
+    **_POOL,
+)
+def cognito_user_pool_password_policy_lowercase(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per pool not requiring lowercase."""
+    yield from _requires(snapshot, "RequireLowercase", "a lowercase letter")
+
+
+@check(
+    title="User pool passwords need a number",
+    severity="medium",
+    description="PasswordPolicy.RequireNumbers is true.",
+    remediation=_PASSWORD_FIX + "RequireNumbers is true.",
+    **_POOL,
+)
+def cognito_user_pool_password_policy_number(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per pool not requiring digits."""
+    yield from _requires(snapshot, "RequireNumbers", "a number")
+
+
+@check(
+    title="User pool passwords need a symbol",
+    severity="medium",
+    description="PasswordPolicy.RequireSymbols is true.",
+    remediation=_PASSWORD_FIX + "RequireSymbols is true.",
+    **_POOL,
+)
+def cognito_user_pool_password_policy_symbol(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per pool not requiring symbols."""
+    yield from _requires(snapshot, "RequireSymbols", "a symbol")
+
+
+@check(
+    title="Temporary passwords expire within 7 days",
+    severity="medium",
+    description="PasswordPolicy.TemporaryPasswordValidityDays is at most "
+    "thresholds.cognito_temporary_password_max_days (7).",
+    remediation=_PASSWORD_FIX + "TemporaryPasswordValidityDays is 7 or less.",
+    **_POOL,
+)
+def cognito_user_pool_temporary_password_expiration(
+    snapshot: Snapshot, config: ComplianceConfig, now: datetime
+) -> Iterator[Result]:
+    """FAIL per pool whose temporary passwords live too long."""
+    limit = config.thresholds.cognito_temporary_password_max_days
+    for pool in _pools(snapshot):
+        days = int(pool.password_policy.get("TemporaryPasswordValidityDays", 7))
+        verdict = passed if days <= limit else failed
+        yield verdict(pool.arn, f"User pool {pool.name}'s temporary passwords are valid for {days} days (at most {limit}).",
+                      **_fields(pool))
+
+
+@check(
+    title="User pools have deletion protection",
+    severity="medium",
+    description="DeletionProtection is ACTIVE.",
+    remediation="Set DeletionProtection to ACTIVE (UpdateUserPool).",
+    **_POOL,
+)
+def cognito_user_pool_deletion_protection_enabled(
+    snapshot: Snapshot, config: ComplianceConfig, now: datetime
+) -> Iterator[Result]:
+    """FAIL per pool without deletion protection."""
+    for pool in _pools(snapshot):
+        verdict = passed if pool.deletion_protection == "ACTIVE" else failed
+        yield verdict(pool.arn, f"User pool {pool.name} has deletion protection {pool.deletion_protection}.",
+                      **_fields(pool))
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400} day(s)"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} hour(s)"
+    return f"{seconds // 60} minute(s)"
+
+
+@check(
+    title="App client token lifetimes are within the maxima",
+    severity="medium",
+    description="Each app client's access and ID token validity is at most thresholds.cognito_access_token_max_minutes "
+    "/ cognito_id_token_max_minutes (60), and its refresh token validity at most "
+    "thresholds.cognito_refresh_token_max_days (30).",
+    remediation="Lower the client's AccessTokenValidity / IdTokenValidity / RefreshTokenValidity "
+    "(UpdateUserPoolClient, with TokenValidityUnits).",
+    **_CLIENT,
+)
+def cognito_user_pool_client_token_validity(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per client with a token lifetime above its maximum."""
+    t = config.thresholds
+    limits = {
+        "access token": (t.cognito_access_token_max_minutes * 60, "access_token_seconds"),
+        "ID token": (t.cognito_id_token_max_minutes * 60, "id_token_seconds"),
+        "refresh token": (t.cognito_refresh_token_max_days * 86400, "refresh_token_seconds"),
+    }
+    for pool in _pools(snapshot):
+        for client in pool.clients:
+            over = []
+            values = {}
+            for label, (limit, attr) in limits.items():
+                value = getattr(client, attr)
+                values[attr] = value
+                if value > limit:
+                    over.append(f"{label} {_duration(value)} (max {_duration(limit)})")
+            fields = {"resource_id": client.client_id, "tags": pool.tags, "pool_id": pool.pool_id,
+                      "client_name": client.name, **values}
+            if over:
+                yield failed(pool.arn, f"App client {client.name} of pool {pool.name}: {'; '.join(over)}.", **fields)
+            else:
+                yield passed(pool.arn, f"App client {client.name} of pool {pool.name} has token lifetimes within the maxima.",
+                             **fields)
+
+
+@check(
+    title="App clients do not allow plain username/password auth",
+    severity="medium",
+    description="No app client enables ALLOW_USER_PASSWORD_AUTH (or the legacy USER_PASSWORD_AUTH), which sends "
+    "the password itself to Cognito instead of using SRP.",
+    remediation="Remove ALLOW_USER_PASSWORD_AUTH from the client's ExplicitAuthFlows and use ALLOW_USER_SRP_AUTH.",
+    **_CLIENT,
+)
+def cognito_user_pool_client_user_password_auth_disabled(
+    snapshot: Snapshot, config: ComplianceConfig, now: datetime
+) -> Iterator[Result]:
+    """FAIL per client allowing USER_PASSWORD_AUTH."""
+    for pool in _pools(snapshot):
+        for client in pool.clients:
+            flows = sorted(f for f in client.explicit_auth_flows if f in ("ALLOW_USER_PASSWORD_AUTH", "USER_PASSWORD_AUTH"))
+            fields = {"resource_id": client.client_id, "tags": pool.tags, "pool_id": pool.pool_id,
+                      "client_name": client.name, "explicit_auth_flows": list(client.explicit_auth_flows)}
+            if flows:
+                yield failed(pool.arn, f"App client {client.name} of pool {pool.name} allows {', '.join(flows)}.", **fields)
+            else:
+                yield passed(pool.arn, f"App client {client.name} of pool {pool.name} does not allow password auth.",
+                             **fields)

@@ -1,0 +1,266 @@
+"""IAM policies and what they grant (CIS 1.15 to 1.17), from ``GetAccountAuthorizationDetails``.
+
+"Administrator" and "full access to a service" use the same helpers as the converge lint
+(``iamflow.policy.lint``), so the sweep and the playbook validation agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from iamflow.compliance.config import ComplianceConfig
+from iamflow.compliance.findings import Result, errored, failed, passed
+from iamflow.compliance.registry import check
+from iamflow.compliance.snapshot import AUTHORIZATION_DETAILS, AuthorizationDetails, ManagedPolicy, Principal, Snapshot
+from iamflow.policy.lint import grants_admin, grants_full_service
+
+ADMIN_POLICY = ":iam::aws:policy/AdministratorAccess"
+SUPPORT_POLICY = ":iam::aws:policy/AWSSupportAccess"
+_NEEDS = {"needs": (AUTHORIZATION_DETAILS,), "service": "iam"}
+_NARROW = ("Replace the policy with one that names the actions and resources the principals need "
+           "(start from IAM Access Analyzer's generated policy), then detach and delete the broad one.")
+
+
+def _auth(snapshot: Snapshot) -> AuthorizationDetails:
+    assert snapshot.authorization is not None
+    return snapshot.authorization
+
+
+def _managed(snapshot: Snapshot, *, aws: bool, attached: bool | None) -> Iterator[ManagedPolicy]:
+    for policy in _auth(snapshot).policies.values():
+        if policy.is_aws_managed != aws:
+            continue
+        if attached is not None and (policy.attachment_count > 0) != attached:
+            continue
+        yield policy
+
+
+def _judge_managed(policies: Iterator[ManagedPolicy], test: str, what: str) -> Iterator[Result]:
+    for policy in policies:
+        fields = {"resource_id": policy.name, "policy_version": policy.default_version_id,
+                  "attachment_count": policy.attachment_count}
+        if policy.document is None:
+            yield errored(policy.arn, f"Policy {policy.name}: the default version's document was not returned.", **fields)
+            continue
+        grants = grants_admin(policy.document) if test == "admin" else grants_full_service(policy.document, test)
+        if grants:
+            yield failed(policy.arn, f"Policy {policy.name} ({policy.attachment_count} attachment(s)) allows {what}.",
+                         **fields)
+        else:
+            yield passed(policy.arn, f"Policy {policy.name} does not allow {what}.", **fields)
+
+
+_ADMIN = "'*' on '*' (full administrator access)"
+
+
+@check(
+    title="Attached AWS-managed policies do not grant administrator access",
+    severity="high",
+    cis=("1.16",),
+    description="No AWS-managed policy that is attached to a user, group or role allows '*' actions on '*' "
+    "resources (for example AdministratorAccess).",
+    remediation="Detach the administrator policy and attach a job-function or least-privilege policy instead.",
+    resource_type="AwsIamPolicy",
+    **_NEEDS,
+)
+def iam_aws_attached_policy_no_administrative_privileges(
+    snapshot: Snapshot, config: ComplianceConfig, now: datetime
+) -> Iterator[Result]:
+    """FAIL per attached AWS-managed policy granting *:*."""
+    yield from _judge_managed(_managed(snapshot, aws=True, attached=True), "admin", _ADMIN)
+
+
+@check(
+    title="Attached customer-managed policies do not grant administrator access",
+    severity="high",
+    cis=("1.16",),
+    description="No customer-managed policy that is attached to a principal allows '*' actions on '*' resources.",
+    remediation=_NARROW,
+    resource_type="AwsIamPolicy",
+    **_NEEDS,
+)
+def iam_customer_attached_policy_no_administrative_privileges(
+    snapshot: Snapshot, config: ComplianceConfig, now: datetime
+) -> Iterator[Result]:
+    """FAIL per attached customer policy granting *:*."""
+    yield from _judge_managed(_managed(snapshot, aws=False, attached=True), "admin", _ADMIN)
+
+
+@check(
+    title="Unattached customer-managed policies do not grant administrator access",
+    severity="low",
+    cis=("1.16",),
+    description="No customer-managed policy, even unattached, allows '*' actions on '*' resources (one attach "
+    "away from full access).",
+    remediation="Delete the unused policy, or narrow it before anyone attaches it.",
+    resource_type="AwsIamPolicy",
+    **_NEEDS,
+)
+def iam_customer_unattached_policy_no_administrative_privileges(
+    snapshot: Snapshot, config: ComplianceConfig, now: datetime
+) -> Iterator[Result]:
+    """FAIL per unattached customer policy granting *:*."""
+    yield from _judge_managed(_managed(snapshot, aws=False, attached=False), "admin", _ADMIN)
+
+
+def _inline(snapshot: Snapshot) -> Iterator[tuple[Principal, str, dict]]:
+    for principal in _auth(snapshot).principals():
+        for name, document in principal.inline_policies.items():
+            yield principal, name, document
+
+
+def _judge_inline(snapshot: Snapshot, test: str, what: str) -> Iterator[Result]:
+    for principal, name, document in _inline(snapshot):
+        fields = {"resource_id": f"{principal.name}/{name}", "tags": principal.tags, "policy_name": name,
+                  "principal_type": principal.kind}
+        grants = grants_admin(document) if test == "admin" else grants_full_service(document, test)
+        if grants:
+            yield failed(principal.arn, f"Inline policy {name} of {principal.kind} {principal.name} allows {what}.", **fields)
+        else:
+            yield passed(principal.arn, f"Inline policy {name} of {principal.kind} {principal.name} does not allow {what}.",
+                         **fields)
+
+
+@check(
+    title="Inline policies do not grant administrator access",
+    severity="high",
+    cis=("1.16",),
+    description="No inline policy of a user, group or role allows '*' actions on '*' resources.",
+    remediation=_NARROW,
+    resource_type="AwsIamPolicy",
+    **_NEEDS,
+)
+def iam_inline_policy_no_administrative_privileges(
+    snapshot: Snapshot, config: ComplianceConfig, now: datetime
+) -> Iterator[Result]:
+    """FAIL per inline policy granting *:*."""
+    yield from _judge_inline(snapshot, "admin", _ADMIN)
+
+
+_KMS = "'kms:*' on '*' (full access to every KMS key)"
+
+
+@check(
+    title="Customer-managed policies do not allow kms:* on all keys",
+    severity="medium",
+    description="No customer-managed policy allows 'kms:*' (or '*') on Resource '*'.",
+    remediation="Grant only the KMS actions needed (kms:Decrypt, kms:GenerateDataKey, ...) on the ARNs of the keys concerned.",
+    resource_type="AwsIamPolicy",
+    **_NEEDS,
+)
+def iam_policy_no_full_access_to_kms(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per customer policy granting kms:* on *."""
+    yield from _judge_managed(_managed(snapshot, aws=False, attached=None), "kms", _KMS)
+
+
+@check(
+    title="Inline policies do not allow kms:* on all keys",
+    severity="medium",
+    description="No inline policy allows 'kms:*' (or '*') on Resource '*'.",
+    remediation="Grant only the KMS actions needed on the ARNs of the keys concerned.",
+    resource_type="AwsIamPolicy",
+    **_NEEDS,
+)
+def iam_inline_policy_no_full_access_to_kms(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per inline policy granting kms:* on *."""
+    yield from _judge_inline(snapshot, "kms", _KMS)
+
+
+def _admin_attached(principals: tuple[Principal, ...], kind: str) -> Iterator[Result]:
+    for p in principals:
+        if p.is_service_linked:
+            continue
+        if p.has_attached(ADMIN_POLICY):
+            yield failed(p.arn, f"{kind.capitalize()} {p.name} has the AdministratorAccess policy attached.",
+                         resource_id=p.name, tags=p.tags)
+        else:
+            yield passed(p.arn, f"{kind.capitalize()} {p.name} does not have AdministratorAccess attached.",
+                         resource_id=p.name, tags=p.tags)
+
+
+@check(
+    title="No user has AdministratorAccess attached",
+    severity="high",
+    description="No IAM user has the AWS-managed AdministratorAccess policy attached directly.",
+    remediation="Detach AdministratorAccess from the user; grant administration through a role assumed with MFA.",
+    resource_type="AwsIamUser",
+    **_NEEDS,
+)
+def iam_user_administrator_access_policy(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per user with AdministratorAccess."""
+    yield from _admin_attached(_auth(snapshot).users, "user")
+
+
+@check(
+    title="No group has AdministratorAccess attached",
+    severity="high",
+    description="No IAM group has the AWS-managed AdministratorAccess policy attached.",
+    remediation="Detach AdministratorAccess from the group; grant administration through a role assumed with MFA.",
+    resource_type="AwsIamGroup",
+    **_NEEDS,
+)
+def iam_group_administrator_access_policy(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per group with AdministratorAccess."""
+    yield from _admin_attached(_auth(snapshot).groups, "group")
+
+
+@check(
+    title="No role has AdministratorAccess attached",
+    severity="high",
+    description="No IAM role (service-linked roles aside) has the AWS-managed AdministratorAccess policy attached.",
+    remediation="Detach AdministratorAccess from the role and attach a policy scoped to the role's job.",
+    resource_type="AwsIamRole",
+    **_NEEDS,
+)
+def iam_role_administratoraccess_policy(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per role with AdministratorAccess."""
+    yield from _admin_attached(_auth(snapshot).roles, "role")
+
+
+@check(
+    title="A support role exists for AWS Support incidents",
+    severity="medium",
+    cis=("1.17",),
+    description="At least one role has the AWS-managed AWSSupportAccess policy attached.",
+    remediation="Create a role that your incident responders can assume and attach AWSSupportAccess to it.",
+    resource_type="AwsAccount",
+    **_NEEDS,
+)
+def iam_support_role_created(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL when no role has AWSSupportAccess."""
+    roles = sorted(r.name for r in _auth(snapshot).roles if r.has_attached(SUPPORT_POLICY))
+    if roles:
+        yield passed(snapshot.root_arn, f"Role(s) {', '.join(roles)} have AWSSupportAccess attached.",
+                     resource_id=snapshot.account_id, support_roles=roles)
+    else:
+        yield failed(snapshot.root_arn, f"No role in account {snapshot.account_id} has AWSSupportAccess attached.",
+                     resource_id=snapshot.account_id, support_roles=[])
+
+
+@check(
+    title="Users receive permissions only through groups or roles",
+    severity="low",
+    cis=("1.15",),
+    description="No IAM user has a managed policy attached directly or an inline policy.",
+    remediation="Move the user's permissions to a group (or a role the user assumes) and remove the user's own policies.",
+    resource_type="AwsIamUser",
+    **_NEEDS,
+)
+def iam_policy_attached_only_to_group_or_roles(
+    snapshot: Snapshot, config: ComplianceConfig, now: datetime
+) -> Iterator[Result]:
+    """FAIL per user with directly attached or inline policies."""
+    for user in _auth(snapshot).users:
+        attached = [name for name, _arn in user.attached_policies]
+        inline = sorted(user.inline_policies)
+        if attached or inline:
+            parts = []
+            if attached:
+                parts.append(f"attached {', '.join(attached)}")
+            if inline:
+                parts.append(f"inline {', '.join(inline)}")
+            yield failed(user.arn, f"User {user.name} has policies of its own ({'; '.join(parts)}).",
+                         resource_id=user.name, tags=user.tags, attached_policies=attached, inline_policies=inline)
+        else:
+            yield passed(user.arn, f"User {user.name} has no policy of its own.", resource_id=user.name, tags=user.tags)

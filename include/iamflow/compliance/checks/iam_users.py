@@ -1,0 +1,248 @@
+"""IAM users and their credentials, from the credential report (CIS 1.10 to 1.14)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from iamflow.compliance.checks._common import KEY_ID_PERMISSIONS, age_days, day, iso, key_fields, key_label, principal_tags
+from iamflow.compliance.config import ComplianceConfig
+from iamflow.compliance.findings import Result, errored, failed, passed
+from iamflow.compliance.registry import check
+from iamflow.compliance.snapshot import CREDENTIAL_REPORT, CredentialRow, Snapshot
+
+
+def _users(snapshot: Snapshot) -> Iterator[tuple[CredentialRow, dict[str, str]]]:
+    assert snapshot.credential_report is not None
+    tags = principal_tags(snapshot)
+    for row in snapshot.credential_report.users:
+        yield row, tags.get(row.arn, {})
+
+
+@check(
+    title="Console users have MFA enabled",
+    severity="high",
+    cis=("1.10",),
+    description="Every IAM user with a console password has an MFA device, read from the credential "
+    "report's password_enabled and mfa_active columns.",
+    remediation="Enable an MFA device for the user (IAM > Users > Security credentials > Assign MFA), or "
+    "remove the console password if the user does not sign in to the console.",
+    needs=(CREDENTIAL_REPORT,),
+    service="iam",
+    resource_type="AwsIamUser",
+)
+def iam_user_mfa_enabled_console_access(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL for a user with a console password and no MFA."""
+    for row, tags in _users(snapshot):
+        if not row.password_enabled:
+            yield passed(row.arn, f"User {row.user} has no console password.", resource_id=row.user, tags=tags)
+        elif row.mfa_active:
+            yield passed(row.arn, f"User {row.user} has a console password and MFA enabled.", resource_id=row.user, tags=tags)
+        else:
+            yield failed(
+                row.arn, f"User {row.user} has a console password but no MFA device.", resource_id=row.user, tags=tags
+            )
+
+
+@check(
+    title="Active access keys are rotated within 90 days",
+    severity="medium",
+    cis=("1.14",),
+    description="Each active access key was created (last rotated) no more than "
+    "thresholds.access_key_max_age_days (90) days ago. Inactive keys are not judged.",
+    remediation="Create a new access key, move the workload to it, deactivate the old key, then delete it.",
+    needs=(CREDENTIAL_REPORT,),
+    service="iam",
+    resource_type="AwsIamUser",
+    permissions=KEY_ID_PERMISSIONS,
+)
+def iam_rotate_access_key_90_days(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per active key older than the maximum age."""
+    limit = config.thresholds.access_key_max_age_days
+    for row, tags in _users(snapshot):
+        if not row.active_keys:
+            yield passed(row.arn, f"User {row.user} has no active access key.", resource_id=row.user, tags=tags)
+            continue
+        for key in row.active_keys:
+            label = key_label(key.slot).capitalize()
+            extra = key_fields(key.slot, key.last_rotated)
+            if key.last_rotated is None:
+                yield errored(
+                    row.arn, f"{label} of user {row.user} is active but the report gives no creation date.",
+                    resource_id=row.user, tags=tags, **extra,
+                )
+                continue
+            age = age_days(key.last_rotated, now)
+            if age > limit:
+                yield failed(
+                    row.arn,
+                    f"{label} of user {row.user} was created {day(key.last_rotated)} ({age} days ago) and has not "
+                    f"been rotated within {limit} days.",
+                    resource_id=row.user, tags=tags, age_days=age, **extra,
+                )
+            else:
+                yield passed(
+                    row.arn, f"{label} of user {row.user} is {age} days old (limit {limit}).",
+                    resource_id=row.user, tags=tags, age_days=age, **extra,
+                )
+
+
+@check(
+    title="Access keys unused for 45 days or more are disabled",
+    severity="medium",
+    cis=("1.12",),
+    description="Each active access key was used within thresholds.credential_unused_days (45) days. A key "
+    "that was never used counts as unused once it is older than the threshold.",
+    remediation="Deactivate the key (and delete it once nothing breaks); create a new one if the user needs it again.",
+    needs=(CREDENTIAL_REPORT,),
+    service="iam",
+    resource_type="AwsIamUser",
+    permissions=KEY_ID_PERMISSIONS,
+)
+def iam_user_accesskey_unused(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per active key not used (or never used and created) within the threshold."""
+    limit = config.thresholds.credential_unused_days
+    for row, tags in _users(snapshot):
+        if not row.active_keys:
+            yield passed(row.arn, f"User {row.user} has no active access key.", resource_id=row.user, tags=tags)
+            continue
+        for key in row.active_keys:
+            label = key_label(key.slot).capitalize()
+            extra = {**key_fields(key.slot, key.last_rotated), "last_used": iso(key.last_used)}
+            if key.last_used is not None:
+                idle = age_days(key.last_used, now)
+                if idle >= limit:
+                    yield failed(
+                        row.arn, f"{label} of user {row.user} was last used {day(key.last_used)} ({idle} days ago; "
+                        f"limit {limit}).", resource_id=row.user, tags=tags, idle_days=idle, **extra,
+                    )
+                else:
+                    yield passed(
+                        row.arn, f"{label} of user {row.user} was used {idle} days ago.",
+                        resource_id=row.user, tags=tags, idle_days=idle, **extra,
+                    )
+                continue
+            if key.last_rotated is None:
+                yield errored(
+                    row.arn, f"{label} of user {row.user} was never used and the report gives no creation date.",
+                    resource_id=row.user, tags=tags, **extra,
+                )
+                continue
+            age = age_days(key.last_rotated, now)
+            if age >= limit:
+                yield failed(
+                    row.arn, f"{label} of user {row.user} was never used and was created {day(key.last_rotated)} "
+                    f"({age} days ago; limit {limit}).", resource_id=row.user, tags=tags, idle_days=age, **extra,
+                )
+            else:
+                yield passed(
+                    row.arn, f"{label} of user {row.user} was never used but is only {age} days old.",
+                    resource_id=row.user, tags=tags, idle_days=age, **extra,
+                )
+
+
+@check(
+    title="Console passwords unused for 45 days or more are disabled",
+    severity="medium",
+    cis=("1.12",),
+    description="Each console password was used within thresholds.credential_unused_days (45) days. A "
+    "password that was never used counts as unused once it was set (or the user created) longer ago "
+    "than the threshold.",
+    remediation="Remove the user's console password (IAM > Users > Security credentials > Manage console access).",
+    needs=(CREDENTIAL_REPORT,),
+    service="iam",
+    resource_type="AwsIamUser",
+)
+def iam_user_console_access_unused(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per console password not used (or never used and set) within the threshold."""
+    limit = config.thresholds.credential_unused_days
+    for row, tags in _users(snapshot):
+        if not row.password_enabled:
+            yield passed(row.arn, f"User {row.user} has no console password.", resource_id=row.user, tags=tags)
+            continue
+        if row.password_last_used is not None:
+            idle = age_days(row.password_last_used, now)
+            verdict = failed if idle >= limit else passed
+            yield verdict(
+                row.arn, f"User {row.user} last signed in to the console {day(row.password_last_used)} "
+                f"({idle} days ago; limit {limit}).", resource_id=row.user, tags=tags, idle_days=idle,
+                password_last_used=iso(row.password_last_used),
+            )
+            continue
+        since = row.password_last_changed or row.user_creation_time
+        if since is None:
+            yield errored(
+                row.arn, f"User {row.user} never used the console password and the report gives no date to age it by.",
+                resource_id=row.user, tags=tags,
+            )
+            continue
+        age = age_days(since, now)
+        verdict = failed if age >= limit else passed
+        yield verdict(
+            row.arn, f"User {row.user} never signed in to the console; the password was set {day(since)} "
+            f"({age} days ago; limit {limit}).", resource_id=row.user, tags=tags, idle_days=age, password_last_used=None,
+        )
+
+
+@check(
+    title="Users have at most one active access key",
+    severity="medium",
+    cis=("1.13",),
+    description="No IAM user has two active access keys at once (two keys are only for the rotation window).",
+    remediation="Finish the rotation: deactivate and delete the key the workload no longer uses.",
+    needs=(CREDENTIAL_REPORT,),
+    service="iam",
+    resource_type="AwsIamUser",
+)
+def iam_user_two_active_access_key(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per user with two active keys."""
+    for row, tags in _users(snapshot):
+        active = row.active_keys
+        if len(active) > 1:
+            created = ", ".join(f"{key_label(k.slot)} created {day(k.last_rotated)}" for k in active)
+            yield failed(
+                row.arn, f"User {row.user} has {len(active)} active access keys ({created}).",
+                resource_id=row.user, tags=tags, active_keys=len(active),
+            )
+        else:
+            yield passed(
+                row.arn, f"User {row.user} has {len(active)} active access key(s).",
+                resource_id=row.user, tags=tags, active_keys=len(active),
+            )
+
+
+@check(
+    title="No access key is set up with a console user and left unused",
+    severity="medium",
+    cis=("1.11",),
+    description="A user with a console password has no active access key that was never used: keys "
+    "created at user setup 'just in case' are the CIS 1.11 case (the credential report has no key "
+    "id or owner intent, so every never-used active key of a console user counts).",
+    remediation="Delete the unused access key; let the user create one when they actually need programmatic access.",
+    needs=(CREDENTIAL_REPORT,),
+    service="iam",
+    resource_type="AwsIamUser",
+    permissions=KEY_ID_PERMISSIONS,
+)
+def iam_user_no_setup_initial_access_key(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per never-used active key of a user who also has a console password."""
+    for row, tags in _users(snapshot):
+        if not row.password_enabled:
+            yield passed(row.arn, f"User {row.user} has no console password.", resource_id=row.user, tags=tags)
+            continue
+        unused = [k for k in row.active_keys if k.last_used is None]
+        if not unused:
+            yield passed(
+                row.arn, f"User {row.user} has no active access key that was never used.", resource_id=row.user, tags=tags
+            )
+            continue
+        for key in unused:
+            setup_gap = None
+            if key.last_rotated and row.user_creation_time:
+                setup_gap = abs(key.last_rotated - row.user_creation_time) <= timedelta(hours=1)
+            when = " at user creation" if setup_gap else ""
+            yield failed(
+                row.arn, f"{key_label(key.slot).capitalize()} of console user {row.user} was created {day(key.last_rotated)}{when} "
+                "and has never been used.", resource_id=row.user, tags=tags,
+                created_with_user=bool(setup_gap), **key_fields(key.slot, key.last_rotated),
+            )

@@ -1,0 +1,111 @@
+"""Secrets Manager rotation, from ``ListSecrets`` metadata (no secret value is ever read)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from iamflow.compliance.checks._common import age_days, day, iso
+from iamflow.compliance.config import ComplianceConfig
+from iamflow.compliance.findings import Result, failed, passed
+from iamflow.compliance.registry import check
+from iamflow.compliance.snapshot import SECRETS, Secret, Snapshot
+
+_SECRET = {"needs": (SECRETS,), "service": "secretsmanager", "resource_type": "AwsSecretsManagerSecret"}
+
+
+def _secrets(snapshot: Snapshot) -> Iterator[Secret]:
+    assert snapshot.secrets is not None
+    yield from snapshot.secrets
+
+
+def _fields(secret: Secret) -> dict[str, object]:
+    return {"resource_id": secret.name, "tags": secret.tags, "last_rotated": iso(secret.last_rotated),
+            "next_rotation": iso(secret.next_rotation)}
+
+
+@check(
+    title="Secrets rotate automatically",
+    severity="medium",
+    description="Every secret has automatic rotation enabled.",
+    remediation="Configure rotation (RotateSecret with a rotation Lambda and RotationRules), or use a managed "
+    "rotation for supported databases.",
+    **_SECRET,
+)
+def secretsmanager_automatic_rotation_enabled(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per secret without automatic rotation."""
+    for s in _secrets(snapshot):
+        if s.rotation_enabled:
+            every = f" every {s.rotation_days} days" if s.rotation_days else ""
+            yield passed(s.arn, f"Secret {s.name} rotates automatically{every}.", **_fields(s))
+        else:
+            yield failed(s.arn, f"Secret {s.name} has no automatic rotation.", **_fields(s))
+
+
+@check(
+    title="Secrets were rotated within 90 days",
+    severity="medium",
+    description="Each secret was last rotated no more than thresholds.secret_max_rotation_age_days (90) days ago; "
+    "a secret never rotated is judged by its creation date.",
+    remediation="Rotate the secret now (RotateSecret) and make sure its rotation schedule actually runs.",
+    **_SECRET,
+)
+def secretsmanager_secret_rotated_periodically(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per secret whose last rotation (or creation, if never) is older than the threshold."""
+    limit = config.thresholds.secret_max_rotation_age_days
+    for s in _secrets(snapshot):
+        since = s.last_rotated or s.created
+        what = "last rotated" if s.last_rotated else "never rotated; created"
+        if since is None:
+            yield failed(s.arn, f"Secret {s.name} has no rotation or creation date.", **_fields(s))
+            continue
+        age = age_days(since, now)
+        verdict = failed if age > limit else passed
+        yield verdict(s.arn, f"Secret {s.name} was {what} {day(since)} ({age} days ago; limit {limit}).",
+                      age_days=age, **_fields(s))
+
+
+@check(
+    title="Secrets have been rotated at least once",
+    severity="low",
+    description="Every secret older than thresholds.secret_never_rotated_grace_days (7) has a LastRotatedDate.",
+    remediation="Rotate the secret (RotateSecret) and enable a rotation schedule.",
+    **_SECRET,
+)
+def secretsmanager_secret_never_rotated(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per secret past the grace period that was never rotated."""
+    grace = config.thresholds.secret_never_rotated_grace_days
+    for s in _secrets(snapshot):
+        if s.last_rotated is not None:
+            yield passed(s.arn, f"Secret {s.name} was last rotated {day(s.last_rotated)}.", **_fields(s))
+            continue
+        age = age_days(s.created, now) if s.created else None
+        if age is not None and age <= grace:
+            yield passed(s.arn, f"Secret {s.name} was never rotated but is only {age} days old.", **_fields(s))
+        else:
+            yield failed(s.arn, f"Secret {s.name} has never been rotated (created {day(s.created)}).", **_fields(s))
+
+
+@check(
+    title="Scheduled secret rotations are not overdue",
+    severity="high",
+    description="For secrets with rotation enabled, NextRotationDate is not in the past (a past date means the "
+    "rotation function is failing or stuck). Secrets without rotation are left to "
+    "secretsmanager_automatic_rotation_enabled.",
+    remediation="Check the rotation Lambda's logs and the secret's AWSPENDING version, fix the function, then "
+    "RotateSecret.",
+    **_SECRET,
+)
+def secretsmanager_secret_rotation_overdue(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per rotating secret whose next rotation date has passed."""
+    for s in _secrets(snapshot):
+        if not s.rotation_enabled:
+            continue
+        if s.next_rotation is None:
+            yield passed(s.arn, f"Secret {s.name} rotates; no next rotation date is reported.", **_fields(s))
+        elif s.next_rotation < now:
+            late = age_days(s.next_rotation, now)
+            yield failed(s.arn, f"Secret {s.name} was due to rotate {day(s.next_rotation)} ({late} days overdue).",
+                         overdue_days=late, **_fields(s))
+        else:
+            yield passed(s.arn, f"Secret {s.name} is next due to rotate {day(s.next_rotation)}.", **_fields(s))

@@ -1,0 +1,200 @@
+"""Findings: what one check concluded about one resource, in the shape of the report contract.
+
+A check function yields :class:`Result` objects (status, resource, message, extra fields); the
+registry adds the check's metadata (ID, severity, CIS controls, remediation) and turns them into
+:class:`Finding` objects. ``Finding.to_dict`` is the ``findings.json`` contract (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+PASS, FAIL, ERROR, MUTED = "PASS", "FAIL", "ERROR", "MUTED"
+STATUSES = (PASS, FAIL, ERROR, MUTED)
+SEVERITIES = ("critical", "high", "medium", "low", "informational")
+GLOBAL_REGION = "global"
+
+# the findings.json contract, in the order written to CSV
+CONTRACT_FIELDS = (
+    "check_id",
+    "status",
+    "severity",
+    "account_id",
+    "region",
+    "resource_arn",
+    "message",
+    "remediation",
+    "compliance",
+)
+# further fixed fields every finding carries; extra fields may not reuse any of these names
+FIXED_FIELDS = CONTRACT_FIELDS + ("uid", "title", "resource_id", "resource_type", "tags", "muted_by")
+
+
+@dataclass(frozen=True)
+class Result:
+    """One conclusion of a check function, before the registry adds the check's metadata."""
+
+    status: str
+    resource_arn: str
+    message: str
+    resource_id: str = ""
+    region: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _result(status: str, resource_arn: str, message: str, **kwargs: Any) -> Result:
+    resource_id = str(kwargs.pop("resource_id", "") or "")
+    region = kwargs.pop("region", None)
+    tags = dict(kwargs.pop("tags", None) or {})
+    bad = [k for k in kwargs if k in FIXED_FIELDS]
+    if bad:
+        raise ValueError(f"extra field(s) {bad} clash with the fixed finding fields")
+    return Result(status, resource_arn, message, resource_id, region, tags, dict(kwargs))
+
+
+def passed(resource_arn: str, message: str, **kwargs: Any) -> Result:
+    """A PASS result; keyword arguments other than resource_id/region/tags become extra fields."""
+    return _result(PASS, resource_arn, message, **kwargs)
+
+
+def failed(resource_arn: str, message: str, **kwargs: Any) -> Result:
+    """A FAIL result; keyword arguments other than resource_id/region/tags become extra fields."""
+    return _result(FAIL, resource_arn, message, **kwargs)
+
+
+def errored(resource_arn: str, message: str, **kwargs: Any) -> Result:
+    """An ERROR result: the check could not decide for this resource (say why in the message)."""
+    return _result(ERROR, resource_arn, message, **kwargs)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding of the report contract: a check's verdict on one resource of one account."""
+
+    check_id: str
+    status: str
+    severity: str
+    account_id: str
+    region: str
+    resource_arn: str
+    message: str
+    remediation: str
+    compliance: dict[str, list[str]]
+    title: str = ""
+    resource_id: str = ""
+    resource_type: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    muted_by: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, not {self.status!r}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")
+
+    @property
+    def uid(self) -> str:
+        """A stable identity across runs: the same check on the same resource (and key) gives the same uid."""
+        parts = (
+            self.check_id,
+            self.account_id,
+            self.region,
+            self.resource_arn,
+            self.resource_id,
+            str(self.extra.get("access_key", "")),
+        )
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+
+    def with_status(self, status: str, **changes: Any) -> Finding:
+        """Return a copy with another status (and any other field changed)."""
+        return replace(self, status=status, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the findings.json shape: the contract fields, fixed fields, then extra fields at top level."""
+        out: dict[str, Any] = {
+            "check_id": self.check_id,
+            "status": self.status,
+            "severity": self.severity,
+            "account_id": self.account_id,
+            "region": self.region,
+            "resource_arn": self.resource_arn,
+            "message": self.message,
+            "remediation": self.remediation,
+            "compliance": {k: list(v) for k, v in self.compliance.items()},
+            "uid": self.uid,
+            "title": self.title,
+            "resource_id": self.resource_id,
+            "resource_type": self.resource_type,
+            "tags": dict(self.tags),
+            "muted_by": dict(self.muted_by) if self.muted_by else None,
+        }
+        for key, value in self.extra.items():
+            out.setdefault(key, value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        """Rebuild a finding from :meth:`to_dict` output (extra fields are the unknown keys)."""
+        extra = {k: v for k, v in data.items() if k not in FIXED_FIELDS}
+        return cls(
+            check_id=data["check_id"],
+            status=data["status"],
+            severity=data["severity"],
+            account_id=data["account_id"],
+            region=data["region"],
+            resource_arn=data["resource_arn"],
+            message=data["message"],
+            remediation=data.get("remediation", ""),
+            compliance={k: list(v) for k, v in (data.get("compliance") or {}).items()},
+            title=data.get("title", ""),
+            resource_id=data.get("resource_id", ""),
+            resource_type=data.get("resource_type", ""),
+            tags=dict(data.get("tags") or {}),
+            extra=extra,
+            muted_by=data.get("muted_by"),
+        )
+
+
+# A secret access key: 40 characters of [A-Za-z0-9/+], mixing upper case, lower case and digits.
+_SECRET_RUN = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+
+
+def _looks_secret(run: str) -> bool:
+    return any(c.isupper() for c in run) and any(c.islower() for c in run) and any(c.isdigit() for c in run)
+
+
+def redact_text(text: str) -> str:
+    """Replace anything shaped like a secret access key with ``<redacted>`` (ARNs are left alone)."""
+    if len(text) < 40:
+        return text
+    pieces: list[str] = []
+    for token in re.split(r"(\s+)", text):
+        if token.startswith("arn:") or len(token) < 40:
+            pieces.append(token)
+            continue
+        pieces.append(_SECRET_RUN.sub(lambda m: "<redacted>" if _looks_secret(m.group(0)) else m.group(0), token))
+    return "".join(pieces)
+
+
+def redact(value: Any) -> Any:
+    """Apply :func:`redact_text` to every string in a JSON-like value (the last guard before output)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    return value
+
+
+def summarize(findings: list[Finding]) -> dict[str, int]:
+    """Count findings per status (every status present, zero when absent)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for f in findings:
+        counts[f.status] += 1
+    return counts

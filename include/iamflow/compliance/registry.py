@@ -1,0 +1,230 @@
+"""The check registry: one ID, one function, one set of metadata per check (Prowler's "one check, one identity").
+
+A check is a pure function of ``(snapshot, config, now)``. Decorating it with :func:`check`
+registers it and returns a :class:`Check` that, when called the same way, returns
+``list[Finding]``: it turns the function's :class:`~iamflow.compliance.findings.Result` objects into
+findings with the check's metadata, and turns a missing collection step or an exception into
+``ERROR`` findings — never into silence.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from iamflow.compliance import snapshot as snap
+from iamflow.compliance.findings import ERROR, GLOBAL_REGION, SEVERITIES, Finding, Result
+
+if TYPE_CHECKING:
+    from iamflow.compliance.config import ComplianceConfig
+    from iamflow.compliance.snapshot import Snapshot
+
+CIS = "CIS-3.0"
+
+# the IAM permissions each collection step needs (the sweep role's least-privilege policy is their union)
+STEP_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    snap.CREDENTIAL_REPORT: ("iam:GenerateCredentialReport", "iam:GetCredentialReport"),
+    snap.AUTHORIZATION_DETAILS: ("iam:GetAccountAuthorizationDetails",),
+    snap.PASSWORD_POLICY: ("iam:GetAccountPasswordPolicy",),
+    snap.ACCOUNT_SUMMARY: ("iam:GetAccountSummary",),
+    snap.VIRTUAL_MFA_DEVICES: ("iam:ListVirtualMFADevices",),
+    snap.KMS_KEYS: (
+        "kms:ListKeys",
+        "kms:ListAliases",
+        "kms:DescribeKey",
+        "kms:GetKeyRotationStatus",
+        "kms:GetKeyPolicy",
+        "kms:ListResourceTags",
+    ),
+    snap.SECRETS: ("secretsmanager:ListSecrets",),
+    snap.USER_POOLS: (
+        "cognito-idp:ListUserPools",
+        "cognito-idp:DescribeUserPool",
+        "cognito-idp:ListUserPoolClients",
+        "cognito-idp:DescribeUserPoolClient",
+    ),
+    snap.DRIFT: (),  # the converge engine's read calls; declared by its resource handlers
+}
+# every sweep also confirms which account its credentials act in
+BASE_PERMISSIONS = ("sts:GetCallerIdentity",)
+
+CheckFunction = Callable[["Snapshot", "ComplianceConfig", datetime], Iterable[Result]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered check: metadata plus the function; call it like the function to get findings."""
+
+    id: str
+    title: str
+    severity: str
+    cis: tuple[str, ...]
+    description: str
+    remediation: str
+    needs: tuple[str, ...]
+    service: str
+    resource_type: str
+    extra_permissions: tuple[str, ...]
+    regional: bool
+    func: CheckFunction
+
+    @property
+    def module(self) -> str:
+        """The module that defines the check."""
+        return self.func.__module__
+
+    @property
+    def compliance(self) -> dict[str, list[str]]:
+        """The compliance mapping written into each finding."""
+        return {CIS: list(self.cis)} if self.cis else {}
+
+    @property
+    def permissions(self) -> tuple[str, ...]:
+        """The IAM actions the check needs: those of its collection steps plus its own extras."""
+        perms = set(BASE_PERMISSIONS) | set(self.extra_permissions)
+        for step in self.needs:
+            perms.update(STEP_PERMISSIONS[step])
+        return tuple(sorted(perms))
+
+    def region_for(self, snapshot: Snapshot) -> str:
+        """``global`` for IAM checks, the snapshot's region for regional services."""
+        return snapshot.region if self.regional else GLOBAL_REGION
+
+    def finding(self, snapshot: Snapshot, result: Result) -> Finding:
+        """Turn one result into a finding carrying this check's metadata."""
+        return Finding(
+            check_id=self.id,
+            status=result.status,
+            severity=self.severity,
+            account_id=snapshot.account_id,
+            region=result.region or self.region_for(snapshot),
+            resource_arn=result.resource_arn,
+            message=result.message,
+            remediation=self.remediation,
+            compliance=self.compliance,
+            title=self.title,
+            resource_id=result.resource_id,
+            resource_type=self.resource_type,
+            tags=dict(result.tags),
+            extra=dict(result.extra),
+        )
+
+    def error(self, snapshot: Snapshot, message: str) -> Finding:
+        """One account-level ERROR finding for this check."""
+        return Finding(
+            check_id=self.id,
+            status=ERROR,
+            severity=self.severity,
+            account_id=snapshot.account_id,
+            region=self.region_for(snapshot),
+            resource_arn=snapshot.root_arn,
+            message=f"{self.id} could not be evaluated: {message}",
+            remediation=self.remediation,
+            compliance=self.compliance,
+            title=self.title,
+            resource_id=snapshot.account_id,
+            resource_type="AwsAccount",
+        )
+
+    def __call__(self, snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> list[Finding]:
+        """Evaluate the check; a missing step or an exception yields ERROR findings."""
+        problems = [p for p in (snapshot.problem(step) for step in self.needs) if p]
+        if problems:
+            return [self.error(snapshot, "; ".join(problems))]
+        try:
+            return [self.finding(snapshot, r) for r in self.func(snapshot, config, now)]
+        except Exception as exc:  # a bug or an unexpected shape must not hide the check
+            return [self.error(snapshot, f"the check raised {type(exc).__name__}: {exc}")]
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(
+    *,
+    title: str,
+    severity: str,
+    description: str,
+    remediation: str,
+    needs: Iterable[str],
+    service: str,
+    resource_type: str,
+    cis: Iterable[str] = (),
+    permissions: Iterable[str] = (),
+) -> Callable[[CheckFunction], Check]:
+    """Register the decorated function as a check whose ID is the function's name."""
+
+    def register(func: CheckFunction) -> Check:
+        check_id = func.__name__
+        if check_id in REGISTRY and REGISTRY[check_id].func.__module__ != func.__module__:
+            raise ValueError(f"check {check_id} is defined twice ({REGISTRY[check_id].module}, {func.__module__})")
+        if severity not in SEVERITIES:
+            raise ValueError(f"check {check_id}: severity {severity!r} is not one of {SEVERITIES}")
+        steps = tuple(needs)
+        unknown = [s for s in steps if s not in STEP_PERMISSIONS]
+        if unknown:
+            raise ValueError(f"check {check_id}: unknown collection step(s) {unknown}")
+        registered = Check(
+            id=check_id,
+            title=title,
+            severity=severity,
+            cis=tuple(cis),
+            description=description,
+            remediation=remediation,
+            needs=steps,
+            service=service,
+            resource_type=resource_type,
+            extra_permissions=tuple(permissions),
+            regional=service not in ("iam", "iamflow"),
+            func=func,
+        )
+        REGISTRY[check_id] = registered
+        return registered
+
+    return register
+
+
+def load_checks() -> None:
+    """Import every module of ``iamflow.compliance.checks`` so that their checks register."""
+    import iamflow.compliance.checks as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{info.name}")
+
+
+def all_checks() -> list[Check]:
+    """Every registered check, sorted by ID."""
+    load_checks()
+    return [REGISTRY[k] for k in sorted(REGISTRY)]
+
+
+def enabled_checks(config: ComplianceConfig) -> list[Check]:
+    """The checks the config enables."""
+    return [c for c in all_checks() if config.is_enabled(c.id)]
+
+
+def steps_for(checks: Iterable[Check]) -> set[str]:
+    """The collection steps a set of checks needs."""
+    return {step for c in checks for step in c.needs}
+
+
+def required_permissions(checks: Iterable[Check], *, key_id_lookups: bool = True) -> list[str]:
+    """The IAM actions a sweep running ``checks`` needs (for the sweep role's policy)."""
+    perms = set(BASE_PERMISSIONS)
+    for c in checks:
+        perms.update(c.permissions)
+    if key_id_lookups:
+        perms.add("iam:ListAccessKeys")
+    return sorted(perms)
+
+
+def evaluate(checks: Iterable[Check], snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> list[Finding]:
+    """Run each check against the snapshot and return all findings."""
+    out: list[Finding] = []
+    for c in checks:
+        out.extend(c(snapshot, config, now))
+    return out
