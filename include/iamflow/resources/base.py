@@ -56,10 +56,7 @@ class PlanEnv:
         target = self.playbook.find(value, kinds)
         if target is None:  # the loader rejects dangling references; this is a programming error
             raise KeyError(f"no {'/'.join(kinds)} named {value!r} in playbook {self.playbook.name}")
-        resource_type = {"iam_managed_policy": "policy", "iam_role": "role", "iam_instance_profile": "instance-profile"}[
-            target.kind
-        ]
-        return self.ctx.iam_arn(resource_type, target.name, getattr(target, "path", "/"))
+        return target.arn(self.ctx)
 
     def ref_name(self, value: str, kinds: tuple[str, ...]) -> str:
         """Bare name of a reference (the last path segment of an ARN)."""

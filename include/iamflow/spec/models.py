@@ -59,6 +59,10 @@ class ResourceBase(BaseModel):
         """Unique address of the resource in a playbook, ``kind.name`` (also its Airflow task id)."""
         return f"{self.kind}.{self.name}"
 
+    def arn(self, ctx: Any) -> str:
+        """The ARN other resources use to refer to this one (``ctx`` is a RunContext)."""
+        raise NotImplementedError(f"{self.kind} cannot be referred to by ARN")
+
     def is_managed(self, field: str) -> bool:
         """True when the playbook says something about ``field`` (even an explicit null or empty)."""
         return field in self.model_fields_set
@@ -130,6 +134,9 @@ class IamManagedPolicy(ResourceBase):
     tags: dict[str, str] | None = None
     purge_tags: bool = True
 
+    def arn(self, ctx: Any) -> str:
+        return ctx.iam_arn("policy", self.name, self.path)
+
     _name = field_validator("name")(lambda cls, v: _check_name(v, 128))
     _path = field_validator("path")(lambda cls, v: _check_path(v))
     _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
@@ -161,6 +168,9 @@ class IamRole(ResourceBase):
     max_session_duration: int | None = Field(default=None, ge=3600, le=43200)
     tags: dict[str, str] | None = None
     purge_tags: bool = True
+
+    def arn(self, ctx: Any) -> str:
+        return ctx.iam_arn("role", self.name, self.path)
 
     _name = field_validator("name")(lambda cls, v: _check_name(v, 64))
     _path = field_validator("path")(lambda cls, v: _check_path(v))
@@ -207,6 +217,9 @@ class IamInstanceProfile(ResourceBase):
     tags: dict[str, str] | None = None
     purge_tags: bool = True
 
+    def arn(self, ctx: Any) -> str:
+        return ctx.iam_arn("instance-profile", self.name, self.path)
+
     _name = field_validator("name")(lambda cls, v: _check_name(v, 128))
     _path = field_validator("path")(lambda cls, v: _check_path(v))
     _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
@@ -228,14 +241,20 @@ def _check_ref(value: str, resource_type: str) -> str:
     return value
 
 
-# Issue-specific kinds register here; the loader validates each resource against this union.
-RESOURCE_MODELS: dict[str, type[ResourceBase]] = {
-    "iam_managed_policy": IamManagedPolicy,
-    "iam_role": IamRole,
-    "iam_instance_profile": IamInstanceProfile,
-}
+# Every resource kind, by its ``kind``; the loader validates each resource against its model.
+# Other modules add their kinds with ``register_model`` (imported at the end of this module).
+RESOURCE_MODELS: dict[str, type[ResourceBase]] = {}
 
-Resource = Annotated[IamManagedPolicy | IamRole | IamInstanceProfile, Field(discriminator="kind")]
+
+def register_model(model: type[ResourceBase]) -> type[ResourceBase]:
+    """Register a resource model under its ``kind`` literal (usable as a class decorator)."""
+    kind = model.model_fields["kind"].annotation.__args__[0]  # Literal["x"] -> "x"
+    RESOURCE_MODELS[kind] = model
+    return model
+
+
+for _model in (IamManagedPolicy, IamRole, IamInstanceProfile):
+    register_model(_model)
 
 
 class Playbook(BaseModel):
@@ -267,3 +286,7 @@ class Playbook(BaseModel):
             if r.name == name and r.kind in kinds:
                 return r
         return None
+
+
+# kinds defined in their own modules register themselves on import
+from iamflow.spec import kinds_cognito, kinds_kms, kinds_secrets  # noqa: E402,F401

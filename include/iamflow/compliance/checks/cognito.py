@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from iamflow.compliance.config import ComplianceConfig
-from iamflow.compliance.findings import Result, failed, passed
+from iamflow.compliance.findings import Result, errored, failed, passed
 from iamflow.compliance.registry import check
 from iamflow.compliance.snapshot import USER_POOLS, Snapshot, UserPool
 
@@ -15,9 +15,24 @@ _CLIENT = {"needs": (USER_POOLS,), "service": "cognito-idp", "resource_type": "A
 _PASSWORD_FIX = "Update the pool's password policy (UpdateUserPool Policies.PasswordPolicy) so that "
 
 
-def _pools(snapshot: Snapshot) -> Iterator[UserPool]:
+def _pools(snapshot: Snapshot, *, clients: bool = False) -> Iterator[UserPool]:
     assert snapshot.user_pools is not None
-    yield from snapshot.user_pools
+    yield from (p for p in snapshot.user_pools if not _pool_problem(p, clients=clients))
+
+
+def _pool_problem(pool: UserPool, *, clients: bool) -> str | None:
+    keys = ("DescribeUserPool", "ListUserPoolClients", "DescribeUserPoolClient") if clients else ("DescribeUserPool",)
+    problems = [f"{k}: {pool.errors[k]}" for k in keys if k in pool.errors]
+    return "; ".join(problems) or None
+
+
+def _unreadable(snapshot: Snapshot, *, clients: bool = False) -> Iterator[Result]:
+    """ERROR results for pools (or their app clients) that could not be read."""
+    assert snapshot.user_pools is not None
+    for pool in snapshot.user_pools:
+        problem = _pool_problem(pool, clients=clients)
+        if problem:
+            yield errored(pool.arn, f"User pool {pool.name} could not be read: {problem}", **_fields(pool))
 
 
 def _fields(pool: UserPool) -> dict[str, object]:
@@ -33,6 +48,7 @@ def _fields(pool: UserPool) -> dict[str, object]:
 )
 def cognito_user_pool_mfa_enabled(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL per pool whose MFA is OFF or OPTIONAL."""
+    yield from _unreadable(snapshot)
     for pool in _pools(snapshot):
         verdict = passed if pool.mfa_configuration == "ON" else failed
         yield verdict(pool.arn, f"User pool {pool.name} has MFA {pool.mfa_configuration}.", **_fields(pool))
@@ -49,6 +65,7 @@ def cognito_user_pool_password_policy_minimum_length_14(
     snapshot: Snapshot, config: ComplianceConfig, now: datetime
 ) -> Iterator[Result]:
     """FAIL per pool whose minimum length is below the threshold."""
+    yield from _unreadable(snapshot)
     want = config.thresholds.cognito_password_min_length
     for pool in _pools(snapshot):
         length = int(pool.password_policy.get("MinimumLength", 8))
@@ -74,6 +91,7 @@ def _requires(snapshot: Snapshot, key: str, what: str) -> Iterator[Result]:
 )
 def cognito_user_pool_password_policy_uppercase(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL per pool not requiring uppercase."""
+    yield from _unreadable(snapshot)
     yield from _requires(snapshot, "RequireUppercase", "an uppercase letter")
 
 
@@ -86,6 +104,7 @@ def cognito_user_pool_password_policy_uppercase(snapshot: Snapshot, config: Comp
 )
 def cognito_user_pool_password_policy_lowercase(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL per pool not requiring lowercase."""
+    yield from _unreadable(snapshot)
     yield from _requires(snapshot, "RequireLowercase", "a lowercase letter")
 
 
@@ -98,6 +117,7 @@ def cognito_user_pool_password_policy_lowercase(snapshot: Snapshot, config: Comp
 )
 def cognito_user_pool_password_policy_number(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL per pool not requiring digits."""
+    yield from _unreadable(snapshot)
     yield from _requires(snapshot, "RequireNumbers", "a number")
 
 
@@ -110,6 +130,7 @@ def cognito_user_pool_password_policy_number(snapshot: Snapshot, config: Complia
 )
 def cognito_user_pool_password_policy_symbol(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL per pool not requiring symbols."""
+    yield from _unreadable(snapshot)
     yield from _requires(snapshot, "RequireSymbols", "a symbol")
 
 
@@ -125,6 +146,7 @@ def cognito_user_pool_temporary_password_expiration(
     snapshot: Snapshot, config: ComplianceConfig, now: datetime
 ) -> Iterator[Result]:
     """FAIL per pool whose temporary passwords live too long."""
+    yield from _unreadable(snapshot)
     limit = config.thresholds.cognito_temporary_password_max_days
     for pool in _pools(snapshot):
         days = int(pool.password_policy.get("TemporaryPasswordValidityDays", 7))
@@ -144,6 +166,7 @@ def cognito_user_pool_deletion_protection_enabled(
     snapshot: Snapshot, config: ComplianceConfig, now: datetime
 ) -> Iterator[Result]:
     """FAIL per pool without deletion protection."""
+    yield from _unreadable(snapshot)
     for pool in _pools(snapshot):
         verdict = passed if pool.deletion_protection == "ACTIVE" else failed
         yield verdict(pool.arn, f"User pool {pool.name} has deletion protection {pool.deletion_protection}.",
@@ -170,13 +193,14 @@ def _duration(seconds: int) -> str:
 )
 def cognito_user_pool_client_token_validity(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL per client with a token lifetime above its maximum."""
+    yield from _unreadable(snapshot, clients=True)
     t = config.thresholds
     limits = {
         "access token": (t.cognito_access_token_max_minutes * 60, "access_token_seconds"),
         "ID token": (t.cognito_id_token_max_minutes * 60, "id_token_seconds"),
         "refresh token": (t.cognito_refresh_token_max_days * 86400, "refresh_token_seconds"),
     }
-    for pool in _pools(snapshot):
+    for pool in _pools(snapshot, clients=True):
         for client in pool.clients:
             over = []
             values = {}
@@ -206,7 +230,8 @@ def cognito_user_pool_client_user_password_auth_disabled(
     snapshot: Snapshot, config: ComplianceConfig, now: datetime
 ) -> Iterator[Result]:
     """FAIL per client allowing USER_PASSWORD_AUTH."""
-    for pool in _pools(snapshot):
+    yield from _unreadable(snapshot, clients=True)
+    for pool in _pools(snapshot, clients=True):
         for client in pool.clients:
             flows = sorted(f for f in client.explicit_auth_flows if f in ("ALLOW_USER_PASSWORD_AUTH", "USER_PASSWORD_AUTH"))
             fields = {"resource_id": client.client_id, "tags": pool.tags, "pool_id": pool.pool_id,

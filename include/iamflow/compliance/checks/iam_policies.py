@@ -12,7 +12,13 @@ from datetime import datetime
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import Result, errored, failed, passed
 from iamflow.compliance.registry import check
-from iamflow.compliance.snapshot import AUTHORIZATION_DETAILS, AuthorizationDetails, ManagedPolicy, Principal, Snapshot
+from iamflow.compliance.snapshot import (
+    AUTHORIZATION_DETAILS,
+    AuthorizationDetails,
+    ManagedPolicy,
+    Principal,
+    Snapshot,
+)
 from iamflow.policy.lint import grants_admin, grants_full_service
 
 ADMIN_POLICY = ":iam::aws:policy/AdministratorAccess"

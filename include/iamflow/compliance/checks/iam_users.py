@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from iamflow.compliance.checks._common import KEY_ID_PERMISSIONS, age_days, day, iso, key_fields, key_label, principal_tags
+from iamflow.compliance.checks._common import (
+    KEY_ID_PERMISSIONS,
+    age_days,
+    day,
+    iso,
+    key_fields,
+    key_label,
+    principal_tags,
+)
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import Result, errored, failed, passed
 from iamflow.compliance.registry import check

@@ -19,7 +19,16 @@ _KEY = {"needs": (KMS_KEYS,), "service": "kms", "resource_type": "AwsKmsKey"}
 
 def _keys(snapshot: Snapshot) -> Iterator[KmsKey]:
     assert snapshot.kms_keys is not None
-    yield from (k for k in snapshot.kms_keys if k.is_customer_managed)
+    yield from (k for k in snapshot.kms_keys if k.is_customer_managed and "DescribeKey" not in k.errors)
+
+
+def _undescribed(snapshot: Snapshot) -> Iterator[Result]:
+    """ERROR results for keys whose DescribeKey failed: their kind and state are unknown."""
+    assert snapshot.kms_keys is not None
+    for key in snapshot.kms_keys:
+        if "DescribeKey" in key.errors:
+            yield errored(key.arn, f"KMS key {key.key_id} could not be described: {key.errors['DescribeKey']}",
+                          resource_id=key.key_id)
 
 
 def _fields(key: KmsKey) -> dict[str, object]:
@@ -41,6 +50,7 @@ def _rotatable(key: KmsKey) -> bool:
 )
 def kms_cmk_rotation_enabled(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL per rotatable key without automatic rotation."""
+    yield from _undescribed(snapshot)
     for key in _keys(snapshot):
         if not _rotatable(key):
             continue
@@ -64,6 +74,7 @@ def kms_cmk_rotation_enabled(snapshot: Snapshot, config: ComplianceConfig, now: 
 )
 def kms_cmk_rotation_period_within_max(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL per rotating key whose period exceeds the maximum."""
+    yield from _undescribed(snapshot)
     limit = config.thresholds.kms_max_rotation_period_days
     for key in _keys(snapshot):
         if not _rotatable(key) or not key.rotation_enabled:
@@ -87,6 +98,7 @@ def kms_cmk_rotation_period_within_max(snapshot: Snapshot, config: ComplianceCon
 )
 def kms_cmk_not_deleted_unintentionally(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL per key scheduled for deletion."""
+    yield from _undescribed(snapshot)
     for key in _keys(snapshot):
         if key.state == "PendingDeletion":
             yield failed(key.arn, f"KMS key {key.key_id} is scheduled for deletion on {day(key.deletion_date)}.",
@@ -118,6 +130,7 @@ def _public_statements(policy: dict) -> list[str]:
 )
 def kms_key_not_publicly_accessible(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL per key whose policy allows any principal."""
+    yield from _undescribed(snapshot)
     for key in _keys(snapshot):
         if key.state == "PendingDeletion":
             continue

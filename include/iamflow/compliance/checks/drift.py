@@ -1,0 +1,42 @@
+"""Drift: each playbook resource that targets the account, compared with its live state.
+
+The comparison itself belongs to the converge engine (read current → pure plan): a *drift
+provider* passed to ``collect_account`` returns one :class:`~iamflow.compliance.snapshot.DriftItem`
+per declared resource. Until the engine supplies one, the ``drift`` step is recorded as not run,
+and this check (disabled in the shipped ``compliance.yaml``) reports ERROR rather than a pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from iamflow.compliance.config import ComplianceConfig
+from iamflow.compliance.findings import Result, failed, passed
+from iamflow.compliance.registry import check
+from iamflow.compliance.snapshot import DRIFT, Snapshot
+
+
+@check(
+    title="Live resources match the playbooks that declare them",
+    severity="high",
+    description="Every resource declared by a playbook targeting the account exists and has no pending change "
+    "in the converge engine's plan (check mode).",
+    remediation="Run the playbook (iamflow apply, or its DAG) to converge the resource, or update the playbook "
+    "if the live change was intended.",
+    needs=(DRIFT,),
+    service="iamflow",
+    resource_type="IamflowPlaybookResource",
+)
+def iamflow_playbook_drift(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per declared resource that is missing or differs from its playbook."""
+    assert snapshot.drift is not None
+    for item in snapshot.drift:
+        fields = {"resource_id": f"{item.kind}/{item.name}", "playbook": item.playbook, "drift": item.status}
+        if item.status == "in_sync":
+            yield passed(item.arn, f"{item.kind} {item.name} matches playbook {item.playbook}.", **fields)
+        elif item.status == "missing":
+            yield failed(item.arn, f"{item.kind} {item.name} declared in playbook {item.playbook} does not exist.", **fields)
+        else:
+            detail = f": {item.summary}" if item.summary else ""
+            yield failed(item.arn, f"{item.kind} {item.name} differs from playbook {item.playbook}{detail}.", **fields)

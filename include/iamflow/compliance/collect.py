@@ -1,0 +1,507 @@
+"""Collect one account's snapshot: every read the checks need, once, with a fixed number of IAM calls.
+
+The IAM part never makes a per-user call: users and their credentials come from the credential
+report, and users, groups, roles and policies (attachments, inline and default-version
+documents, boundaries) from ``GetAccountAuthorizationDetails``. KMS, Secrets Manager and Cognito
+calls grow with the number of keys, secrets and pools, never with users.
+
+Each step runs in its own ``try``: a failure is recorded in ``Snapshot.errors`` and the checks
+that need the step report ``ERROR``; the other steps still run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from iamflow.compliance.config import MAX_REPORT_AGE
+from iamflow.compliance.snapshot import (
+    ACCOUNT_SUMMARY,
+    ALL_STEPS,
+    AUTHORIZATION_DETAILS,
+    CREDENTIAL_REPORT,
+    DRIFT,
+    KMS_KEYS,
+    PASSWORD_POLICY,
+    SECRETS,
+    USER_POOLS,
+    VIRTUAL_MFA_DEVICES,
+    AuthorizationDetails,
+    CredentialReport,
+    DriftItem,
+    KmsKey,
+    ManagedPolicy,
+    PasswordPolicy,
+    Principal,
+    Secret,
+    Snapshot,
+    UserPool,
+    UserPoolClient,
+    VirtualMfaDevice,
+    as_utc,
+)
+from iamflow.errors import IamflowError
+from iamflow.policy.document import parse_document
+
+if TYPE_CHECKING:
+    from iamflow.aws.clients import AwsClients
+
+DriftProvider = Callable[["AwsClients", Snapshot], Iterable[DriftItem]]
+Sleep = Callable[[float], None]
+
+# GenerateCredentialReport answers these while another generation runs or too many were asked for
+REPORT_BUSY = frozenset({"ReportInProgress", "LimitExceeded", "LimitExceededException", "Throttling", "ThrottlingException"})
+# GetCredentialReport: no usable report yet
+REPORT_ABSENT = frozenset({"ReportNotPresent", "ReportExpired", "ReportInProgress"})
+# a report "generated" further in the future than this is not trusted (moto's is fixed in 2015: too old)
+CLOCK_SKEW = timedelta(minutes=5)
+_TOKEN_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+
+
+class CollectionError(IamflowError):
+    """A collection step could not produce its data (the message says which call and why)."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line naming the failed call and AWS's error code and message (never a request body)."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{exc.operation_name}: {err.get('Code', 'Unknown')}: {err.get('Message', '')}".rstrip(": ")
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    """How patient the collector is with the credential report."""
+
+    report_max_age: timedelta = MAX_REPORT_AGE
+    report_timeout_seconds: float = 300.0
+    report_poll_seconds: float = 1.0
+    report_poll_max_seconds: float = 16.0
+
+
+def collect_account(
+    clients: AwsClients,
+    *,
+    now: datetime | None = None,
+    report_max_age: timedelta | None = None,
+    steps: Iterable[str] | None = None,
+    account_id: str | None = None,
+    region: str | None = None,
+    options: CollectOptions | None = None,
+    sleep: Sleep = time.sleep,
+    drift_provider: DriftProvider | None = None,
+) -> Snapshot:
+    """Collect the snapshot of the account ``clients`` act in.
+
+    :param now: the sweep's clock (reports older than ``report_max_age`` at ``now`` are regenerated).
+    :param steps: the collection steps to run (default: all); see ``snapshot.ALL_STEPS``.
+    :param account_id: the account the caller expects; a mismatch fails every step.
+    :param region: region of KMS, Secrets Manager and Cognito (default: the clients' region).
+    :param sleep: how to wait between credential report polls (tests pass a no-op).
+    :param drift_provider: the converge engine's comparison of playbooks with live state.
+    """
+    now = now or datetime.now(timezone.utc)
+    opts = options or CollectOptions()
+    if report_max_age is not None:
+        opts = CollectOptions(report_max_age, opts.report_timeout_seconds, opts.report_poll_seconds,
+                              opts.report_poll_max_seconds)
+    wanted = [s for s in ALL_STEPS if steps is None or s in set(steps)]
+    try:
+        ctx = clients.caller_context()
+    except Exception as exc:
+        snapshot = Snapshot(account_id=account_id or "unknown", region=region or clients.region or "us-east-1",
+                            collected_at=now)
+        for step in wanted:
+            snapshot.errors[step] = f"could not identify the account: {describe_error(exc)}"
+        return snapshot
+    snapshot = Snapshot(account_id=ctx.account_id, partition=ctx.partition, region=region or clients.region or ctx.region,
+                        collected_at=now)
+    if account_id and ctx.account_id != account_id:
+        snapshot.account_id = account_id
+        for step in wanted:
+            snapshot.errors[step] = f"the credentials act in account {ctx.account_id}, not {account_id}"
+        return snapshot
+    collector = _Collector(clients, snapshot, now, opts, sleep)
+    for step in wanted:
+        if step == DRIFT and drift_provider is None:
+            snapshot.skipped[DRIFT] = "no drift provider is configured (the converge engine supplies it)"
+            continue
+        try:
+            if step == DRIFT:
+                assert drift_provider is not None
+                snapshot.drift = list(drift_provider(clients, snapshot))
+            else:
+                collector.run(step)
+        except Exception as exc:
+            snapshot.errors[step] = describe_error(exc)
+    return snapshot
+
+
+class _Collector:
+    """The steps of :func:`collect_account`, sharing clients, snapshot, clock and options."""
+
+    def __init__(self, clients: AwsClients, snapshot: Snapshot, now: datetime, opts: CollectOptions, sleep: Sleep):
+        self.clients = clients
+        self.snapshot = snapshot
+        self.now = now
+        self.opts = opts
+        self.sleep = sleep
+
+    def run(self, step: str) -> None:
+        """Run one step and store its data in the snapshot."""
+        steps: dict[str, Callable[[], None]] = {
+            CREDENTIAL_REPORT: self.credential_report,
+            AUTHORIZATION_DETAILS: self.authorization_details,
+            PASSWORD_POLICY: self.password_policy,
+            ACCOUNT_SUMMARY: self.account_summary,
+            VIRTUAL_MFA_DEVICES: self.virtual_mfa_devices,
+            KMS_KEYS: self.kms_keys,
+            SECRETS: self.secrets,
+            USER_POOLS: self.user_pools,
+        }
+        steps[step]()
+
+    # --- credential report ----------------------------------------------------------------------
+
+    def credential_report(self) -> None:
+        """Reuse a report younger than the maximum age, else generate one (with backoff) and read it."""
+        iam = self.clients.client("iam")
+        existing = self._get_report(iam, wait=False)
+        if existing is not None and self._fresh(existing.get("GeneratedTime")):
+            self.snapshot.credential_report = CredentialReport.parse(
+                existing["Content"], as_utc(existing.get("GeneratedTime")), reused=True
+            )
+            return
+        self._generate_report(iam)
+        report = self._get_report(iam, wait=True)
+        assert report is not None
+        self.snapshot.credential_report = CredentialReport.parse(report["Content"], as_utc(report.get("GeneratedTime")))
+
+    def _fresh(self, generated: Any) -> bool:
+        when = as_utc(generated)
+        if when is None or when > self.now + CLOCK_SKEW:
+            return False  # implausible: regenerate rather than trust it
+        return self.now - when <= self.opts.report_max_age
+
+    def _backoff(self) -> Iterable[float]:
+        waited, delay = 0.0, self.opts.report_poll_seconds
+        while waited < self.opts.report_timeout_seconds:
+            yield delay
+            waited += delay
+            delay = min(delay * 2, self.opts.report_poll_max_seconds)
+
+    def _generate_report(self, iam: Any) -> None:
+        delays = iter(self._backoff())
+        last = "no answer"
+        while True:
+            try:
+                state = iam.generate_credential_report().get("State")
+                if state == "COMPLETE":
+                    return
+                last = f"state {state}"
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in REPORT_BUSY:
+                    raise
+                last = describe_error(exc)
+            delay = next(delays, None)
+            if delay is None:
+                raise CollectionError(
+                    f"GenerateCredentialReport: not complete after {self.opts.report_timeout_seconds:.0f} s ({last})"
+                )
+            self.sleep(delay)
+
+    def _get_report(self, iam: Any, *, wait: bool) -> dict[str, Any] | None:
+        delays = iter(self._backoff())
+        while True:
+            try:
+                return iam.get_credential_report()
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
+                if code not in REPORT_ABSENT | REPORT_BUSY:
+                    raise
+                if not wait and code in REPORT_ABSENT:
+                    return None
+                delay = next(delays, None)
+                if delay is None:
+                    raise CollectionError(f"{describe_error(exc)} (still, after generating the report)") from exc
+                self.sleep(delay)
+
+    # --- IAM ------------------------------------------------------------------------------------
+
+    def authorization_details(self) -> None:
+        """Users, groups, roles and managed policies in as few pages as IAM allows (1,000 items each)."""
+        iam = self.clients.client("iam")
+        users: list[Principal] = []
+        groups: list[Principal] = []
+        roles: list[Principal] = []
+        policies: dict[str, ManagedPolicy] = {}
+        pages = iam.get_paginator("get_account_authorization_details").paginate(PaginationConfig={"PageSize": 1000})
+        for page in pages:
+            users.extend(_user(u) for u in page.get("UserDetailList", []))
+            groups.extend(_group(g) for g in page.get("GroupDetailList", []))
+            roles.extend(_role(r) for r in page.get("RoleDetailList", []))
+            for p in page.get("Policies", []):
+                policy = _policy(p)
+                policies[policy.arn] = policy
+        self.snapshot.authorization = AuthorizationDetails(tuple(users), tuple(groups), tuple(roles), policies)
+
+    def password_policy(self) -> None:
+        """The password policy, or ``present=False`` when the account has none."""
+        iam = self.clients.client("iam")
+        try:
+            settings = iam.get_account_password_policy()["PasswordPolicy"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchEntity":
+                raise
+            self.snapshot.password_policy = PasswordPolicy(present=False)
+            return
+        self.snapshot.password_policy = PasswordPolicy(present=True, settings=dict(settings))
+
+    def account_summary(self) -> None:
+        """The account summary map (root MFA and root access keys among others)."""
+        summary = self.clients.client("iam").get_account_summary()["SummaryMap"]
+        self.snapshot.account_summary = {str(k): int(v) for k, v in summary.items()}
+
+    def virtual_mfa_devices(self) -> None:
+        """Assigned virtual MFA devices: serial and owner only (the seed and QR code are dropped here)."""
+        iam = self.clients.client("iam")
+        devices: list[VirtualMfaDevice] = []
+        pages = iam.get_paginator("list_virtual_mfa_devices").paginate(
+            AssignmentStatus="Assigned", PaginationConfig={"PageSize": 1000}
+        )
+        for page in pages:
+            for d in page.get("VirtualMFADevices", []):
+                devices.append(VirtualMfaDevice(d["SerialNumber"], (d.get("User") or {}).get("Arn"), as_utc(d.get("EnableDate"))))
+        self.snapshot.virtual_mfa_devices = devices
+
+    # --- KMS ------------------------------------------------------------------------------------
+
+    def kms_keys(self) -> None:
+        """Every key of the region; for customer keys also rotation status, key policy and tags."""
+        kms = self.clients.client("kms")
+        aliases: dict[str, list[str]] = {}
+        for page in kms.get_paginator("list_aliases").paginate():
+            for a in page.get("Aliases", []):
+                if a.get("TargetKeyId"):
+                    aliases.setdefault(a["TargetKeyId"], []).append(a["AliasName"])
+        keys: list[KmsKey] = []
+        for page in kms.get_paginator("list_keys").paginate():
+            for k in page.get("Keys", []):
+                keys.append(self._kms_key(kms, k["KeyId"], k.get("KeyArn", ""), aliases.get(k["KeyId"], [])))
+        self.snapshot.kms_keys = keys
+
+    def _kms_key(self, kms: Any, key_id: str, arn: str, aliases: list[str]) -> KmsKey:
+        try:
+            meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+        except ClientError as exc:
+            return KmsKey(key_id, arn, "Unknown", "UNKNOWN", "", "", "", errors={"DescribeKey": describe_error(exc)})
+        key = KmsKey(
+            key_id=key_id,
+            arn=meta.get("Arn", arn),
+            state=meta.get("KeyState", "Unknown"),
+            manager=meta.get("KeyManager", "CUSTOMER"),
+            spec=meta.get("KeySpec") or meta.get("CustomerMasterKeySpec", ""),
+            usage=meta.get("KeyUsage", ""),
+            origin=meta.get("Origin", ""),
+            creation_date=as_utc(meta.get("CreationDate")),
+            deletion_date=as_utc(meta.get("DeletionDate")),
+            aliases=tuple(sorted(aliases)),
+        )
+        if not key.is_customer_managed:
+            return key
+        if key.state in ("Enabled", "Disabled") and key.supports_automatic_rotation:
+            try:
+                status = kms.get_key_rotation_status(KeyId=key_id)
+                key.rotation_enabled = bool(status.get("KeyRotationEnabled"))
+                period = status.get("RotationPeriodInDays")
+                key.rotation_period_days = int(period) if period is not None else None
+                key.next_rotation_date = as_utc(status.get("NextRotationDate"))
+            except ClientError as exc:
+                key.errors["GetKeyRotationStatus"] = describe_error(exc)
+        try:
+            # PolicyName must be given: "default" is the only name KMS supports (and moto requires it)
+            key.policy = parse_document(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+        except ClientError as exc:
+            key.errors["GetKeyPolicy"] = describe_error(exc)
+        try:
+            tags = kms.list_resource_tags(KeyId=key_id).get("Tags", [])
+            key.tags = {t["TagKey"]: t["TagValue"] for t in tags}
+        except ClientError as exc:
+            key.errors["ListResourceTags"] = describe_error(exc)
+        return key
+
+    # --- Secrets Manager ------------------------------------------------------------------------
+
+    def secrets(self) -> None:
+        """Secret metadata from ListSecrets (rotation data included; values are never read)."""
+        sm = self.clients.client("secretsmanager")
+        secrets: list[Secret] = []
+        for page in sm.get_paginator("list_secrets").paginate(PaginationConfig={"PageSize": 100}):
+            for s in page.get("SecretList", []):
+                rules = s.get("RotationRules") or {}
+                secrets.append(
+                    Secret(
+                        arn=s["ARN"],
+                        name=s.get("Name", ""),
+                        rotation_enabled=bool(s.get("RotationEnabled")),
+                        rotation_days=rules.get("AutomaticallyAfterDays") or None,
+                        last_rotated=as_utc(s.get("LastRotatedDate")),
+                        next_rotation=as_utc(s.get("NextRotationDate")),
+                        last_changed=as_utc(s.get("LastChangedDate")),
+                        created=as_utc(s.get("CreatedDate")),
+                        tags=_tags(s.get("Tags")),
+                        kms_key_id=s.get("KmsKeyId"),
+                    )
+                )
+        self.snapshot.secrets = secrets
+
+    # --- Cognito --------------------------------------------------------------------------------
+
+    def user_pools(self) -> None:
+        """User pools with their security settings and app clients (client secrets are dropped here)."""
+        idp = self.clients.client("cognito-idp")
+        pools: list[UserPool] = []
+        for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60):
+            for summary in page.get("UserPools", []):
+                pools.append(self._user_pool(idp, summary["Id"], summary.get("Name", "")))
+        self.snapshot.user_pools = pools
+
+    def _user_pool(self, idp: Any, pool_id: str, name: str) -> UserPool:
+        s = self.snapshot
+        fallback_arn = f"arn:{s.partition}:cognito-idp:{s.region}:{s.account_id}:userpool/{pool_id}"
+        try:
+            desc = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+        except ClientError as exc:
+            return UserPool(pool_id, name, fallback_arn, "UNKNOWN", {}, "UNKNOWN",
+                            errors={"DescribeUserPool": describe_error(exc)})
+        pool = UserPool(
+            pool_id=pool_id,
+            name=desc.get("Name", name),
+            arn=desc.get("Arn") or fallback_arn,
+            mfa_configuration=desc.get("MfaConfiguration", "OFF"),
+            password_policy=dict((desc.get("Policies") or {}).get("PasswordPolicy") or {}),
+            deletion_protection=desc.get("DeletionProtection", "INACTIVE"),
+            tags=dict(desc.get("UserPoolTags") or {}),
+        )
+        try:
+            for page in idp.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60):
+                for c in page.get("UserPoolClients", []):
+                    try:
+                        detail = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=c["ClientId"])["UserPoolClient"]
+                    except ClientError as exc:
+                        pool.errors["DescribeUserPoolClient"] = describe_error(exc)
+                        continue
+                    pool.clients.append(_pool_client(detail))
+        except ClientError as exc:
+            pool.errors["ListUserPoolClients"] = describe_error(exc)
+        return pool
+
+
+# --- parsing GetAccountAuthorizationDetails ---------------------------------------------------
+
+
+def _tags(tags: Any) -> dict[str, str]:
+    if isinstance(tags, dict):
+        return {str(k): str(v) for k, v in tags.items()}
+    return {t["Key"]: t["Value"] for t in tags or []}
+
+
+def _attached(entry: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((p["PolicyName"], p["PolicyArn"]) for p in entry.get("AttachedManagedPolicies", []))
+
+
+def _inline(entries: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    return {p["PolicyName"]: parse_document(p["PolicyDocument"]) for p in entries or []}
+
+
+def _boundary(entry: dict[str, Any]) -> str | None:
+    return (entry.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+
+
+def _user(u: dict[str, Any]) -> Principal:
+    return Principal("user", u["UserName"], u["Arn"], u.get("Path", "/"), as_utc(u.get("CreateDate")), _attached(u),
+                     _inline(u.get("UserPolicyList")), _tags(u.get("Tags")), tuple(u.get("GroupList", [])), _boundary(u))
+
+
+def _group(g: dict[str, Any]) -> Principal:
+    return Principal("group", g["GroupName"], g["Arn"], g.get("Path", "/"), as_utc(g.get("CreateDate")), _attached(g),
+                     _inline(g.get("GroupPolicyList")))
+
+
+def _role(r: dict[str, Any]) -> Principal:
+    trust = r.get("AssumeRolePolicyDocument")
+    return Principal(
+        "role", r["RoleName"], r["Arn"], r.get("Path", "/"), as_utc(r.get("CreateDate")), _attached(r),
+        _inline(r.get("RolePolicyList")), _tags(r.get("Tags")), (), _boundary(r),
+        parse_document(trust) if trust else None, as_utc((r.get("RoleLastUsed") or {}).get("LastUsedDate")),
+    )
+
+
+def _policy(p: dict[str, Any]) -> ManagedPolicy:
+    default = next((v for v in p.get("PolicyVersionList", []) if v.get("IsDefaultVersion")), None)
+    document = parse_document(default["Document"]) if default and default.get("Document") else None
+    return ManagedPolicy(p["Arn"], p.get("PolicyName") or p["Arn"].rsplit("/", 1)[-1], p.get("Path", "/"),
+                         int(p.get("AttachmentCount", 0)), p.get("DefaultVersionId"), document)
+
+
+def _pool_client(d: dict[str, Any]) -> UserPoolClient:
+    units = d.get("TokenValidityUnits") or {}
+
+    def seconds(value_key: str, unit_key: str, default_unit: str, default_seconds: int) -> int:
+        value = d.get(value_key)
+        if not value:
+            return default_seconds
+        return int(value) * _TOKEN_UNITS.get(units.get(unit_key, default_unit), 1)
+
+    return UserPoolClient(
+        client_id=d["ClientId"],
+        name=d.get("ClientName", ""),
+        access_token_seconds=seconds("AccessTokenValidity", "AccessToken", "hours", 3600),
+        id_token_seconds=seconds("IdTokenValidity", "IdToken", "hours", 3600),
+        refresh_token_seconds=seconds("RefreshTokenValidity", "RefreshToken", "days", 30 * 86400),
+        explicit_auth_flows=tuple(d.get("ExplicitAuthFlows") or ()),
+        has_secret=bool(d.get("ClientSecret")),  # only whether there is one: the value is not kept
+        token_revocation=d.get("EnableTokenRevocation"),
+    )
+
+
+# --- access key ids ---------------------------------------------------------------------------
+
+
+def lookup_access_key_ids(
+    clients: AwsClients, wanted: dict[str, dict[int, datetime | None]], budget: int
+) -> tuple[dict[tuple[str, int], str], dict[str, str]]:
+    """Find the ids of credential-report key slots with one ListAccessKeys call per user, at most ``budget`` users.
+
+    :param wanted: user name → {slot: the slot's creation time from the report}.
+    :returns: ``{(user, slot): key id}`` and ``{user: error}`` for lookups that failed.
+    """
+    iam = clients.client("iam")
+    found: dict[tuple[str, int], str] = {}
+    errors: dict[str, str] = {}
+    for user in sorted(wanted)[: max(budget, 0)]:
+        try:
+            keys = iam.list_access_keys(UserName=user).get("AccessKeyMetadata", [])
+        except ClientError as exc:
+            errors[user] = describe_error(exc)
+            continue
+        keys = sorted(keys, key=lambda k: as_utc(k.get("CreateDate")) or datetime.min.replace(tzinfo=timezone.utc))
+        for slot, created in wanted[user].items():
+            match = None
+            if created is not None:
+                match = next((k for k in keys if _same_second(as_utc(k.get("CreateDate")), created)), None)
+            if match is None and len(keys) >= slot:
+                match = keys[slot - 1]  # the report numbers keys in creation order
+            if match is not None:
+                found[(user, slot)] = match["AccessKeyId"]
+    return found, errors
+
+
+def _same_second(a: datetime | None, b: datetime) -> bool:
+    return a is not None and abs((a - b).total_seconds()) < 1
