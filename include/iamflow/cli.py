@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--seed-demo", action="store_true", help="seed the demo account state")
     p.set_defaults(func=cmd_local_aws)
+    from iamflow.compliance.cli import add_sweep_parser
+
+    add_sweep_parser(sub)
     return parser
 
 

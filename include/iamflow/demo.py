@@ -87,6 +87,8 @@ def airflow_env(endpoint_url: str, home: Path, *, base: Mapping[str, str] | None
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "IAMFLOW_REPORT_DIR": env.get("IAMFLOW_REPORT_DIR") or str(root / "reports"),
             "PYTHONUNBUFFERED": "1",
+            # `airflow standalone` starts its components as `airflow ...` from PATH: use this venv's
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)]),
         }
     )
     env.update(extra or {})
@@ -399,6 +401,7 @@ def up(*, out: Any = None) -> int:
                 process = subprocess.Popen(airflow_command("standalone"), env=env, stdout=log_file,
                                            stderr=subprocess.STDOUT, start_new_session=True)
                 url = f"http://localhost:{ui_port}"
+                say(f"Waiting for the api-server on {url} (the first start takes a minute) ...")
                 ready = _wait_healthy(f"{url}/api/v2/monitor/health", process, stop, timeout=300.0)
                 if not ready:
                     if process.poll() is not None:

@@ -30,8 +30,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from iamflow.errors import CheckModeViolation
-from iamflow.resources.base import RunContext
+from iamflow.context import RunContext
+from iamflow.errors import CheckModeViolation, IamflowError
 
 if TYPE_CHECKING:
     import boto3
@@ -123,7 +123,8 @@ class CallLog:
 class AwsClients:
     """Hand out one boto3 client per service, each counted and, in check mode, unable to write.
 
-    :param client_factory: builds a fresh client for a boto3 service name (``"iam"``, ``"kms"``).
+    :param client_factory: builds a new client for a boto3 service name (``"iam"``, ``"kms"``) on
+        every call; a client must not be shared between AwsClients.
     :param check_mode: refuse every non-read call before it is sent.
     :param call_log: where calls are recorded; a new one when omitted.
     :param region: the region the factory's clients use, if known (for :meth:`caller_context`).
@@ -148,6 +149,7 @@ class AwsClients:
         self._factory_lock = threading.RLock()
         self._lock = threading.Lock()
         self._context: RunContext | None = None
+        self._read_only: AwsClients | None = None
 
     @classmethod
     def from_boto3(
@@ -244,13 +246,28 @@ class AwsClients:
             return self._context
 
     def read_only(self) -> AwsClients:
-        """Return clients sharing this factory and call log, but in check mode."""
-        sibling = AwsClients(self._factory, check_mode=True, call_log=self.call_log, region=self._region)
-        sibling._factory_lock = self._factory_lock
-        sibling._context = self._context
-        return sibling
+        """Return clients sharing this factory and call log, but in check mode (made once, then reused)."""
+        if self._check_mode:
+            return self
+        with self._lock:
+            if self._read_only is None:
+                sibling = AwsClients(
+                    self._factory, check_mode=True, call_log=self.call_log, region=self._region
+                )
+                sibling._factory_lock = self._factory_lock
+                sibling._context = self._context
+                self._read_only = sibling
+            return self._read_only
 
     def _instrument(self, service: str, client: BaseClient) -> None:
+        if getattr(client, _INSTRUMENTED, False):
+            # its handlers would record into another log, or a check-mode guard would leak into a
+            # read-write AwsClients (or the reverse)
+            raise IamflowError(
+                f"the client factory returned a {service} client already used by another AwsClients; "
+                "it must build a new client on every call"
+            )
+        setattr(client, _INSTRUMENTED, True)
         service_id = client.meta.service_model.service_id.hyphenize()
         call_log = self.call_log
 
@@ -277,4 +294,5 @@ class AwsClients:
         return f"AwsClients({mode}, services={sorted(self._clients)}, region={self._region!r})"
 
 
+_INSTRUMENTED = "_iamflow_instrumented"
 _HOME_REGION = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}

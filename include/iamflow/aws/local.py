@@ -206,12 +206,13 @@ class LocalAws:
 def serve(
     port: int = 5000,
     host: str = "127.0.0.1",
-    seed: Callable[[LocalAws], object] | None = None,
+    seed: Callable[[str], object] | None = None,
 ) -> int:
     """Run the embedded AWS in the foreground until SIGINT or SIGTERM; return the exit code.
 
-    :param seed: called with the running :class:`LocalAws` before the endpoint is announced, e.g.
-        to load the demo account (it may edit moto's backends: they live in this process).
+    :param seed: called with the endpoint URL before it is announced, e.g. to load the demo
+        account (``iamflow.demo_seed.seed``); it runs in this process, so it may also edit moto's
+        backends directly.
     :raises IamflowError: the port is taken or the server does not come up.
     """
     stop = threading.Event()
@@ -223,7 +224,7 @@ def serve(
     try:
         with LocalAws(port=port, host=host) as local:
             if seed is not None:
-                seed(local)
+                seed(local.endpoint_url)
             print(f"Embedded AWS (moto) listening on {local.endpoint_url}")
             print("Point a shell at it with:\n")
             for name, value in local.env().items():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -106,7 +106,7 @@ def collect_account(
     :param sleep: how to wait between credential report polls (tests pass a no-op).
     :param drift_provider: the converge engine's comparison of playbooks with live state.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     opts = options or CollectOptions()
     if report_max_age is not None:
         opts = CollectOptions(report_max_age, opts.report_timeout_seconds, opts.report_poll_seconds,
@@ -307,7 +307,7 @@ class _Collector:
             state=meta.get("KeyState", "Unknown"),
             manager=meta.get("KeyManager", "CUSTOMER"),
             spec=meta.get("KeySpec") or meta.get("CustomerMasterKeySpec", ""),
-            usage=meta.get("KeyUsage", ""),
+            usage=meta.get("KeyUsage") or "ENCRYPT_DECRYPT",  # the API's default; moto leaves it out
             origin=meta.get("Origin", ""),
             creation_date=as_utc(meta.get("CreationDate")),
             deletion_date=as_utc(meta.get("DeletionDate")),
@@ -491,7 +491,7 @@ def lookup_access_key_ids(
         except ClientError as exc:
             errors[user] = describe_error(exc)
             continue
-        keys = sorted(keys, key=lambda k: as_utc(k.get("CreateDate")) or datetime.min.replace(tzinfo=timezone.utc))
+        keys = sorted(keys, key=lambda k: as_utc(k.get("CreateDate")) or datetime.min.replace(tzinfo=UTC))
         for slot, created in wanted[user].items():
             match = None
             if created is not None:

@@ -161,7 +161,7 @@ class Finding:
 
 
 # A secret access key: 40 characters of [A-Za-z0-9/+], mixing upper case, lower case and digits.
-_SECRET_RUN = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_SECRET_RUN = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 
 
 def _looks_secret(run: str) -> bool:

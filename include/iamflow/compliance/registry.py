@@ -212,13 +212,11 @@ def steps_for(checks: Iterable[Check]) -> set[str]:
     return {step for c in checks for step in c.needs}
 
 
-def required_permissions(checks: Iterable[Check], *, key_id_lookups: bool = True) -> list[str]:
+def required_permissions(checks: Iterable[Check]) -> list[str]:
     """The IAM actions a sweep running ``checks`` needs (for the sweep role's policy)."""
     perms = set(BASE_PERMISSIONS)
     for c in checks:
         perms.update(c.permissions)
-    if key_id_lookups:
-        perms.add("iam:ListAccessKeys")
     return sorted(perms)
 
 

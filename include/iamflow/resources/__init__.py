@@ -31,4 +31,11 @@ def handler_for(kind: str) -> ResourceHandler:
 for _handler in (IamManagedPolicyHandler(), IamRoleHandler(), IamInstanceProfileHandler()):
     register(_handler)
 
+from iamflow.resources import cognito as _cognito  # noqa: E402
+
+for _handler in _cognito.HANDLERS:
+    register(_handler)
+
 __all__ = ["HANDLERS", "ResourceHandler", "handler_for", "register"]
+from iamflow.resources import secret as _secret  # noqa: E402,F401  (registers the secret handler)
+from iamflow.resources import kms_key as _kms_key  # noqa: E402,F401  (registers the kms_key handler)

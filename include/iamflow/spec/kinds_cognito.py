@@ -1,3 +1,355 @@
-"""Playbook schema of the cognito resource kinds (registered into RESOURCE_MODELS on import)."""
+"""Playbook schema of the cognito resource kinds (registered into RESOURCE_MODELS on import).
+
+Three kinds: ``cognito_user_pool`` (with bootstrap ``admin_users``), ``cognito_app_client`` and
+``cognito_group``. Clients and groups name their pool by its playbook name (``user_pool``); the
+pool's AWS id is only known at run time, so it is looked up (by name and ``iamflow:id`` tag) then.
+
+A section left out (``password_policy``, ``mfa``, ``auto_verified_attributes`` ...) is unmanaged:
+iamflow neither compares nor changes it. Because Cognito's update calls replace the whole
+configuration, an update still sends the current value of every unmanaged section.
+"""
 
 from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from iamflow.spec.models import ResourceBase, _check_ref, _check_tags, register_model
+
+POOL_NAME_RE = re.compile(r"^[\w\s+=,.@-]{1,128}$")
+CLIENT_NAME_RE = re.compile(r"^[\w\s+=,.@-]{1,128}$")
+GROUP_NAME_RE = re.compile(r"^\S{1,128}$")
+USERNAME_RE = re.compile(r"^[\w.@+=,-]{1,128}$")
+ATTRIBUTE_NAME_RE = re.compile(r"^[\w:-]{1,32}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+_POOL_KINDS = ("cognito_user_pool",)
+VerifiableAttribute = Literal["email", "phone_number"]
+AuthFlow = Literal[
+    "ALLOW_USER_SRP_AUTH",
+    "ALLOW_REFRESH_TOKEN_AUTH",
+    "ALLOW_USER_PASSWORD_AUTH",
+    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+    "ALLOW_CUSTOM_AUTH",
+    "ALLOW_USER_AUTH",
+]
+TokenUnit = Literal["seconds", "minutes", "hours", "days"]
+_UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+
+
+def secret_name_for_admin(pool: str, username: str) -> str:
+    """Where the temporary password of a pool's bootstrap admin user is stored in Secrets Manager."""
+    return f"iamflow/cognito/{pool}/{username}"
+
+
+def secret_name_for_client(pool: str, client: str) -> str:
+    """Where the generated secret of an app client is stored in Secrets Manager."""
+    return f"iamflow/cognito/{pool}/clients/{client}"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PasswordPolicy(_Section):
+    """A pool's password policy (Cognito's defaults where a field is left out)."""
+
+    minimum_length: int = Field(default=8, ge=6, le=99)
+    require_uppercase: bool = True
+    require_lowercase: bool = True
+    require_numbers: bool = True
+    require_symbols: bool = True
+    temporary_password_validity_days: int = Field(default=7, ge=1, le=365)
+
+
+class SchemaAttribute(_Section):
+    """One attribute of the pool's schema: fixed when the pool is created (changing it means replacement)."""
+
+    name: str
+    type: Literal["String", "Number", "DateTime", "Boolean"] = "String"
+    required: bool = False
+    mutable: bool = True
+    min_length: int | None = Field(default=None, ge=0, le=2048)
+    max_length: int | None = Field(default=None, ge=0, le=2048)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not ATTRIBUTE_NAME_RE.match(v):
+            raise ValueError("an attribute name has 1-32 letters, digits, '_', '-' or ':'")
+        return v
+
+    @model_validator(mode="after")
+    def _lengths(self) -> SchemaAttribute:
+        if (self.min_length is not None or self.max_length is not None) and self.type != "String":
+            raise ValueError("min_length / max_length apply to String attributes only")
+        if self.min_length is not None and self.max_length is not None and self.min_length > self.max_length:
+            raise ValueError("min_length is greater than max_length")
+        return self
+
+
+class AdminUser(_Section):
+    """A bootstrap administrator: created once with a generated temporary password, never reset."""
+
+    username: str
+    email: str
+    name: str | None = None
+    groups: list[str] = Field(default_factory=list)
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, v: str) -> str:
+        if not USERNAME_RE.match(v):
+            raise ValueError("a username has 1-128 letters, digits or .@+=,_-")
+        return v
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        if not EMAIL_RE.match(v):
+            raise ValueError(f"{v!r} is not an email address")
+        return v
+
+
+@register_model
+class CognitoUserPool(ResourceBase):
+    """A Cognito user pool, found by name plus the ``iamflow:id`` tag (pool names are not unique)."""
+
+    kind: Literal["cognito_user_pool"]
+    password_policy: PasswordPolicy | None = None
+    # Read back from GetUserPoolMfaConfig (what sign-in follows); see resources/cognito.py.
+    mfa: Literal["OFF", "ON", "OPTIONAL"] | None = None
+    software_token: bool = True
+    auto_verified_attributes: list[VerifiableAttribute] | None = None
+    username_attributes: list[VerifiableAttribute] | None = None
+    attributes: list[SchemaAttribute] | None = Field(default=None, alias="schema")
+    attributes_require_verification_before_update: list[VerifiableAttribute] | None = None
+    deletion_protection: bool = True
+    email_sending_account: Literal["COGNITO_DEFAULT", "DEVELOPER"] | None = None
+    email_source_arn: str | None = None
+    account_recovery: list[Literal["verified_email", "verified_phone_number", "admin_only"]] | None = None
+    tags: dict[str, str] | None = None
+    purge_tags: bool = True
+    # schema and username attributes are fixed at creation: a difference needs delete + create
+    allow_replace: bool = False
+    # state absent on a pool with deletion protection: only with force, which turns protection off first
+    force: bool = False
+    admin_users: list[AdminUser] | None = None
+
+    _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not POOL_NAME_RE.match(v):
+            raise ValueError("a user pool name has 1-128 letters, digits, spaces or +=,.@_-")
+        return v
+
+    @field_validator("attributes")
+    @classmethod
+    def _schema(cls, v: list[SchemaAttribute] | None) -> list[SchemaAttribute] | None:
+        names = [a.name for a in v or []]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"attribute {', '.join(dupes)} declared twice")
+        return v
+
+    @field_validator("admin_users")
+    @classmethod
+    def _admins(cls, v: list[AdminUser] | None) -> list[AdminUser] | None:
+        names = [u.username for u in v or []]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"admin user {', '.join(dupes)} declared twice")
+        return v
+
+    @field_validator("account_recovery")
+    @classmethod
+    def _recovery(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and (not 1 <= len(v) <= 2 or len(set(v)) != len(v)):
+            raise ValueError("one or two distinct recovery mechanisms, in priority order")
+        if v and "admin_only" in v and len(v) > 1:
+            raise ValueError("admin_only cannot be combined with another mechanism")
+        return v
+
+    @model_validator(mode="after")
+    def _consistency(self) -> CognitoUserPool:
+        if self.mfa in ("ON", "OPTIONAL") and not self.software_token:
+            raise ValueError("software_token: MFA ON/OPTIONAL needs software_token (iamflow does not set up SMS MFA)")
+        if self.email_sending_account == "DEVELOPER" and not self.email_source_arn:
+            raise ValueError("email_source_arn: required when email_sending_account is DEVELOPER (an SES identity)")
+        if self.attributes_require_verification_before_update and self.auto_verified_attributes is not None:
+            missing = set(self.attributes_require_verification_before_update) - set(self.auto_verified_attributes)
+            if missing:
+                raise ValueError(
+                    "attributes_require_verification_before_update: "
+                    f"{', '.join(sorted(missing))} must also be in auto_verified_attributes"
+                )
+        return self
+
+    def lint_warnings(self) -> list[tuple[str, str]]:
+        """(field, message) for settings that are allowed but weaker than they should be."""
+        out: list[tuple[str, str]] = []
+        if self.state == "absent":
+            return out
+        if self.password_policy is not None and self.password_policy.minimum_length < 14:
+            out.append(("password_policy.minimum_length",
+                        f"{self.password_policy.minimum_length} is below the compliance sweep's minimum of 14"))
+        if self.mfa in ("OFF", "OPTIONAL"):
+            out.append(("mfa", f"MFA {self.mfa} lets users sign in with a password alone; prefer ON"))
+        if not self.deletion_protection:
+            out.append(("deletion_protection", "off: one API call can delete the pool and every user in it"))
+        return out
+
+    def playbook_errors(self, playbook: Any) -> list[tuple[str, str]]:
+        """(field, message) for admin user groups that the playbook does not declare on this pool."""
+        out: list[tuple[str, str]] = []
+        for i, user in enumerate(self.admin_users or []):
+            for group in user.groups:
+                found = any(
+                    r.kind == "cognito_group" and r.name == group and getattr(r, "user_pool", None) == self.name
+                    for r in playbook.resources
+                )
+                if not found:
+                    out.append((f"admin_users[{i}].groups",
+                                f"group {group!r} is not a cognito_group of pool {self.name!r} in this playbook"))
+        return out
+
+
+def pool_tag_value(playbook_name: str, pool_name: str) -> str:
+    """The ``iamflow:id`` tag value that marks a pool as this playbook's ``pool_name``."""
+    return f"{playbook_name}/{pool_name}"
+
+
+class TokenValidity(_Section):
+    """A token lifetime with its unit (AWS stores both; moto stores but does not enforce them)."""
+
+    value: int = Field(gt=0)
+    unit: TokenUnit
+
+    @property
+    def seconds(self) -> int:
+        return self.value * _UNIT_SECONDS[self.unit]
+
+    def __str__(self) -> str:
+        return f"{self.value} {self.unit}"
+
+
+# AWS's bounds for each token's lifetime
+_TOKEN_BOUNDS = {
+    "access_token_validity": (300, 86400, "5 minutes", "1 day"),
+    "id_token_validity": (300, 86400, "5 minutes", "1 day"),
+    "refresh_token_validity": (3600, 3650 * 86400, "60 minutes", "3650 days"),
+}
+
+
+@register_model
+class CognitoAppClient(ResourceBase):
+    """An app client of a user pool, found by name within the pool."""
+
+    reference_fields: ClassVar[dict[str, tuple[str, ...]]] = {"user_pool": _POOL_KINDS}
+
+    kind: Literal["cognito_app_client"]
+    user_pool: str
+    # a client secret is fixed at creation; a generated one goes to Secrets Manager, never to output
+    generate_secret: bool = False
+    access_token_validity: TokenValidity | None = None
+    id_token_validity: TokenValidity | None = None
+    refresh_token_validity: TokenValidity | None = None
+    explicit_auth_flows: list[AuthFlow] | None = None
+    prevent_user_existence_errors: Literal["ENABLED", "LEGACY"] = "ENABLED"
+    enable_token_revocation: bool = True
+    callback_urls: list[str] | None = None
+    logout_urls: list[str] | None = None
+    allowed_oauth_flows: list[Literal["code", "implicit", "client_credentials"]] | None = None
+    allowed_oauth_scopes: list[str] | None = None
+    allow_replace: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not CLIENT_NAME_RE.match(v):
+            raise ValueError("an app client name has 1-128 letters, digits, spaces or +=,.@_-")
+        return v
+
+    @field_validator("user_pool")
+    @classmethod
+    def _pool(cls, v: str) -> str:
+        if v.startswith("arn:") or not POOL_NAME_RE.match(v):
+            raise ValueError("name a cognito_user_pool of this playbook")
+        return v
+
+    @field_validator("callback_urls", "logout_urls")
+    @classmethod
+    def _urls(cls, v: list[str] | None) -> list[str] | None:
+        for url in v or []:
+            if not (url.startswith("https://") or url.startswith("http://localhost")):
+                raise ValueError(f"{url!r}: use https:// (http:// only for localhost)")
+        return v
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CognitoAppClient:
+        for field_name, (low, high, low_text, high_text) in _TOKEN_BOUNDS.items():
+            tv: TokenValidity | None = getattr(self, field_name)
+            if tv is not None and not low <= tv.seconds <= high:
+                raise ValueError(f"{field_name}: {tv} is outside {low_text} to {high_text}")
+        if self.allowed_oauth_flows and not self.allowed_oauth_scopes:
+            raise ValueError("allowed_oauth_scopes: required with allowed_oauth_flows")
+        if self.allowed_oauth_flows and "client_credentials" in self.allowed_oauth_flows and not self.generate_secret:
+            raise ValueError("allowed_oauth_flows: client_credentials needs generate_secret: true")
+        return self
+
+    def lint_warnings(self) -> list[tuple[str, str]]:
+        """(field, message) for allowed but discouraged settings; the loader shows them as warnings."""
+        out: list[tuple[str, str]] = []
+        if self.state == "absent":
+            return out
+        flows = self.explicit_auth_flows or []
+        if "ALLOW_USER_PASSWORD_AUTH" in flows:
+            out.append(("explicit_auth_flows",
+                        "ALLOW_USER_PASSWORD_AUTH sends the password itself to Cognito; prefer ALLOW_USER_SRP_AUTH"))
+        if self.prevent_user_existence_errors == "LEGACY":
+            out.append(("prevent_user_existence_errors", "LEGACY tells an attacker which usernames exist"))
+        if not self.enable_token_revocation:
+            out.append(("enable_token_revocation", "off: a leaked refresh token cannot be revoked"))
+        if self.allowed_oauth_flows and "implicit" in self.allowed_oauth_flows:
+            out.append(("allowed_oauth_flows", "the implicit flow exposes tokens in URLs; prefer code (with PKCE)"))
+        return out
+
+
+@register_model
+class CognitoGroup(ResourceBase):
+    """A group of a user pool, with an optional IAM role its members receive through identity pools."""
+
+    reference_fields: ClassVar[dict[str, tuple[str, ...]]] = {"user_pool": _POOL_KINDS, "role": ("iam_role",)}
+
+    kind: Literal["cognito_group"]
+    user_pool: str
+    description: str | None = Field(default=None, max_length=2048)
+    precedence: int | None = Field(default=None, ge=0, le=2147483647)
+    role: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not GROUP_NAME_RE.match(v):
+            raise ValueError("a group name has 1-128 characters and no spaces")
+        return v
+
+    @field_validator("user_pool")
+    @classmethod
+    def _pool(cls, v: str) -> str:
+        if v.startswith("arn:") or not POOL_NAME_RE.match(v):
+            raise ValueError("name a cognito_user_pool of this playbook")
+        return v
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, v: str | None) -> str | None:
+        return _check_ref(v, "role") if v else v
+
+    def lint_warnings(self) -> list[tuple[str, str]]:
+        """No warnings for groups (the method exists so every Cognito kind answers the loader alike)."""
+        return []

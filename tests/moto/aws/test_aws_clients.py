@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from iamflow.aws.clients import READ_ALLOW_LIST, AwsClients, CallLog, is_read_operation
-from iamflow.errors import CheckModeViolation
+from iamflow.errors import CheckModeViolation, IamflowError
 from iamflow.resources.base import RunContext
 from tests.helpers.faults import throttle_first
 
@@ -102,6 +102,8 @@ def test_read_only_shares_the_log_and_leaves_the_original_writable(
     clients.client("iam").create_role(RoleName="app", AssumeRolePolicyDocument=TRUST)
     dry.client("iam").get_role(RoleName="app")
     assert call_log.calls == [("iam", "CreateRole"), ("iam", "GetRole")]
+    assert clients.read_only() is dry, "made once: its clients are reused"
+    assert dry.read_only() is dry
 
 
 def test_call_log_counts_reads_and_writes(clients: AwsClients, call_log: CallLog) -> None:
@@ -209,3 +211,10 @@ def test_client_hooks_see_existing_and_later_clients(clients: AwsClients) -> Non
     clients.client("kms")
     clients.client("iam")
     assert seen == ["iam", "kms"]
+
+
+def test_a_client_shared_between_aws_clients_is_refused(aws: Any) -> None:
+    shared = boto3.client("iam")
+    AwsClients(lambda service: shared).client("iam")
+    with pytest.raises(IamflowError, match="must build a new client on every call"):
+        AwsClients(lambda service: shared, check_mode=True).client("iam")

@@ -63,6 +63,15 @@ def test_from_airflow_reaches_the_embedded_aws(local_aws: LocalAws, monkeypatch:
     assert clients.call_log.calls == [("iam", "CreateRole"), ("sts", "GetCallerIdentity")]
 
 
+def test_from_boto3_honours_aws_endpoint_url(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", local_aws.endpoint_url)
+    clients = AwsClients.from_boto3()
+    clients.client("iam").create_role(RoleName="via-env", AssumeRolePolicyDocument=TRUST)
+    assert clients.caller_context().account_id == "123456789012"
+    role = _plain_client(local_aws, "iam").get_role(RoleName="via-env")["Role"]  # type: ignore[attr-defined]
+    assert role["RoleName"] == "via-env"
+
+
 def test_from_airflow_in_check_mode_refuses_writes(
     local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,9 +187,10 @@ def test_serve_runs_until_sigterm(capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
     seeded: list[str] = []
 
-    def seed(server: LocalAws) -> None:
-        _plain_client(server, "iam").create_role(RoleName="seeded", AssumeRolePolicyDocument=TRUST)  # type: ignore[attr-defined]
-        seeded.append(server.endpoint_url)
+    def seed(endpoint_url: str) -> None:
+        iam = boto3.client("iam", endpoint_url=endpoint_url, region_name="us-east-1")
+        iam.create_role(RoleName="seeded", AssumeRolePolicyDocument=TRUST)
+        seeded.append(endpoint_url)
         # ask to stop once serve() is waiting; the handler only sets an event
         threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
 

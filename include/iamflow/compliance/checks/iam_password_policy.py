@@ -14,12 +14,12 @@ _COMMON = {"needs": (PASSWORD_POLICY,), "service": "iam", "resource_type": "AwsA
 _FIX = "Update the account password policy (IAM > Account settings, or UpdateAccountPasswordPolicy) so that "
 
 
-def _verdict(snapshot: Snapshot, ok: bool | None, good: str, bad: str) -> Iterator[Result]:
+def _verdict(snapshot: Snapshot, ok: bool | None, good: str, bad: str, requirement: str) -> Iterator[Result]:
     policy = snapshot.password_policy
     assert policy is not None
     if not policy.present:
-        yield failed(snapshot.root_arn, f"Account {snapshot.account_id} has no password policy: {bad}",
-                     resource_id=snapshot.account_id)
+        yield failed(snapshot.root_arn, f"Account {snapshot.account_id} has no password policy, so nothing requires "
+                     f"{requirement}.", resource_id=snapshot.account_id)
     elif ok:
         yield passed(snapshot.root_arn, f"The password policy of account {snapshot.account_id} {good}",
                      resource_id=snapshot.account_id)
@@ -40,7 +40,7 @@ def iam_password_policy_minimum_length_14(snapshot: Snapshot, config: Compliance
     want = config.thresholds.password_min_length
     length = snapshot.password_policy.get("MinimumPasswordLength", 0) if snapshot.password_policy else 0
     yield from _verdict(snapshot, length >= want, f"requires {length} characters (at least {want}).",
-                        f"requires {length} characters, fewer than {want}.")
+                        f"requires {length} characters, fewer than {want}.", f"passwords of {want} characters")
 
 
 @check(
@@ -55,12 +55,13 @@ def iam_password_policy_reuse_24(snapshot: Snapshot, config: ComplianceConfig, n
     want = config.thresholds.password_reuse_prevention
     reuse = snapshot.password_policy.get("PasswordReusePrevention", 0) if snapshot.password_policy else 0
     yield from _verdict(snapshot, reuse >= want, f"prevents reusing the last {reuse} passwords (at least {want}).",
-                        f"prevents reusing only the last {reuse} passwords, fewer than {want}.")
+                        f"prevents reusing only the last {reuse} passwords, fewer than {want}.",
+                        f"that the last {want} passwords are not reused")
 
 
 def _requires(snapshot: Snapshot, key: str, what: str) -> Iterator[Result]:
     value = bool(snapshot.password_policy.get(key, False)) if snapshot.password_policy else False
-    yield from _verdict(snapshot, value, f"requires {what}.", f"does not require {what}.")
+    yield from _verdict(snapshot, value, f"requires {what}.", f"does not require {what}.", f"{what} in passwords")
 
 
 @check(
@@ -121,6 +122,7 @@ def iam_password_policy_expires_passwords_within_90_days_or_less(
     age = snapshot.password_policy.get("MaxPasswordAge") if snapshot.password_policy else None
     if age:
         yield from _verdict(snapshot, age <= want, f"expires passwords after {age} days (at most {want}).",
-                            f"expires passwords after {age} days, more than {want}.")
+                            f"expires passwords after {age} days, more than {want}.", f"passwords to expire within {want} days")
     else:
-        yield from _verdict(snapshot, False, "", f"never expires passwords (at most {want} days).")
+        yield from _verdict(snapshot, False, "", f"never expires passwords (at most {want} days).",
+                            f"passwords to expire within {want} days")

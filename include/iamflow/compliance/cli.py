@@ -1,0 +1,105 @@
+"""``iamflow sweep``: the nightly compliance sweep outside Airflow (same code as the DAG's tasks).
+
+Exit codes: 0 when the reports were written (whatever they say), 1 on a usage or configuration
+error; with ``--detailed-exitcode``, 2 when any finding is FAIL or ERROR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from iamflow.errors import IamflowError
+
+EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
+DEFAULT_MUTELIST = Path(__file__).resolve().parents[2] / "mutelist.yaml"
+
+
+def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``sweep`` sub-command to the ``iamflow`` parser."""
+    p = subparsers.add_parser("sweep", help="run the compliance sweep over one or more accounts and write reports")
+    p.add_argument("--accounts", help="comma-separated account ids (default: every target of --targets)")
+    p.add_argument("--targets", help="targets file (default: include/targets.yaml when present, else this account)")
+    p.add_argument("--out", help="report folder (default: $IAMFLOW_REPORT_DIR, else ./reports)")
+    p.add_argument("--now", help="evaluate as of this ISO 8601 time (default: the current time)")
+    p.add_argument("--config", help="compliance settings (default: include/compliance.yaml)")
+    p.add_argument("--mutelist", help="Prowler-format mutelist (default: include/mutelist.yaml when present)")
+    p.add_argument("--run-id", help="name of the run folder (default: the time, e.g. 20250102T030405Z)")
+    p.add_argument("--role-name", help="role to assume in --accounts that the targets file does not list")
+    p.add_argument("--external-id-env", help="environment variable holding the ExternalId (overrides the targets file)")
+    p.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
+    p.add_argument("--region", help="region of KMS, Secrets Manager and Cognito (default: the session's)")
+    p.add_argument("--aws-conn-id", help="use this Airflow connection instead of the boto3 chain")
+    p.add_argument("--workers", type=int, default=1, help="accounts swept in parallel")
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when any finding is FAIL or ERROR")
+    p.set_defaults(func=cmd_sweep)
+    return p
+
+
+def parse_now(value: str | None) -> datetime:
+    """Parse ``--now`` (ISO 8601; a naive time is UTC); the current time when None."""
+    if not value:
+        return datetime.now(UTC)
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _base_clients(args: argparse.Namespace) -> Any:
+    from iamflow.aws.clients import AwsClients
+
+    if args.aws_conn_id:
+        return AwsClients.from_airflow(args.aws_conn_id, region=args.region)
+    import boto3
+
+    session = boto3.Session(profile_name=args.profile, region_name=args.region)
+    return AwsClients.from_boto3(session, region=args.region or session.region_name or "us-east-1")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run the sweep and print where the reports are."""
+    from iamflow.compliance.config import ComplianceConfig
+    from iamflow.compliance.mutelist import Mutelist
+    from iamflow.compliance.sweep import run_sweep
+    from iamflow.compliance.targets import ExternalIdSource, TargetsConfig, resolve_targets
+
+    try:
+        now = parse_now(args.now)
+        config = ComplianceConfig.load(args.config)
+        mutelist_path = args.mutelist or (DEFAULT_MUTELIST if DEFAULT_MUTELIST.exists() else None)
+        mutelist = Mutelist.load(mutelist_path)
+        targets_config = TargetsConfig.load(args.targets)
+        if args.role_name:
+            targets_config = TargetsConfig(targets_config.accounts, targets_config.organization, args.role_name,
+                                           targets_config.external_id, targets_config.session_name, targets_config.source)
+        source = ExternalIdSource(env=args.external_id_env) if args.external_id_env else targets_config.external_id
+        external_id = source.resolve() if source else None
+        base = _base_clients(args)
+        only = [a.strip() for a in (args.accounts or "").split(",") if a.strip()]
+        targets = resolve_targets(targets_config, base, only=only)
+    except (IamflowError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"sweeping {len(targets)} account(s): {', '.join(t.label for t in targets)}", flush=True)
+    result = run_sweep(targets, args.out, base=base, config=config, mutelist=mutelist, now=now, run_id=args.run_id,
+                       external_id=external_id, session_name=targets_config.session_name, region=args.region,
+                       workers=args.workers)
+    for r in result.results:
+        counts: dict[str, int] = {}
+        for f in r.findings:
+            counts[f.status] = counts.get(f.status, 0) + 1
+        calls = sum(r.calls.values())
+        note = f" (unreachable: {r.error})" if r.error else ""
+        print(f"  {r.target.label}: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("FAIL", "ERROR", "MUTED", "PASS"))
+              + f"; {calls} API calls{note}")
+    for x in result.expired_suppressions:
+        print(f"  expired suppression: {x['check']} in {x['account']} (owner {x.get('owner') or '?'}, "
+              f"expired {x.get('expires')}), would mute {x.get('would_mute', 0)}")
+    print(f"reports: {result.paths.run_dir}")
+    for name, path in result.paths.files.items():
+        print(f"  {name}: {path}")
+    print(f"latest: {result.paths.latest_dir}")
+    bad = any(f.status in ("FAIL", "ERROR") for f in result.findings)
+    return EXIT_FINDINGS if args.detailed_exitcode and bad else EXIT_OK

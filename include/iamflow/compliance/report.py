@@ -1,0 +1,434 @@
+"""Write a sweep's reports: ``findings.json`` (the contract), CSV, HTML, OCSF, plus ``summary.json``.
+
+Files go to ``<out>/<run id>/`` and the set is then copied to ``<out>/latest/``. The HTML report
+compares with the previous run found in ``<out>`` (new and resolved failures) and lists expired
+suppressions. Every string passes :func:`~iamflow.compliance.findings.redact` on the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import html
+import json
+import os
+import shutil
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from iamflow import __version__
+from iamflow.compliance.findings import CONTRACT_FIELDS, ERROR, FAIL, SEVERITIES, STATUSES, Finding, redact
+
+FINDINGS_JSON = "findings.json"
+FINDINGS_CSV = "findings.csv"
+REPORT_HTML = "report.html"
+FINDINGS_OCSF = "findings.ocsf.json"
+SUMMARY_JSON = "summary.json"
+REPORT_FILES = (FINDINGS_JSON, FINDINGS_CSV, REPORT_HTML, FINDINGS_OCSF, SUMMARY_JSON)
+LATEST = "latest"
+OCSF_VERSION = "1.3.0"
+# the HTML table keeps every non-PASS finding but only this many PASS rows (findings.json has all)
+HTML_PASS_ROWS = 2000
+
+_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+_OCSF_SEVERITY = {"informational": (1, "Informational"), "low": (2, "Low"), "medium": (3, "Medium"),
+                  "high": (4, "High"), "critical": (5, "Critical")}
+_CSV_COLUMNS = (*CONTRACT_FIELDS, "resource_id", "resource_type", "access_key_id", "muted_owner", "muted_reason",
+                "muted_expires", "uid", "title", "extra")
+
+
+@dataclass
+class ReportPaths:
+    """Where a run's reports were written."""
+
+    run_id: str
+    run_dir: Path
+    latest_dir: Path
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return str(self.run_dir)
+
+
+def new_run_id(now: datetime) -> str:
+    """A run id that sorts by time: ``20250102T030405Z``."""
+    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Order for reading: account, status (FAIL, ERROR, MUTED, PASS), severity, check, resource."""
+    status_rank = {FAIL: 0, ERROR: 1, "MUTED": 2, "PASS": 3}
+    return sorted(findings, key=lambda f: (f.account_id, status_rank[f.status], _SEVERITY_RANK[f.severity],
+                                           f.check_id, f.resource_arn, f.resource_id, str(f.extra.get("access_key", ""))))
+
+
+def write_reports(
+    findings: Iterable[Finding],
+    out_dir: str | Path,
+    *,
+    run_id: str | None = None,
+    generated_at: datetime | None = None,
+    expired_suppressions: Iterable[dict[str, Any]] = (),
+    accounts: Iterable[str] = (),
+    call_counts: dict[str, dict[str, int]] | None = None,
+) -> ReportPaths:
+    """Write the five files for one run and refresh ``latest/``; return their paths."""
+    generated_at = generated_at or datetime.now(UTC)
+    run_id = run_id or new_run_id(generated_at)
+    if not run_id or "/" in run_id or run_id in (LATEST, ".", ".."):
+        raise ValueError(f"invalid run id {run_id!r}")
+    out = Path(out_dir)
+    run_dir = out / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ordered = sort_findings(findings)
+    rows = [redact(f.to_dict()) for f in ordered]
+    expired = [redact(dict(e)) for e in expired_suppressions]
+    previous = _previous_run(out, run_id, generated_at)
+    diff = _diff(rows, previous[1] if previous else None)
+    account_ids = sorted(set(accounts) | {r["account_id"] for r in rows})
+    summary = _summary(rows, run_id, generated_at, account_ids, expired, diff, previous[0] if previous else None,
+                       call_counts or {})
+
+    paths = ReportPaths(run_id, run_dir, out / LATEST)
+    paths.files[FINDINGS_JSON] = _write_json(run_dir / FINDINGS_JSON, rows)
+    paths.files[FINDINGS_CSV] = _write_csv(run_dir / FINDINGS_CSV, rows)
+    paths.files[FINDINGS_OCSF] = _write_json(run_dir / FINDINGS_OCSF, [redact(to_ocsf(f, generated_at)) for f in ordered])
+    paths.files[SUMMARY_JSON] = _write_json(run_dir / SUMMARY_JSON, summary)
+    (run_dir / REPORT_HTML).write_text(render_html(rows, summary), encoding="utf-8")
+    paths.files[REPORT_HTML] = run_dir / REPORT_HTML
+    _refresh_latest(out, run_dir)
+    return paths
+
+
+def _write_json(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    fixed = set(_CSV_COLUMNS) | {"tags", "muted_by"}
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=_CSV_COLUMNS)
+        writer.writeheader()
+        for r in rows:
+            muted = r.get("muted_by") or {}
+            extra = {k: v for k, v in r.items() if k not in fixed}
+            if r.get("tags"):
+                extra["tags"] = r["tags"]
+            writer.writerow({
+                **{k: r.get(k, "") for k in CONTRACT_FIELDS if k != "compliance"},
+                "compliance": "; ".join(f"{fw} {','.join(ids)}" for fw, ids in (r.get("compliance") or {}).items()),
+                "resource_id": r.get("resource_id", ""),
+                "resource_type": r.get("resource_type", ""),
+                "access_key_id": r.get("access_key_id") or "",
+                "muted_owner": muted.get("owner", ""),
+                "muted_reason": muted.get("reason", ""),
+                "muted_expires": muted.get("expires") or "",
+                "uid": r.get("uid", ""),
+                "title": r.get("title", ""),
+                "extra": json.dumps(extra, sort_keys=True, default=str) if extra else "",
+            })
+    return path
+
+
+def _refresh_latest(out: Path, run_dir: Path) -> None:
+    staging = out / f".{LATEST}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(run_dir, staging)
+    latest = out / LATEST
+    old = out / f".{LATEST}.old-{os.getpid()}"
+    if latest.exists():
+        latest.rename(old)
+    staging.rename(latest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# --- previous run, new and resolved -------------------------------------------------------------
+
+
+def _previous_run(out: Path, run_id: str, generated_at: datetime) -> tuple[str, list[dict[str, Any]]] | None:
+    """The most recent earlier run in ``out`` (by its summary's generated_at, else the folder's mtime)."""
+    if not out.is_dir():
+        return None
+    candidates: list[tuple[datetime, str, Path]] = []
+    for child in out.iterdir():
+        if not child.is_dir() or child.name in (LATEST, run_id) or child.name.startswith("."):
+            continue
+        findings_file = child / FINDINGS_JSON
+        if not findings_file.exists():
+            continue
+        when = datetime.fromtimestamp(findings_file.stat().st_mtime, UTC)
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            when = datetime.fromisoformat(json.loads((child / SUMMARY_JSON).read_text())["generated_at"])
+        if when <= generated_at:
+            candidates.append((when, child.name, findings_file))
+    if not candidates:
+        return None
+    _when, name, findings_file = max(candidates)
+    try:
+        return name, json.loads(findings_file.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass
+class _Diff:
+    compared: bool
+    new: list[dict[str, Any]] = field(default_factory=list)
+    resolved: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _diff(rows: list[dict[str, Any]], previous: list[dict[str, Any]] | None) -> _Diff:
+    """FAIL findings that are new since the previous run, and previous FAILs that are resolved now.
+
+    A previous FAIL whose check now reports ERROR in that account is neither resolved nor new: the
+    sweep could not tell.
+    """
+    if previous is None:
+        return _Diff(compared=False)
+    now_fail = {r["uid"]: r for r in rows if r["status"] == FAIL}
+    before_fail = {r.get("uid"): r for r in previous if r.get("status") == FAIL}
+    unknown_now = {(r["account_id"], r["check_id"]) for r in rows if r["status"] == ERROR}
+    new = [r for uid, r in now_fail.items() if uid not in before_fail]
+    resolved = [r for uid, r in before_fail.items()
+                if uid not in now_fail and (r.get("account_id"), r.get("check_id")) not in unknown_now]
+    return _Diff(True, new, resolved)
+
+
+# --- summary ----------------------------------------------------------------------------------
+
+
+def _summary(rows: list[dict[str, Any]], run_id: str, generated_at: datetime, accounts: list[str],
+             expired: list[dict[str, Any]], diff: _Diff, previous_run: str | None,
+             call_counts: dict[str, dict[str, int]]) -> dict[str, Any]:
+    totals = Counter(r["status"] for r in rows)
+    by_account: dict[str, Counter] = defaultdict(Counter)
+    by_severity: dict[str, Counter] = {s: Counter() for s in SEVERITIES}
+    by_control: dict[str, Counter] = defaultdict(Counter)
+    control_checks: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        by_account[r["account_id"]][r["status"]] += 1
+        by_severity[r["severity"]][r["status"]] += 1
+        for framework, ids in (r.get("compliance") or {}).items():
+            for control in ids:
+                key = f"{framework} {control}"
+                by_control[key][r["status"]] += 1
+                control_checks[key].add(r["check_id"])
+    status_counts = lambda c: {s: c.get(s, 0) for s in STATUSES}  # noqa: E731
+    return {
+        "run_id": run_id,
+        "generated_at": generated_at.isoformat(),
+        "generator": f"iamflow {__version__}",
+        "accounts": {a: status_counts(by_account.get(a, Counter())) for a in accounts},
+        "totals": status_counts(totals),
+        "by_severity": {s: status_counts(c) for s, c in by_severity.items()},
+        "by_control": {k: {**status_counts(by_control[k]), "checks": sorted(control_checks[k])}
+                       for k in sorted(by_control, key=_control_key)},
+        "previous_run": previous_run,
+        "compared_with_previous": diff.compared,
+        "new_failures": [r["uid"] for r in diff.new],
+        "resolved_failures": [_brief(r) for r in diff.resolved],
+        "expired_suppressions": expired,
+        "api_calls": call_counts,
+    }
+
+
+def _brief(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: r.get(k) for k in ("uid", "check_id", "account_id", "region", "resource_arn", "resource_id", "message")}
+
+
+def _control_key(key: str) -> tuple[Any, ...]:
+    framework, _, control = key.partition(" ")
+    return (framework, *[int(p) if p.isdigit() else p for p in control.split(".")])
+
+
+# --- OCSF ---------------------------------------------------------------------------------------
+
+
+def to_ocsf(f: Finding, generated_at: datetime) -> dict[str, Any]:
+    """One finding as an OCSF 1.x Detection Finding (class_uid 2004)."""
+    severity_id, severity = _OCSF_SEVERITY[f.severity]
+    millis = int(generated_at.timestamp() * 1000)
+    suppressed = f.status == "MUTED"
+    partition = f.resource_arn.split(":")[1] if f.resource_arn.startswith("arn:") else "aws"
+    return {
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": {"name": "iamflow", "vendor_name": "iamflow", "version": __version__},
+            "event_code": f.check_id,
+            "profiles": ["cloud"],
+        },
+        "category_uid": 2,
+        "category_name": "Findings",
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "activity_id": 1,
+        "activity_name": "Create",
+        "type_uid": 200401,
+        "type_name": "Detection Finding: Create",
+        "time": millis,
+        "time_dt": generated_at.isoformat(),
+        "severity_id": severity_id,
+        "severity": severity,
+        "status_id": 3 if suppressed else 1,
+        "status": "Suppressed" if suppressed else "New",
+        "status_code": f.status,
+        "status_detail": f.message,
+        "message": f.message,
+        "finding_info": {
+            "uid": f.uid,
+            "title": f.title or f.check_id,
+            "desc": f.message,
+            "types": [f"{fw} {c}" for fw, ids in f.compliance.items() for c in ids] or ["iamflow"],
+            "created_time": millis,
+            "created_time_dt": generated_at.isoformat(),
+        },
+        "cloud": {
+            "provider": "AWS",
+            "region": f.region,
+            "account": {"uid": f.account_id, "type": "AWS Account", "type_id": 10},
+        },
+        "resources": [{
+            "uid": f.resource_arn,
+            "name": f.resource_id or f.resource_arn,
+            "type": f.resource_type,
+            "region": f.region,
+            "cloud_partition": partition,
+            "labels": [f"{k}={v}" for k, v in sorted(f.tags.items())],
+            "data": {"details": f.extra} if f.extra else None,
+        }],
+        "remediation": {"desc": f.remediation},
+        "unmapped": {"check_id": f.check_id, "compliance": f.compliance, "muted_by": f.muted_by},
+    }
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d232a}
+h1{font-size:22px}h2{font-size:17px;margin-top:28px}
+table{border-collapse:collapse;margin:8px 0;width:100%}
+th,td{border:1px solid #d5d9de;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f2f4f6}td.n{text-align:right}
+.FAIL{color:#b3261e;font-weight:600}.ERROR{color:#8a5300;font-weight:600}.MUTED{color:#666}.PASS{color:#1b7f3b}
+.critical,.high{font-weight:600}.filters{display:flex;gap:8px;flex-wrap:wrap;margin:8px 0}
+.filters input{min-width:260px}.muted{color:#666}small{color:#555}
+"""
+
+_JS = """
+(function(){
+  var q=document.getElementById('q'),st=document.getElementById('status'),
+      sv=document.getElementById('severity'),ac=document.getElementById('account'),
+      rows=Array.prototype.slice.call(document.querySelectorAll('#findings tbody tr')),
+      shown=document.getElementById('shown');
+  function apply(){
+    var text=q.value.toLowerCase(),s=st.value,v=sv.value,a=ac.value,n=0;
+    rows.forEach(function(r){
+      var ok=(!text||r.textContent.toLowerCase().indexOf(text)>=0)
+        &&(s==='all'||(s==='open'?r.dataset.status!=='PASS':r.dataset.status===s))
+        &&(v==='all'||r.dataset.severity===v)&&(a==='all'||r.dataset.account===a);
+      r.style.display=ok?'':'none'; if(ok)n++;
+    });
+    shown.textContent=n;
+  }
+  [q,st,sv,ac].forEach(function(e){e.addEventListener('input',apply);e.addEventListener('change',apply);});
+  apply();
+})();
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _table(headers: list[str], body: list[list[str]], numeric_from: int = 1) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    lines = []
+    for row in body:
+        cells = "".join(f'<td class="n">{c}</td>' if i >= numeric_from else f"<td>{c}</td>" for i, c in enumerate(row))
+        lines.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+
+
+def _finding_list(rows: list[dict[str, Any]], empty: str) -> str:
+    if not rows:
+        return f'<p class="muted">{_e(empty)}</p>'
+    body = [[_e(r.get("account_id")), _e(r.get("check_id")), _e(r.get("resource_arn")), _e(r.get("message"))]
+            for r in rows[:500]]
+    more = f"<p><small>{len(rows) - 500} more not shown.</small></p>" if len(rows) > 500 else ""
+    return _table(["Account", "Check", "Resource", "Message"], body, numeric_from=99) + more
+
+
+def render_html(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+    """The self-contained HTML report (inline CSS, a few lines of vanilla JS for filtering)."""
+    totals = summary["totals"]
+    status_cols = ["FAIL", "ERROR", "MUTED", "PASS"]
+    sev_body = [[f'<span class="{s}">{s}</span>', *[str(summary["by_severity"][s][c]) for c in status_cols]]
+                for s in SEVERITIES]
+    control_body = [[_e(k), _e(", ".join(v["checks"])), *[str(v[c]) for c in status_cols]]
+                    for k, v in summary["by_control"].items()]
+    account_body = [[_e(a), *[str(c[s]) for s in status_cols]] for a, c in summary["accounts"].items()]
+    expired = summary["expired_suppressions"]
+    expired_html = _table(
+        ["Account", "Check", "Resources", "Owner", "Reason", "Expired", "Would mute"],
+        [[_e(x.get("account")), _e(x.get("check")), _e(", ".join(x.get("resources") or [])), _e(x.get("owner")),
+          _e(x.get("reason")), _e(x.get("expires")), str(x.get("would_mute", 0))] for x in expired],
+        numeric_from=6,
+    ) if expired else '<p class="muted">No suppression has expired.</p>'
+    new_rows = [r for r in rows if r["uid"] in set(summary["new_failures"])]
+    if summary["compared_with_previous"]:
+        changes = (f"<h3>New failures ({len(new_rows)})</h3>" + _finding_list(new_rows, "None.")
+                   + f"<h3>Resolved ({len(summary['resolved_failures'])})</h3>"
+                   + _finding_list(summary["resolved_failures"], "None."))
+        since = f"since run {_e(summary['previous_run'])}"
+    else:
+        changes, since = '<p class="muted">No previous run in this report folder.</p>', ""
+
+    passes = 0
+    table_rows = []
+    for r in rows:
+        if r["status"] == "PASS":
+            passes += 1
+            if passes > HTML_PASS_ROWS:
+                continue
+        controls = ", ".join(f"{fw} {c}" for fw, ids in (r.get("compliance") or {}).items() for c in ids)
+        key = f"<br><small>key {_e(r['access_key_id'])}</small>" if r.get("access_key_id") else ""
+        muted = r.get("muted_by") or {}
+        mute_note = (f"<br><small>muted by {_e(muted.get('owner') or 'mutelist')}: {_e(muted.get('reason'))}"
+                     f"{' (until ' + _e(muted.get('expires')) + ')' if muted.get('expires') else ''}</small>") if muted else ""
+        table_rows.append(
+            f'<tr data-status="{_e(r["status"])}" data-severity="{_e(r["severity"])}" data-account="{_e(r["account_id"])}">'
+            f'<td class="{_e(r["status"])}">{_e(r["status"])}</td><td class="{_e(r["severity"])}">{_e(r["severity"])}</td>'
+            f'<td>{_e(r["account_id"])}<br><small>{_e(r["region"])}</small></td><td>{_e(r["check_id"])}<br>'
+            f'<small>{_e(controls)}</small></td><td>{_e(r["resource_arn"])}{key}</td>'
+            f'<td>{_e(r["message"])}{mute_note}</td><td><small>{_e(r["remediation"])}</small></td></tr>'
+        )
+    hidden = max(passes - HTML_PASS_ROWS, 0)
+    hidden_note = f"<p><small>{hidden} further PASS findings are only in findings.json.</small></p>" if hidden else ""
+    options = lambda values: "".join(f'<option value="{_e(v)}">{_e(v)}</option>' for v in values)  # noqa: E731
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>iamflow compliance sweep {_e(summary['run_id'])}</title>
+<style>{_CSS}</style></head><body>
+<h1>iamflow compliance sweep</h1>
+<p>Run <b>{_e(summary['run_id'])}</b>, generated {_e(summary['generated_at'])}, {len(summary['accounts'])} account(s).
+<span class="FAIL">{totals['FAIL']} FAIL</span> · <span class="ERROR">{totals['ERROR']} ERROR</span> ·
+<span class="MUTED">{totals['MUTED']} MUTED</span> · <span class="PASS">{totals['PASS']} PASS</span></p>
+<h2>By severity</h2>{_table(["Severity", *status_cols], sev_body)}
+<h2>By control (CIS AWS Foundations v3.0)</h2>{_table(["Control", "Checks", *status_cols], control_body, numeric_from=2)}
+<h2>By account</h2>{_table(["Account", *status_cols], account_body)}
+<h2>Changes {since}</h2>{changes}
+<h2>Expired suppressions</h2>{expired_html}
+<h2>Findings</h2>
+<div class="filters"><input id="q" type="search" placeholder="filter: text in any column">
+<select id="status"><option value="open">not PASS</option><option value="all">all statuses</option>{options(STATUSES)}</select>
+<select id="severity"><option value="all">all severities</option>{options(SEVERITIES)}</select>
+<select id="account"><option value="all">all accounts</option>{options(summary['accounts'])}</select>
+<span><span id="shown">{len(table_rows)}</span> shown</span></div>
+<table id="findings"><thead><tr><th>Status</th><th>Severity</th><th>Account</th><th>Check</th><th>Resource</th>
+<th>Message</th><th>Remediation</th></tr></thead><tbody>{''.join(table_rows)}</tbody></table>{hidden_note}
+<script>{_JS}</script></body></html>
+"""

@@ -1,0 +1,236 @@
+"""The sweep: per account collect → evaluate → mute → name keys; across accounts merge and write reports.
+
+The Airflow DAG maps :func:`sweep_target` over the targets (one task per account, JSON-able
+results) and calls :func:`finish_sweep` to merge; ``iamflow sweep`` calls :func:`run_sweep`,
+which does both in one process. An account that cannot be reached yields ``ERROR`` findings for
+every enabled check of that account and never stops the others.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from iamflow.compliance.collect import (
+    CollectOptions,
+    DriftProvider,
+    Sleep,
+    collect_account,
+    describe_error,
+    lookup_access_key_ids,
+)
+from iamflow.compliance.config import ComplianceConfig
+from iamflow.compliance.findings import FAIL, Finding
+from iamflow.compliance.mutelist import Mutelist
+from iamflow.compliance.registry import Check, enabled_checks, evaluate, steps_for
+from iamflow.compliance.report import ReportPaths, write_reports
+from iamflow.compliance.snapshot import ALL_STEPS, Snapshot
+from iamflow.compliance.targets import DEFAULT_SESSION_NAME, Target, clients_for_target
+
+if TYPE_CHECKING:
+    from iamflow.aws.clients import AwsClients
+
+DEFAULT_REPORT_DIR = "reports"
+
+
+def report_dir(out: str | Path | None = None) -> Path:
+    """The report folder: ``out``, else ``$IAMFLOW_REPORT_DIR``, else ``./reports``."""
+    return Path(out or os.environ.get("IAMFLOW_REPORT_DIR") or DEFAULT_REPORT_DIR)
+
+
+def sweep_account(
+    clients: AwsClients,
+    account_id: str | None,
+    config: ComplianceConfig,
+    mutelist: Mutelist | None,
+    now: datetime,
+    *,
+    region: str | None = None,
+    drift_provider: DriftProvider | None = None,
+    sleep: Sleep = time.sleep,
+) -> list[Finding]:
+    """Sweep one account: every enabled check's findings, muted where the mutelist says, keys named."""
+    checks = enabled_checks(config)
+    snapshot = collect_account(
+        clients,
+        now=now,
+        steps=steps_for(checks),
+        account_id=account_id,
+        region=region,
+        options=CollectOptions(
+            report_max_age=config.collection.credential_report_max_age,
+            report_timeout_seconds=config.collection.credential_report_timeout_seconds,
+        ),
+        sleep=sleep,
+        drift_provider=drift_provider,
+    )
+    findings = evaluate(checks, snapshot, config, now)
+    if mutelist is not None:
+        findings = mutelist.apply(findings, now)
+    return resolve_access_key_ids(clients, findings, config.collection.access_key_id_lookups)
+
+
+def unreachable_findings(account_id: str, reason: str, config: ComplianceConfig, now: datetime, *,
+                         region: str = "us-east-1", checks: Sequence[Check] | None = None) -> list[Finding]:
+    """ERROR findings, one per enabled check, for an account the sweep could not reach."""
+    snapshot = Snapshot(account_id=account_id, region=region)
+    for step in ALL_STEPS:
+        snapshot.errors[step] = f"account not reachable: {reason}"
+    return evaluate(checks if checks is not None else enabled_checks(config), snapshot, config, now)
+
+
+def resolve_access_key_ids(clients: AwsClients, findings: list[Finding], budget: int) -> list[Finding]:
+    """Fill ``access_key_id`` (and the message) of failing per-key findings, one ListAccessKeys per user, ``budget`` users at most.
+
+    The credential report identifies keys only by slot (1 or 2); looking the id up costs a call
+    per user, so only users with a FAIL key finding are looked up, and the budget caps the calls.
+    """
+    wanted: dict[str, dict[int, datetime | None]] = {}
+    for f in findings:
+        slot = _slot(f)
+        if f.status == FAIL and slot and not f.extra.get("access_key_id") and f.resource_id:
+            created = f.extra.get("key_created")
+            wanted.setdefault(f.resource_id, {})[slot] = datetime.fromisoformat(created) if created else None
+    if not wanted or budget <= 0:
+        return findings
+    found, _errors = lookup_access_key_ids(clients, wanted, budget)
+    out = []
+    for f in findings:
+        slot = _slot(f)
+        key_id = found.get((f.resource_id, slot)) if slot else None
+        if key_id is None:
+            out.append(f)
+            continue
+        message = re.sub(rf"(?i)\baccess key {slot}\b", lambda m, k=key_id: f"{m.group(0)} ({k})", f.message, count=1)
+        out.append(f.with_status(f.status, message=message, extra={**f.extra, "access_key_id": key_id}))
+    return out
+
+
+def _slot(f: Finding) -> int | None:
+    value = f.extra.get("access_key")
+    if isinstance(value, str) and value.startswith("access_key_"):
+        return int(value.rsplit("_", 1)[1])
+    return None
+
+
+@dataclass
+class TargetResult:
+    """What one account's sweep produced: findings and the API calls it made, by operation."""
+
+    target: Target
+    findings: list[Finding]
+    calls: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form (an Airflow XCom)."""
+        return {"target": self.target.to_dict(), "findings": [f.to_dict() for f in self.findings],
+                "calls": self.calls, "error": self.error}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TargetResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(Target.from_dict(data["target"]), [Finding.from_dict(f) for f in data["findings"]],
+                   dict(data.get("calls") or {}), data.get("error"))
+
+
+def sweep_target(
+    target: Target,
+    *,
+    base: AwsClients,
+    config: ComplianceConfig,
+    mutelist: Mutelist | None,
+    now: datetime,
+    external_id: str | None = None,
+    session_name: str = DEFAULT_SESSION_NAME,
+    region: str | None = None,
+    drift_provider: DriftProvider | None = None,
+    sleep: Sleep = time.sleep,
+) -> TargetResult:
+    """Reach one target (assuming its role) and sweep it; failing to reach it gives ERROR findings."""
+    from iamflow.aws.clients import CallLog
+
+    log = CallLog()
+    account = target.account_id or base.caller_context().account_id
+    try:
+        clients = clients_for_target(base, target, external_id=external_id, session_name=session_name,
+                                     region=region, call_log=log)
+    except Exception as exc:
+        reason = describe_error(exc)
+        findings = unreachable_findings(account, reason, config, now, region=region or base.region or "us-east-1")
+        return TargetResult(target, findings, {}, reason)
+    before = Counter(clients.call_log.by_operation())
+    findings = sweep_account(clients, account, config, mutelist, now, region=region, drift_provider=drift_provider,
+                             sleep=sleep)
+    calls = Counter(clients.call_log.by_operation())
+    calls.subtract(before)
+    return TargetResult(target, findings, {k: v for k, v in calls.items() if v})
+
+
+@dataclass
+class SweepResult:
+    """The outcome of :func:`run_sweep`."""
+
+    paths: ReportPaths
+    findings: list[Finding]
+    results: list[TargetResult]
+    expired_suppressions: list[dict[str, Any]]
+
+
+def finish_sweep(
+    results: Iterable[TargetResult],
+    out_dir: str | Path | None,
+    *,
+    mutelist: Mutelist | None,
+    now: datetime,
+    run_id: str | None = None,
+) -> SweepResult:
+    """Merge per-account results and write the reports (the DAG's final task)."""
+    results = list(results)
+    findings = [f for r in results for f in r.findings]
+    accounts = sorted({f.account_id for f in findings} | {r.target.account_id for r in results if r.target.account_id})
+    expired = mutelist.expired_entries(now, findings, accounts) if mutelist is not None else []
+    calls = {r.target.account_id or "current": r.calls for r in results}
+    paths = write_reports(findings, report_dir(out_dir), run_id=run_id, generated_at=now, expired_suppressions=expired,
+                          accounts=accounts, call_counts=calls)
+    return SweepResult(paths, findings, results, expired)
+
+
+def run_sweep(
+    targets: Sequence[Target],
+    out_dir: str | Path | None = None,
+    *,
+    base: AwsClients,
+    config: ComplianceConfig | None = None,
+    mutelist: Mutelist | None = None,
+    now: datetime | None = None,
+    run_id: str | None = None,
+    external_id: str | None = None,
+    session_name: str = DEFAULT_SESSION_NAME,
+    region: str | None = None,
+    drift_provider: DriftProvider | None = None,
+    sleep: Sleep = time.sleep,
+    workers: int = 1,
+) -> SweepResult:
+    """Sweep every target (``workers`` at a time) and write one report set; return paths and findings."""
+    config = config or ComplianceConfig.load()
+    now = now or datetime.now(UTC)
+
+    def one(target: Target) -> TargetResult:
+        return sweep_target(target, base=base, config=config, mutelist=mutelist, now=now, external_id=external_id,
+                            session_name=session_name, region=region, drift_provider=drift_provider, sleep=sleep)
+
+    if workers > 1 and len(targets) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(one, targets))
+    else:
+        results = [one(t) for t in targets]
+    return finish_sweep(results, out_dir, mutelist=mutelist, now=now, run_id=run_id)

@@ -1,0 +1,520 @@
+"""KMS keys: description, aliases, tags, enabled state, rotation and key policy; proven after apply.
+
+A key has no name in KMS, so its first alias that exists is its address: the handler calls
+``DescribeKey`` on each declared alias in order (``alias/<name>`` by default) and converges the key
+the first one that exists points at; it never lists the account's keys. The remaining declared
+aliases are created, or moved (``UpdateAlias``) when they point at another key.
+
+A new key's id is known only once ``CreateKey`` has run, so the calls that follow it in the same
+plan (aliases, rotation, disable) carry a :class:`~iamflow.resources.execute.Ref` to its response.
+
+Rotation period: real KMS returns ``RotationPeriodInDays`` from ``GetKeyRotationStatus``; moto
+5.2.5 accepts the period but never returns it. A missing period is treated as *unknown*, not as a
+difference, so a no-op run stays a no-op; the plan says so in a note. When KMS does report it, a
+different period is converged with ``EnableKeyRotation``.
+
+``key_spec`` and ``key_usage`` are immutable. A difference blocks the plan ("replacement
+required") unless ``allow_replace: true``: then a new key is created, the declared aliases are moved
+to it, and the old key is scheduled for deletion with ``pending_days`` (never deleted at once).
+
+``state: absent`` deletes every alias of the key and schedules its deletion with ``pending_days``;
+a key already pending deletion is left as it is. ``state: present`` on a key pending deletion
+cancels the deletion (KMS leaves it disabled) and re-enables it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from iamflow.errors import ApplyError, IamflowError
+from iamflow.policy.document import policies_equal
+from iamflow.policy.tags import compare_tags, tags_from_list, tags_to_list
+from iamflow.resources._common import (
+    current_document,
+    desired_document,
+    desired_tags,
+    render_for_api,
+    view_document,
+)
+from iamflow.resources.base import Change, Plan, PlanEnv, ResourceHandler
+from iamflow.resources.execute import Ref, execute_changes
+
+if TYPE_CHECKING:
+    from iamflow.aws.clients import AwsClients
+    from iamflow.spec.kinds_kms import KmsKey
+    from iamflow.spec.models import ResourceBase
+
+NEW_KEY_ID = Ref("kms.create_key", ("KeyMetadata", "KeyId"))
+PENDING_DELETION = "PendingDeletion"
+_ROLE_KINDS = ("iam_role",)
+_UNKNOWN = "(known after apply)"
+
+# What key administrators may do: manage the key, never use it (no Encrypt/Decrypt/GenerateDataKey,
+# and no CreateGrant, which would let them hand usage to someone else).
+ADMIN_ACTIONS: tuple[str, ...] = (
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListKeyRotations",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+)
+# What key users may do, by key usage (symmetric encryption keys also make data keys).
+USER_ACTIONS: dict[str, tuple[str, ...]] = {
+    "SYMMETRIC": (
+        "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*",
+    ),
+    "ENCRYPT_DECRYPT": ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GetPublicKey", "kms:ReEncrypt*"),
+    "SIGN_VERIFY": ("kms:DescribeKey", "kms:GetPublicKey", "kms:Sign", "kms:Verify"),
+    "GENERATE_VERIFY_MAC": ("kms:DescribeKey", "kms:GenerateMac", "kms:VerifyMac"),
+}
+
+
+def build_key_policy(
+    root_arn: str, admins: list[str], users: list[str], *, key_spec: str, key_usage: str
+) -> dict[str, Any]:
+    """Return a least-privilege key policy: the account root, then admins (manage) and users (use).
+
+    The root statement stays so that IAM policies keep working for the key and it cannot be
+    orphaned by a policy that names only principals which are later deleted.
+    """
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "EnableRootAccountAccess",
+            "Effect": "Allow",
+            "Principal": {"AWS": root_arn},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    if admins:
+        statements.append({
+            "Sid": "AllowKeyAdministration",
+            "Effect": "Allow",
+            "Principal": {"AWS": sorted(admins)},
+            "Action": list(ADMIN_ACTIONS),
+            "Resource": "*",
+        })
+    if users:
+        usage = "SYMMETRIC" if key_spec == "SYMMETRIC_DEFAULT" else key_usage
+        statements.append({
+            "Sid": "AllowKeyUse",
+            "Effect": "Allow",
+            "Principal": {"AWS": sorted(users)},
+            "Action": list(USER_ACTIONS[usage]),
+            "Resource": "*",
+        })
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+@dataclass
+class KmsKeyPlan(Plan):
+    """A plan that also says which key to prove usable once it is applied (None: no proof)."""
+
+    prove_key_id: str | None = None
+
+
+class KmsKeyHandler(ResourceHandler):
+    """Converge a customer-managed KMS key."""
+
+    kind: ClassVar[str] = "kms_key"
+    read_actions: ClassVar[tuple[str, ...]] = (
+        "kms:DescribeKey",
+        "kms:ListAliases",
+        "kms:GetKeyRotationStatus",
+        "kms:GetKeyPolicy",
+        "kms:ListResourceTags",
+    )
+    write_actions: ClassVar[tuple[str, ...]] = (
+        "kms:CreateKey",
+        "kms:CreateAlias",
+        "kms:UpdateAlias",
+        "kms:DeleteAlias",
+        "kms:UpdateKeyDescription",
+        "kms:PutKeyPolicy",
+        "kms:EnableKey",
+        "kms:DisableKey",
+        "kms:EnableKeyRotation",
+        "kms:DisableKeyRotation",
+        "kms:TagResource",
+        "kms:UntagResource",
+        "kms:ScheduleKeyDeletion",
+        "kms:CancelKeyDeletion",
+        # the proof after apply
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+    )
+
+    def read(self, clients: AwsClients, resource: ResourceBase, env: PlanEnv) -> dict[str, Any] | None:
+        """Find the key by its aliases, then read what the playbook manages of it."""
+        res: KmsKey = resource  # type: ignore[assignment]
+        kms = clients.client("kms")
+        alias_targets: dict[str, str | None] = {}
+        meta: dict[str, Any] | None = None
+        for alias in res.alias_names:
+            meta = _describe(kms, alias)
+            if meta is not None:
+                break
+            alias_targets[alias] = None
+        if meta is None:
+            return None
+        key_id = meta["KeyId"]
+        aliases = [a["AliasName"] for a in _paginate(kms, "list_aliases", "Aliases", KeyId=key_id)]
+        current: dict[str, Any] = {
+            "key_id": key_id,
+            "arn": meta["Arn"],
+            "key_manager": meta.get("KeyManager", "CUSTOMER"),
+            "state": meta.get("KeyState"),
+            "deletion_date": str(meta["DeletionDate"]) if meta.get("DeletionDate") else None,
+            "enabled": bool(meta.get("Enabled")),
+            "description": meta.get("Description") or None,
+            "key_spec": meta.get("KeySpec") or meta.get("CustomerMasterKeySpec"),
+            "key_usage": meta.get("KeyUsage", "ENCRYPT_DECRYPT"),
+            "aliases": sorted(aliases),
+            "alias_targets": alias_targets,
+            "rotation": None,
+            "rotation_period_days": None,
+            "policy": None,
+            "tags": None,
+        }
+        if res.state == "absent":
+            return current
+        for alias in res.alias_names:
+            if alias not in aliases and alias not in alias_targets:
+                other = _describe(kms, alias)
+                alias_targets[alias] = other["KeyId"] if other else None
+        pending = current["state"] == PENDING_DELETION
+        if res.rotation is not None and _rotatable(current["key_spec"], current["key_usage"]) and not pending:
+            status = kms.get_key_rotation_status(KeyId=key_id)
+            current["rotation"] = bool(status.get("KeyRotationEnabled"))
+            current["rotation_period_days"] = status.get("RotationPeriodInDays")
+        if res.policy is not None or res.policy_generated:
+            # moto (unlike AWS) needs the policy name spelt out; AWS accepts it too
+            got = kms.get_key_policy(KeyId=key_id, PolicyName="default")
+            current["policy"] = current_document(got["Policy"])
+        if desired_tags(env, res) is not None:
+            tags = _paginate(kms, "list_resource_tags", "Tags", KeyId=key_id)
+            current["tags"] = tags_from_list(tags, "TagKey", "TagValue")
+        return current
+
+    def plan(self, resource: ResourceBase, current: dict[str, Any] | None, env: PlanEnv) -> KmsKeyPlan:
+        """Plan the calls from ``current`` to the declared key. Pure."""
+        res: KmsKey = resource  # type: ignore[assignment]
+        plan = KmsKeyPlan(resource=res.key, before=_view(current))
+        if current is not None and current["key_manager"] != "CUSTOMER":
+            plan.blocked = f"{res.alias_names[0]} points at an AWS managed key, which iamflow does not manage"
+            return plan
+        if res.state == "absent":
+            if current is not None:
+                _plan_delete(plan, res, current)
+            return plan
+        desired = _desired(res, env)
+        if current is None:
+            _plan_create(plan, res, desired, {})
+        elif (current["key_spec"], current["key_usage"]) != (res.key_spec, res.key_usage):
+            _plan_replace(plan, res, desired, current)
+        else:
+            _plan_update(plan, res, desired, current)
+        if plan.changes and not plan.blocked:
+            _plan_proof(plan, res)
+        return plan
+
+    def apply(self, clients: AwsClients, plan: Plan) -> None:
+        """Execute the plan, then prove the key usable with an envelope round trip (when asked)."""
+        execute_changes(clients, plan)
+        key_id = getattr(plan, "prove_key_id", None)
+        if not plan.changes or key_id is None:
+            return
+        from iamflow.kms.envelope import prove_key
+
+        try:
+            proof = prove_key(clients.client("kms"), key_id)
+        except IamflowError as exc:
+            raise ApplyError(f"Failed to prove {plan.resource} usable after apply: {exc}") from exc
+        plan.notes.append(f"key proven usable (envelope round trip, {proof['alg']})")
+
+
+def _describe(kms: Any, key_id: str) -> dict[str, Any] | None:
+    """DescribeKey; "not found" is an answer (None), not an error."""
+    try:
+        return kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    except kms.exceptions.NotFoundException:
+        return None
+
+
+def _paginate(kms: Any, operation: str, result_key: str, **params: Any) -> list[Any]:
+    items: list[Any] = []
+    for page in kms.get_paginator(operation).paginate(**params):
+        items.extend(page.get(result_key, []))
+    return items
+
+
+def _rotatable(key_spec: str | None, key_usage: str | None) -> bool:
+    return key_spec == "SYMMETRIC_DEFAULT" and key_usage == "ENCRYPT_DECRYPT"
+
+
+def _desired(res: KmsKey, env: PlanEnv) -> dict[str, Any]:
+    """The declared key with placeholders filled and role references resolved to ARNs."""
+    policy: dict[str, Any] | None = None
+    if res.policy is not None:
+        policy = desired_document(env, res.policy)
+    elif res.policy_generated:
+        ctx = env.ctx
+        policy = build_key_policy(
+            f"arn:{ctx.partition}:iam::{ctx.account_id}:root",
+            [env.ref_arn(p, _ROLE_KINDS) for p in res.admins or []],
+            [env.ref_arn(p, _ROLE_KINDS) for p in res.users or []],
+            key_spec=res.key_spec,
+            key_usage=str(res.key_usage),
+        )
+    return {
+        "description": env.ctx.substitute(res.description),
+        "policy": policy,
+        "tags": desired_tags(env, res),
+        "aliases": res.alias_names,
+    }
+
+
+def _plan_create(plan: KmsKeyPlan, res: KmsKey, desired: dict[str, Any], alias_targets: dict[str, str | None]) -> None:
+    """CreateKey with what it accepts in one call, then aliases, rotation and the enabled state.
+
+    ``alias_targets`` maps aliases that already exist (on another key) to that key: they are moved.
+    """
+    params: dict[str, Any] = {"KeySpec": res.key_spec, "KeyUsage": res.key_usage}
+    if desired["description"]:
+        params["Description"] = desired["description"]
+    if desired["policy"] is not None:
+        params["Policy"] = render_for_api(desired["policy"])
+    if desired["tags"]:
+        params["Tags"] = tags_to_list(desired["tags"], "TagKey", "TagValue")
+    first = desired["aliases"][0]
+    plan.changes.append(Change("kms", "create_key", params, f"create {res.key_spec} key {first}"))
+    for alias in desired["aliases"]:
+        if alias_targets.get(alias):
+            plan.changes.append(_move_alias(alias, NEW_KEY_ID, alias_targets[alias], "the new key"))
+        else:
+            plan.changes.append(Change(
+                "kms", "create_alias", {"AliasName": alias, "TargetKeyId": NEW_KEY_ID},
+                f"create alias {alias} for the new key",
+            ))
+    if res.rotation:
+        plan.changes.append(_enable_rotation(NEW_KEY_ID, res.rotation_period_days, first))
+    if not res.enabled:
+        plan.changes.append(Change("kms", "disable_key", {"KeyId": NEW_KEY_ID}, f"disable key {first}"))
+    plan.after = {
+        "key_id": _UNKNOWN,
+        "state": "Enabled" if res.enabled else "Disabled",
+        "description": desired["description"] or None,
+        "key_spec": res.key_spec,
+        "key_usage": res.key_usage,
+        "aliases": sorted(desired["aliases"]),
+        "rotation": bool(res.rotation) if res.rotation is not None else None,
+        "rotation_period_days": res.rotation_period_days,
+        "policy": view_document(desired["policy"]),
+        "tags": dict(sorted((desired["tags"] or {}).items())),
+    }
+
+
+def _plan_replace(plan: KmsKeyPlan, res: KmsKey, desired: dict[str, Any], current: dict[str, Any]) -> None:
+    """key_spec/key_usage differ: block, or (allow_replace) make a new key and retire the old one."""
+    what = (
+        f"key_spec/key_usage cannot change in place (current {current['key_spec']}/{current['key_usage']}, "
+        f"declared {res.key_spec}/{res.key_usage}): replacement required"
+    )
+    plan.notes.append(what)
+    if not res.allow_replace:
+        plan.blocked = f"{what}; set allow_replace: true to create a new key and schedule the old one's deletion"
+        return
+    targets: dict[str, str | None] = {a: current["key_id"] for a in current["aliases"]}
+    targets.update({a: t for a, t in current["alias_targets"].items() if t})
+    _plan_create(plan, res, desired, targets)
+    old = current["key_id"]
+    if current["state"] != PENDING_DELETION:
+        plan.changes.append(_schedule_deletion(old, res.pending_days))
+    plan.notes.append(
+        f"replacing key {old}: the declared aliases move to the new key and the old key is scheduled for "
+        f"deletion in {res.pending_days} days (data it encrypted must be re-encrypted before then)"
+    )
+
+
+def _plan_update(plan: KmsKeyPlan, res: KmsKey, desired: dict[str, Any], current: dict[str, Any]) -> None:
+    """Plan one call per managed attribute that differs."""
+    key_id = current["key_id"]
+    label = f"key {res.alias_names[0]}"
+    after = dict(plan.before or {})
+    changes = plan.changes
+
+    enabled = current["enabled"]
+    if current["state"] == PENDING_DELETION:
+        changes.append(Change("kms", "cancel_key_deletion", {"KeyId": key_id}, f"cancel the deletion of {label}"))
+        plan.notes.append(f"{label} was pending deletion; cancelling it (KMS leaves the key disabled)")
+        enabled = False
+    if res.enabled != enabled:
+        op = "enable_key" if res.enabled else "disable_key"
+        changes.append(Change("kms", op, {"KeyId": key_id}, f"{op.split('_')[0]} {label}"))
+    after["state"] = "Enabled" if res.enabled else "Disabled"
+
+    if res.is_managed("description") and (desired["description"] or "") != (current["description"] or ""):
+        changes.append(Change(
+            "kms", "update_key_description", {"KeyId": key_id, "Description": desired["description"] or ""},
+            f"update the description of {label}",
+        ))
+        after["description"] = desired["description"] or None
+
+    if desired["policy"] is not None:
+        if not policies_equal(current["policy"], desired["policy"]):
+            changes.append(Change(
+                "kms", "put_key_policy",
+                {"KeyId": key_id, "PolicyName": "default", "Policy": render_for_api(desired["policy"])},
+                f"update the key policy of {label}",
+            ))
+            after["policy"] = view_document(desired["policy"])
+
+    if res.rotation is not None:
+        _plan_rotation(plan, res, current, after, label)
+
+    _plan_aliases(plan, res, current, after)
+
+    to_set, to_remove = compare_tags(current["tags"], desired["tags"], purge=res.purge_tags)
+    if to_remove:
+        changes.append(Change(
+            "kms", "untag_resource", {"KeyId": key_id, "TagKeys": sorted(to_remove)},
+            f"remove tags {', '.join(sorted(to_remove))} from {label}",
+        ))
+    if to_set:
+        changes.append(Change(
+            "kms", "tag_resource", {"KeyId": key_id, "Tags": tags_to_list(to_set, "TagKey", "TagValue")},
+            f"set tags {', '.join(sorted(to_set))} on {label}",
+        ))
+    if desired["tags"] is not None:
+        tags = {k: v for k, v in (current["tags"] or {}).items() if k not in set(to_remove)}
+        tags.update(to_set)
+        after["tags"] = dict(sorted(tags.items()))
+    plan.after = after
+
+
+def _plan_rotation(plan: KmsKeyPlan, res: KmsKey, current: dict[str, Any], after: dict[str, Any], label: str) -> None:
+    """Rotation on/off and its period; a period KMS does not report is unknown, not a difference."""
+    key_id = current["key_id"]
+    have, have_period = current["rotation"], current["rotation_period_days"]
+    want_period = res.rotation_period_days
+    if res.rotation:
+        period_differs = want_period is not None and have_period is not None and have_period != want_period
+        if have is not True or period_differs:
+            plan.changes.append(_enable_rotation(key_id, want_period, res.alias_names[0]))
+            after["rotation_period_days"] = want_period
+        elif want_period is not None and have_period is None:
+            plan.notes.append(
+                f"{label}: KMS did not report the rotation period, so {want_period} days is not compared "
+                "(unknown is not a difference)"
+            )
+        after["rotation"] = True
+    else:
+        if have is not False:  # None: pending deletion, state unknown until the cancel
+            plan.changes.append(Change("kms", "disable_key_rotation", {"KeyId": key_id},
+                                       f"disable automatic rotation of {label}"))
+        after["rotation"] = False
+        after["rotation_period_days"] = None
+
+
+def _plan_aliases(plan: KmsKeyPlan, res: KmsKey, current: dict[str, Any], after: dict[str, Any]) -> None:
+    """Create missing aliases, move those pointing elsewhere; with explicit ``aliases``, drop others."""
+    key_id = current["key_id"]
+    have = set(current["aliases"])
+    want = res.alias_names
+    for alias in want:
+        if alias in have:
+            continue
+        other = current["alias_targets"].get(alias)
+        if other:
+            plan.changes.append(_move_alias(alias, key_id, other, f"key {want[0]}"))
+        else:
+            plan.changes.append(Change("kms", "create_alias", {"AliasName": alias, "TargetKeyId": key_id},
+                                       f"create alias {alias} for key {want[0]}"))
+    extra = sorted(have - set(want)) if res.is_managed("aliases") else []
+    for alias in extra:
+        plan.changes.append(Change("kms", "delete_alias", {"AliasName": alias}, f"delete alias {alias}"))
+    after["aliases"] = sorted((have - set(extra)) | set(want))
+
+
+def _plan_delete(plan: KmsKeyPlan, res: KmsKey, current: dict[str, Any]) -> None:
+    """Delete the key's aliases and schedule its deletion; never delete a key at once."""
+    for alias in current["aliases"]:
+        plan.changes.append(Change("kms", "delete_alias", {"AliasName": alias}, f"delete alias {alias}"))
+    if current["state"] == PENDING_DELETION:
+        plan.notes.append(f"key {current['key_id']} is already pending deletion (on {current['deletion_date']})")
+    else:
+        plan.changes.append(_schedule_deletion(current["key_id"], res.pending_days))
+    plan.after = None
+
+
+def _plan_proof(plan: KmsKeyPlan, res: KmsKey) -> None:
+    """Ask apply to prove the key, when the playbook wants it and an envelope round trip can work."""
+    if not res.prove:
+        return
+    if not _rotatable(res.key_spec, res.key_usage):
+        plan.notes.append(f"no envelope proof: a {res.key_spec} {res.key_usage} key cannot make data keys")
+    elif not res.enabled:
+        plan.notes.append("no envelope proof: the key is declared disabled")
+    else:
+        # the alias reaches the key whether it was just created, replaced or updated
+        plan.prove_key_id = res.alias_names[0]
+
+
+def _enable_rotation(key_id: str | Ref, period: int | None, label: str) -> Change:
+    params: dict[str, Any] = {"KeyId": key_id}
+    if period is not None:
+        params["RotationPeriodInDays"] = period
+    every = f" every {period} days" if period is not None else ""
+    return Change("kms", "enable_key_rotation", params, f"enable automatic rotation of key {label}{every}")
+
+
+def _move_alias(alias: str, key_id: str | Ref, other: str | None, label: str) -> Change:
+    return Change("kms", "update_alias", {"AliasName": alias, "TargetKeyId": key_id},
+                  f"move alias {alias} from key {other} to {label}")
+
+
+def _schedule_deletion(key_id: str, days: int) -> Change:
+    return Change("kms", "schedule_key_deletion", {"KeyId": key_id, "PendingWindowInDays": days},
+                  f"schedule the deletion of key {key_id} in {days} days")
+
+
+def _view(current: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The diffable view of a read key (what was not read shows as null)."""
+    if current is None:
+        return None
+    return {
+        "key_id": current["key_id"],
+        "state": current["state"],
+        "description": current["description"],
+        "key_spec": current["key_spec"],
+        "key_usage": current["key_usage"],
+        "aliases": list(current["aliases"]),
+        "rotation": current["rotation"],
+        "rotation_period_days": current["rotation_period_days"],
+        "policy": view_document(current["policy"]),
+        "tags": dict(sorted(current["tags"].items())) if current["tags"] is not None else None,
+    }
+
+
+from iamflow.resources import register  # noqa: E402  (the package imports this module last)
+
+register(KmsKeyHandler())
