@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     from iamflow.compliance.cli import add_sweep_parser
 
     add_sweep_parser(sub)
+    from iamflow.secrets.cli import add_verify_parser
+
+    add_verify_parser(sub)
     return parser
 
 

@@ -465,19 +465,34 @@ def _login(home: Path, stop: dict[str, bool], *, timeout: float = 60.0) -> str:
 
 
 def _stop_process_group(process: subprocess.Popen[bytes], *, grace: float = 20.0) -> None:
-    """Stop the process we started and its children (its own session): SIGTERM, then SIGKILL."""
-    if process.poll() is not None:
-        return
+    """Stop the process we started and its children (its own session): SIGTERM, then SIGKILL.
+
+    ``airflow standalone`` returns before its components have finished shutting down, so this
+    waits for the whole group, not only for the process itself.
+    """
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and _group_alive(process):
+            time.sleep(0.2)
+        if not _group_alive(process):
+            break
+    if process.poll() is None:
+        process.wait(timeout=5)
+
+
+def _group_alive(process: subprocess.Popen[bytes]) -> bool:
+    process.poll()  # reap the leader, so that a zombie does not count as alive
+    try:
+        os.killpg(process.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _port_free(port: int) -> bool:

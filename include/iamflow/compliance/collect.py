@@ -94,7 +94,7 @@ def collect_account(
     account_id: str | None = None,
     region: str | None = None,
     options: CollectOptions | None = None,
-    sleep: Sleep = time.sleep,
+    sleep: Sleep | None = None,
     drift_provider: DriftProvider | None = None,
 ) -> Snapshot:
     """Collect the snapshot of the account ``clients`` act in.
@@ -151,7 +151,7 @@ class _Collector:
         self.snapshot = snapshot
         self.now = now
         self.opts = opts
-        self.sleep = sleep
+        self.sleep = time.sleep if sleep is None else sleep  # looked up per call: a test can patch time.sleep
 
     def run(self, step: str) -> None:
         """Run one step and store its data in the snapshot."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -55,7 +54,7 @@ def sweep_account(
     *,
     region: str | None = None,
     drift_provider: DriftProvider | None = None,
-    sleep: Sleep = time.sleep,
+    sleep: Sleep | None = None,
 ) -> list[Finding]:
     """Sweep one account: every enabled check's findings, muted where the mutelist says, keys named."""
     checks = enabled_checks(config)
@@ -153,7 +152,7 @@ def sweep_target(
     session_name: str = DEFAULT_SESSION_NAME,
     region: str | None = None,
     drift_provider: DriftProvider | None = None,
-    sleep: Sleep = time.sleep,
+    sleep: Sleep | None = None,
 ) -> TargetResult:
     """Reach one target (assuming its role) and sweep it; failing to reach it gives ERROR findings."""
     from iamflow.aws.clients import CallLog
@@ -217,7 +216,7 @@ def run_sweep(
     session_name: str = DEFAULT_SESSION_NAME,
     region: str | None = None,
     drift_provider: DriftProvider | None = None,
-    sleep: Sleep = time.sleep,
+    sleep: Sleep | None = None,
     workers: int = 1,
 ) -> SweepResult:
     """Sweep every target (``workers`` at a time) and write one report set; return paths and findings."""

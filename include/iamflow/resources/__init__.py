@@ -37,5 +37,5 @@ for _handler in _cognito.HANDLERS:
     register(_handler)
 
 __all__ = ["HANDLERS", "ResourceHandler", "handler_for", "register"]
-from iamflow.resources import secret as _secret  # noqa: E402,F401  (registers the secret handler)
 from iamflow.resources import kms_key as _kms_key  # noqa: E402,F401  (registers the kms_key handler)
+from iamflow.resources import secret as _secret  # noqa: E402,F401  (registers the secret handler)

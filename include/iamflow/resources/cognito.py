@@ -472,6 +472,9 @@ class CognitoUserPoolHandler(ResourceHandler):
         immutable: list[str] = []
         for name, want in (desired.get("schema") or {}).items():
             have = before["schema"].get(name) if before else None
+            for limit in ("min_length", "max_length"):  # an undeclared limit is not managed
+                if want[limit] is None and have:
+                    want[limit] = have[limit]
             if _schema_differs(want, have):
                 immutable.append(f"schema attribute {name}: {have or 'absent'} -> {want}")
         if "username_attributes" in desired and desired["username_attributes"] != before["username_attributes"]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from iamflow.errors import ApplyError, IamflowError
-from iamflow.policy.document import policies_equal
+from iamflow.policy.document import normalize_policy, policies_equal
 from iamflow.policy.tags import compare_tags, tags_from_list, tags_to_list
 from iamflow.resources._common import (
     current_document,
@@ -233,6 +233,11 @@ class KmsKeyHandler(ResourceHandler):
             _plan_replace(plan, res, desired, current)
         else:
             _plan_update(plan, res, desired, current)
+        if res.policy is not None and not _grants_root(desired["policy"], env):
+            plan.notes.append(
+                "the key policy does not grant the account root: if the principals it names are deleted, "
+                "nobody can manage the key any more"
+            )
         if plan.changes and not plan.blocked:
             _plan_proof(plan, res)
         return plan
@@ -269,6 +274,16 @@ def _paginate(kms: Any, operation: str, result_key: str, **params: Any) -> list[
 
 def _rotatable(key_spec: str | None, key_usage: str | None) -> bool:
     return key_spec == "SYMMETRIC_DEFAULT" and key_usage == "ENCRYPT_DECRYPT"
+
+
+def _grants_root(policy: dict[str, Any], env: PlanEnv) -> bool:
+    """True when an Allow statement names the account root (as its ARN or bare account id)."""
+    root = {f"arn:{env.ctx.partition}:iam::{env.ctx.account_id}:root", env.ctx.account_id}
+    for st in normalize_policy(policy)["Statement"]:
+        principal = st.get("Principal") or {}
+        if st.get("Effect") == "Allow" and isinstance(principal, dict) and root & set(principal.get("AWS", [])):
+            return True
+    return False
 
 
 def _desired(res: KmsKey, env: PlanEnv) -> dict[str, Any]:
@@ -367,9 +382,9 @@ def _plan_update(plan: KmsKeyPlan, res: KmsKey, desired: dict[str, Any], current
         changes.append(Change("kms", "cancel_key_deletion", {"KeyId": key_id}, f"cancel the deletion of {label}"))
         plan.notes.append(f"{label} was pending deletion; cancelling it (KMS leaves the key disabled)")
         enabled = False
-    if res.enabled != enabled:
-        op = "enable_key" if res.enabled else "disable_key"
-        changes.append(Change("kms", op, {"KeyId": key_id}, f"{op.split('_')[0]} {label}"))
+    # enable first and disable last: KMS refuses rotation changes on a disabled key
+    if res.enabled and not enabled:
+        changes.append(Change("kms", "enable_key", {"KeyId": key_id}, f"enable {label}"))
     after["state"] = "Enabled" if res.enabled else "Disabled"
 
     if res.is_managed("description") and (desired["description"] or "") != (current["description"] or ""):
@@ -379,14 +394,13 @@ def _plan_update(plan: KmsKeyPlan, res: KmsKey, desired: dict[str, Any], current
         ))
         after["description"] = desired["description"] or None
 
-    if desired["policy"] is not None:
-        if not policies_equal(current["policy"], desired["policy"]):
-            changes.append(Change(
-                "kms", "put_key_policy",
-                {"KeyId": key_id, "PolicyName": "default", "Policy": render_for_api(desired["policy"])},
-                f"update the key policy of {label}",
-            ))
-            after["policy"] = view_document(desired["policy"])
+    if desired["policy"] is not None and not policies_equal(current["policy"], desired["policy"]):
+        changes.append(Change(
+            "kms", "put_key_policy",
+            {"KeyId": key_id, "PolicyName": "default", "Policy": render_for_api(desired["policy"])},
+            f"update the key policy of {label}",
+        ))
+        after["policy"] = view_document(desired["policy"])
 
     if res.rotation is not None:
         _plan_rotation(plan, res, current, after, label)
@@ -408,6 +422,8 @@ def _plan_update(plan: KmsKeyPlan, res: KmsKey, desired: dict[str, Any], current
         tags = {k: v for k, v in (current["tags"] or {}).items() if k not in set(to_remove)}
         tags.update(to_set)
         after["tags"] = dict(sorted(tags.items()))
+    if not res.enabled and enabled:
+        changes.append(Change("kms", "disable_key", {"KeyId": key_id}, f"disable {label}"))
     plan.after = after
 
 

@@ -109,10 +109,17 @@ def test_a_blocked_plan_is_refused_before_any_call(clients, call_log):
 
 
 def test_the_registry_has_one_handler_per_kind_with_its_iam_actions():
-    assert set(HANDLERS) == {"iam_managed_policy", "iam_role", "iam_instance_profile"}
+    from iamflow.spec.models import RESOURCE_MODELS
+
+    # every kind a playbook may declare has exactly one handler, and the other way round
+    assert set(HANDLERS) == set(RESOURCE_MODELS)
+    assert {"iam_managed_policy", "iam_role", "iam_instance_profile"} <= set(HANDLERS)
     for kind, handler in HANDLERS.items():
         assert handler_for(kind) is handler and handler.kind == kind
-        assert handler.read_actions and handler.write_actions
+        assert handler.read_actions and handler.write_actions, f"{kind} declares no IAM actions"
+        assert all(":" in a for a in handler.read_actions + handler.write_actions), kind
+    for kind in ("iam_managed_policy", "iam_role", "iam_instance_profile"):
+        handler = HANDLERS[kind]
         assert all(a.startswith("iam:") for a in handler.read_actions + handler.write_actions)
     with pytest.raises(KeyError, match="no handler for resource kind 'nope'"):
         handler_for("nope")

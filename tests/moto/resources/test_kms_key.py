@@ -151,7 +151,7 @@ def test_check_mode_on_drift_shows_the_changes_and_writes_nothing(clients, check
     result = run_resource(check_clients, env.playbook, res.key, check_mode=True, ctx=env.ctx)
     assert result.status == CHANGED
     assert result.changes == ["enable automatic rotation of key alias/myapp-data-key every 365 days"]
-    assert '-  "rotation": false' in result.diff or "rotation" in result.diff
+    assert '-  "rotation": false,' in result.diff and '+  "rotation": true,' in result.diff
     assert call_log.writes() == [] and call_log.refused == []
 
 
@@ -210,6 +210,7 @@ def test_given_policy_document_and_extra_aliases_purged(clients, env, kms):
     converge(HANDLER, clients, res, env)
     key_id = key_id_of(kms, "alias/k2")
     assert policy_of(kms, key_id)["Statement"][0]["Principal"] == {"AWS": ROOT}
+    assert not any("account root" in n for n in plan_of(clients, res, env).notes)
     kms.create_alias(AliasName="alias/k2-extra", TargetKeyId=key_id)
     plan = converge(HANDLER, clients, res, env)
     assert operations(plan) == ["delete_alias"]
@@ -348,3 +349,40 @@ def test_playbook_runs_role_then_key_and_second_run_is_ok(clients, call_log):
     second = run_playbook(clients, pb)
     assert [r.status for r in second.results] == [OK, OK]
     assert call_log.writes() == []
+
+
+def test_shipped_playbook_applies_proves_and_then_stays_put(clients, kms, call_log):
+    from iamflow.spec.loader import load_playbook, playbooks_dir
+
+    pb = load_playbook(playbooks_dir() / "myapp-kms.yaml")
+    first = run_playbook(clients, pb)
+    assert [r.status for r in first.results] == [CHANGED, CHANGED], [r.error for r in first.results]
+    key_result = first.results[-1]
+    assert "key proven usable (envelope round trip, AES-256-GCM)" in key_result.notes
+    key_id = key_id_of(kms)
+    assert tags_of(kms, key_id) == {"Application": "myapp", "Purpose": "data-encryption", "ManagedBy": "iamflow"}
+    users = next(s for s in policy_of(kms, key_id)["Statement"] if s["Sid"] == "AllowKeyUse")
+    assert users["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT}:role/myapp-app"]}
+
+    call_log.reset()
+    second = run_playbook(clients, pb)
+    assert [r.status for r in second.results] == [OK, OK]
+    assert call_log.writes() == []
+    check = run_playbook(clients, pb, check_mode=True)
+    assert [r.status for r in check.results] == [OK, OK] and call_log.writes() == []
+
+
+def test_a_given_policy_without_the_account_root_gets_a_warning_note(clients, env):
+    doc = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": ROLE_ARN}, "Action": "kms:*", "Resource": "*"}]}
+    res = key(name="k4", policy=doc)
+    plan = plan_of(clients, res, with_key(env, res))
+    assert any("does not grant the account root" in n for n in plan.notes)
+
+
+def test_disabling_comes_after_the_rotation_change(clients, env, kms):
+    res, env = create(clients, env, rotation=False, rotation_period_days=None)
+    wanted = key(**{**FULL, "enabled": False})
+    plan = converge(HANDLER, clients, wanted, with_key(env, wanted))
+    assert operations(plan) == ["enable_key_rotation", "disable_key"]
+    assert any("no envelope proof: the key is declared disabled" in n for n in plan.notes)
+    assert kms.describe_key(KeyId="alias/myapp-data-key")["KeyMetadata"]["KeyState"] == "Disabled"
