@@ -85,6 +85,8 @@ def airflow_env(endpoint_url: str, home: Path, *, base: Mapping[str, str] | None
             "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # a demo: a DAG triggered from the UI runs at once, and scheduled ones keep their schedule
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "IAMFLOW_REPORT_DIR": env.get("IAMFLOW_REPORT_DIR") or str(root / "reports"),
             "PYTHONUNBUFFERED": "1",
             # `airflow standalone` starts its components as `airflow ...` from PATH: use this venv's
@@ -258,8 +260,9 @@ def demo_order(dags: Sequence[DagInfo]) -> list[DagInfo]:
 
 
 def _tags(value: Any) -> set[str]:
+    """Tags as ``dags list`` prints them: a Python set's repr, or a list of names or of ``{"name": ...}``."""
     if isinstance(value, (list, set, tuple)):
-        return {str(v) for v in value}
+        return {str(v.get("name")) if isinstance(v, dict) else str(v) for v in value}
     if isinstance(value, str) and value:
         try:
             parsed = ast.literal_eval(value)  # the CLI prints a Python set
@@ -393,8 +396,6 @@ def up(*, out: Any = None) -> int:
             env = airflow_env(aws.endpoint_url, home, extra={
                 "AIRFLOW__API__PORT": str(ui_port),
                 "AIRFLOW__API__BASE_URL": f"http://localhost:{ui_port}",
-                # a live demo: new DAGs are not paused, and a manual trigger runs at once
-                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             })
             say(f"Starting `airflow standalone` (AIRFLOW_HOME={home}); its log: {log_path}")
             with log_path.open("ab") as log_file:

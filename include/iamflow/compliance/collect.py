@@ -92,7 +92,6 @@ def collect_account(
     report_max_age: timedelta | None = None,
     steps: Iterable[str] | None = None,
     account_id: str | None = None,
-    region: str | None = None,
     options: CollectOptions | None = None,
     sleep: Sleep | None = None,
     drift_provider: DriftProvider | None = None,
@@ -102,7 +101,6 @@ def collect_account(
     :param now: the sweep's clock (reports older than ``report_max_age`` at ``now`` are regenerated).
     :param steps: the collection steps to run (default: all); see ``snapshot.ALL_STEPS``.
     :param account_id: the account the caller expects; a mismatch fails every step.
-    :param region: region of KMS, Secrets Manager and Cognito (default: the clients' region).
     :param sleep: how to wait between credential report polls (tests pass a no-op).
     :param drift_provider: the converge engine's comparison of playbooks with live state.
     """
@@ -115,12 +113,12 @@ def collect_account(
     try:
         ctx = clients.caller_context()
     except Exception as exc:
-        snapshot = Snapshot(account_id=account_id or "unknown", region=region or clients.region or "us-east-1",
-                            collected_at=now)
+        snapshot = Snapshot(account_id=account_id or "unknown", region=clients.region or "us-east-1", collected_at=now)
         for step in wanted:
             snapshot.errors[step] = f"could not identify the account: {describe_error(exc)}"
         return snapshot
-    snapshot = Snapshot(account_id=ctx.account_id, partition=ctx.partition, region=region or clients.region or ctx.region,
+    # KMS, Secrets Manager and Cognito are read in the clients' region
+    snapshot = Snapshot(account_id=ctx.account_id, partition=ctx.partition, region=clients.region or ctx.region,
                         collected_at=now)
     if account_id and ctx.account_id != account_id:
         snapshot.account_id = account_id

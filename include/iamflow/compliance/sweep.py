@@ -52,18 +52,16 @@ def sweep_account(
     mutelist: Mutelist | None,
     now: datetime,
     *,
-    region: str | None = None,
     drift_provider: DriftProvider | None = None,
     sleep: Sleep | None = None,
 ) -> list[Finding]:
-    """Sweep one account: every enabled check's findings, muted where the mutelist says, keys named."""
+    """Sweep one account (regional services in the clients' region): findings muted per the mutelist, keys named."""
     checks = enabled_checks(config)
     snapshot = collect_account(
         clients,
         now=now,
         steps=steps_for(checks),
         account_id=account_id,
-        region=region,
         options=CollectOptions(
             report_max_age=config.collection.credential_report_max_age,
             report_timeout_seconds=config.collection.credential_report_timeout_seconds,
@@ -100,7 +98,10 @@ def resolve_access_key_ids(clients: AwsClients, findings: list[Finding], budget:
             wanted.setdefault(f.resource_id, {})[slot] = datetime.fromisoformat(created) if created else None
     if not wanted or budget <= 0:
         return findings
-    found, _errors = lookup_access_key_ids(clients, wanted, budget)
+    try:
+        found, _errors = lookup_access_key_ids(clients, wanted, budget)
+    except Exception:  # naming the key is a courtesy: the findings stand without it
+        return findings
     out = []
     for f in findings:
         slot = _slot(f)
@@ -158,8 +159,9 @@ def sweep_target(
     from iamflow.aws.clients import CallLog
 
     log = CallLog()
-    account = target.account_id or base.caller_context().account_id
+    account = target.account_id or "unknown"
     try:
+        account = target.account_id or base.caller_context().account_id
         clients = clients_for_target(base, target, external_id=external_id, session_name=session_name,
                                      region=region, call_log=log)
     except Exception as exc:
@@ -167,8 +169,7 @@ def sweep_target(
         findings = unreachable_findings(account, reason, config, now, region=region or base.region or "us-east-1")
         return TargetResult(target, findings, {}, reason)
     before = Counter(clients.call_log.by_operation())
-    findings = sweep_account(clients, account, config, mutelist, now, region=region, drift_provider=drift_provider,
-                             sleep=sleep)
+    findings = sweep_account(clients, account, config, mutelist, now, drift_provider=drift_provider, sleep=sleep)
     calls = Counter(clients.call_log.by_operation())
     calls.subtract(before)
     return TargetResult(target, findings, {k: v for k, v in calls.items() if v})

@@ -149,6 +149,11 @@ def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadRes
     playbook.resources = resources
     playbook.source = str(path)
     _check_references(c, playbook)
+    for r in resources:
+        for field_name, message in r.playbook_errors(playbook):
+            c.add(r.name, field_name, message)
+        for field_name, message in r.lint_warnings():
+            c.add(r.name, field_name, message, severity="warning")
     _lint_documents(c, playbook)
     if c.failed:
         return LoadResult(path, None, c.problems)

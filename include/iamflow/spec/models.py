@@ -63,6 +63,14 @@ class ResourceBase(BaseModel):
         """The ARN other resources use to refer to this one (``ctx`` is a RunContext)."""
         raise NotImplementedError(f"{self.kind} cannot be referred to by ARN")
 
+    def lint_warnings(self) -> list[tuple[str, str]]:
+        """(field, message) for settings that are allowed but weaker than they should be."""
+        return []
+
+    def playbook_errors(self, playbook: Any) -> list[tuple[str, str]]:
+        """(field, message) for rules that involve other resources of the playbook."""
+        return []
+
     def is_managed(self, field: str) -> bool:
         """True when the playbook says something about ``field`` (even an explicit null or empty)."""
         return field in self.model_fields_set

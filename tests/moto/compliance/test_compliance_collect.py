@@ -24,6 +24,7 @@ from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import ERROR, FAIL, MUTED, PASS, Finding
 from iamflow.compliance.mutelist import Mutelist
 from iamflow.compliance.report import REPORT_FILES
+from iamflow.compliance.snapshot import DriftItem
 from iamflow.compliance.sweep import report_dir, run_sweep, sweep_account
 from iamflow.compliance.targets import Target
 from tests.helpers.faults import throttle_first
@@ -296,9 +297,15 @@ def test_kms_secrets_and_cognito_from_moto(clients, seed, now, tmp_path: Path) -
     assert by(findings, "cognito_user_pool_client_user_password_auth_disabled")[client["ClientId"]].status == FAIL
 
     # nothing secret reaches the reports: secret values, the app client secret, MFA seeds
+    seed.iam.create_user(UserName="mfa-user")
+    device = seed.iam.create_virtual_mfa_device(VirtualMFADeviceName="mfa-user")["VirtualMFADevice"]
+    seed.iam.enable_mfa_device(UserName="mfa-user", SerialNumber=device["SerialNumber"],
+                               AuthenticationCode1="123456", AuthenticationCode2="654321")
     paths = run_sweep([Target()], tmp_path, base=clients, now=now, sleep=Sleeps()).paths
     written = "".join((paths.run_dir / name).read_text() for name in REPORT_FILES)
-    for value in ("hunter2-but-longer-Zq9", "tok-Xq8-secret-value", client["ClientSecret"]):
+    assert "mfa-user" in written
+    for value in ("hunter2-but-longer-Zq9", "tok-Xq8-secret-value", client["ClientSecret"],
+                  device["Base32StringSeed"].decode()):
         assert value not in written
 
 
@@ -317,3 +324,20 @@ def test_report_dir_defaults_to_the_environment(monkeypatch: pytest.MonkeyPatch,
     assert report_dir() == tmp_path and report_dir("x") == Path("x")
     monkeypatch.delenv("IAMFLOW_REPORT_DIR")
     assert report_dir() == Path("reports")
+
+
+def test_drift_hook_feeds_the_drift_check(clients, seed, now) -> None:
+    seed.iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+
+    def provider(provider_clients: AwsClients, snapshot: Any) -> list[DriftItem]:
+        names = {r["RoleName"] for r in provider_clients.client("iam").list_roles()["Roles"]}
+        return [DriftItem("iam_role", name, f"arn:aws:iam::{snapshot.account_id}:role/{name}",
+                          "in_sync" if name in names else "missing", playbook="app.yaml") for name in ("app", "gone")]
+
+    config = ComplianceConfig.from_dict({"checks": {"enabled": ["iamflow_playbook_drift"]}})
+    findings = sweep_account(clients, ACCOUNT, config, None, now, drift_provider=provider, sleep=Sleeps())
+    assert {f.resource_id: f.status for f in findings} == {"iam_role/app": PASS, "iam_role/gone": FAIL}
+    without = sweep_account(clients, ACCOUNT, config, None, now, sleep=Sleeps())
+    assert [f.status for f in without] == [ERROR] and "no drift provider" in without[0].message
