@@ -49,6 +49,67 @@ def generate_playbook(roles: int, policies: int, name: str = "bench") -> dict:
     return {"name": name, "description": f"Generated: {roles} roles, {policies} policies.", "resources": resources}
 
 
+def generate_services_playbook(keys: int, secrets: int, pools: int, name: str = "svc") -> dict:
+    """KMS keys, secrets with generated values and 30-day rotation, user pools each with a client."""
+    lambda_arn = "arn:${partition}:lambda:${region}:${account_id}:function:myapp-secret-rotation"
+    resources: list[dict] = []
+    for i in range(keys):
+        resources.append({"kind": "kms_key", "name": f"{name}-key-{i:03d}", "description": f"bench key {i}",
+                          "rotation": True, "rotation_period_days": 365, "tags": {"Bench": "yes"}})
+    for i in range(secrets):
+        resources.append({
+            "kind": "secret", "name": f"{name}/app-{i:03d}/credentials", "kms_key": f"{name}-key-{i % keys:03d}",
+            "template": {"username": f"app{i}", "password": {"generate": {"length": 32}}, "port": 5432},
+            "tags": {"Bench": "yes"},
+            "rotation": {"lambda_arn": lambda_arn, "every_days": 30,
+                         "verify": {"validator": {"json_keys": ["username", "password"]}}},
+        })
+    for i in range(pools):
+        pool = f"{name}-pool-{i:02d}"
+        resources.append({"kind": "cognito_user_pool", "name": pool, "mfa": "OPTIONAL", "software_token": True,
+                          "password_policy": {"minimum_length": 14}, "deletion_protection": True})
+        resources.append({"kind": "cognito_app_client", "name": f"{pool}-web", "user_pool": pool,
+                          "explicit_auth_flows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                          "access_token_validity": {"value": 60, "unit": "minutes"}})
+    return {"name": name, "description": "Generated KMS/Secrets/Cognito benchmark.", "resources": resources}
+
+
+def bench_services(path: Path) -> dict:
+    from moto import mock_aws
+
+    from iamflow.aws.clients import AwsClients, CallLog
+    from iamflow.demo_seed import seed_rotation_lambda
+    from iamflow.engine import run_playbook
+    from iamflow.secrets.rotation import verify_rotation
+    from iamflow.spec.loader import load_playbook
+
+    out: dict = {}
+    playbook = load_playbook(path)
+    # moto would try to run the rotation Lambda in Docker; its "simple" Lambda backend runs nothing
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        seed_rotation_lambda(None)
+        for label, check in (("first apply", False), ("no-op apply", False), ("check mode", True)):
+            log = CallLog()
+            clients = AwsClients.from_boto3(call_log=log, region="us-east-1")
+            start = time.perf_counter()
+            play = run_playbook(clients, playbook, check_mode=check)
+            out[label] = {"seconds": round(time.perf_counter() - start, 2), "calls": log.count(),
+                          "writes": log.count(writes=True), "counts": play.counts(),
+                          "by_operation": log.by_operation()}
+        secrets = [r for r in playbook.resources if r.kind == "secret"]
+        log = CallLog()
+        clients = AwsClients.from_boto3(call_log=log, region="us-east-1", check_mode=True)
+        start = time.perf_counter()
+        checks = verify_rotation(clients, secrets)
+        out["verify rotation"] = {
+            "seconds": round(time.perf_counter() - start, 2), "calls": log.count(), "secrets": len(secrets),
+            "calls_per_secret": round(log.count() / max(1, len(secrets)), 2), "checks": len(checks),
+            "by_operation": log.by_operation(),
+            "statuses": {s: sum(1 for c in checks if c.status == s) for s in ("PASS", "FAIL", "ERROR")},
+        }
+    return out
+
+
 def bench_engine(path: Path) -> dict:
     from moto import mock_aws
 
@@ -132,6 +193,10 @@ def main() -> int:
     parser.add_argument("--policies", type=int, default=50)
     parser.add_argument("--skip-dag", action="store_true")
     parser.add_argument("--parse-playbooks", type=int, default=20)
+    parser.add_argument("--keys", type=int, default=50)
+    parser.add_argument("--secrets", type=int, default=200)
+    parser.add_argument("--pools", type=int, default=10)
+    parser.add_argument("--skip-services", action="store_true", help="skip the KMS/Secrets/Cognito part")
     args = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -152,6 +217,20 @@ def main() -> int:
             dag = bench_dag(path, "bench", n)
             print(f"airflow dags test: {dag['seconds']} s for {dag['tasks']} tasks "
                   f"({dag['seconds_per_task']} s per task), exit {dag['returncode']}")
+    if not args.skip_services:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "svc.yaml"
+            path.write_text(yaml.safe_dump(generate_services_playbook(args.keys, args.secrets, args.pools)))
+            print(f"# services: {args.keys} KMS keys, {args.secrets} secrets, {args.pools} user pools + clients")
+            svc = bench_services(path)
+            for label in ("first apply", "no-op apply", "check mode"):
+                r = svc[label]
+                print(f"{label:12s}: {r['seconds']:7.2f} s  {r['calls']:5d} API calls, {r['writes']} writes, "
+                      f"{r['counts']}")
+            v = svc["verify rotation"]
+            print(f"verify rotation: {v['seconds']} s, {v['calls']} API calls for {v['secrets']} secrets "
+                  f"({v['calls_per_secret']} per secret), {v['statuses']}")
+            print("verify by operation:", json.dumps(v["by_operation"], sort_keys=True))
     if args.parse_playbooks:
         parse = bench_parse(args.parse_playbooks, 10)
         print(f"dags/ parse with {args.parse_playbooks} playbooks: {json.dumps(parse)}")

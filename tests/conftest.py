@@ -95,7 +95,8 @@ def aws() -> Iterator[Any]:
     import moto
 
     fast_aws_managed_policies()
-    with moto.mock_aws() as mock:
+    # no Docker engine: moto's simple Lambda backend stores functions without running them
+    with moto.mock_aws(config={"lambda": {"use_docker": False}}) as mock:
         yield mock
 
 

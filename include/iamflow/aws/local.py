@@ -151,6 +151,7 @@ class LocalAws:
             server.start_within(self.start_timeout)
             self._port = server.get_host_and_port()[1]
             self._wait_until_answering(time.monotonic() + self.start_timeout)
+            self._configure()
         except BaseException:
             self.stop()
             raise
@@ -166,6 +167,17 @@ class LocalAws:
         else:
             os.environ[_MANAGED_POLICIES_ENV] = self._saved_env
         self._saved_env = None
+
+    def _configure(self) -> None:
+        # No Docker engine here: moto's "simple" Lambda backend accepts functions (a secret's
+        # rotation Lambda must exist) without trying to run them in a container.
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/moto-api/config", method="POST",
+            data=json.dumps({"lambda": {"use_docker": False}}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with _no_proxy_opener().open(request, timeout=10):
+            pass
 
     def reset(self) -> None:
         """Forget every resource in every account (moto's ``/moto-api/reset``)."""
