@@ -22,7 +22,6 @@ shared with the end-to-end tests.
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib.util
 import json
 import os
@@ -228,28 +227,23 @@ def recap_totals(recap: str) -> dict[str, int]:
     return {}
 
 
-# --- DAG discovery ---------------------------------------------------------------------------------
+# --- one Airflow process runs every DAG ----------------------------------------------------------
+#
+# ``airflow dags test`` spends ~10 s per call starting the interpreter and Airflow's in-process
+# execution API, and ~1 s running a playbook. The demo therefore runs the very same CLI command
+# (Airflow's own parser and ``dags test`` handler) for each DAG in turn inside one child process,
+# which prints a marker line around each DAG's output; the parent splits the stream per DAG.
+
+_MARK = "@@iamflow-demo@@"
 
 
 @dataclass
 class DagInfo:
+    """A DAG the demo runs: its id and the file that defines it."""
+
     dag_id: str
-    tags: set[str]
+    tags: list[str]
     fileloc: str
-
-
-def list_dags(env: Mapping[str, str], *, timeout: float = 300.0) -> tuple[list[DagInfo], str]:
-    """Parse dags/ locally (``airflow dags list -l``); return the DAGs and any import-error text."""
-    done = subprocess.run(airflow_command("dags", "list", "--local", "--columns", "dag_id,tags,fileloc",
-                                          "--output", "json"),
-                          env=dict(env), capture_output=True, text=True, timeout=timeout, check=False)
-    payload = next((line for line in reversed(done.stdout.splitlines()) if line.startswith("[")), None)
-    if done.returncode != 0 or payload is None:
-        raise RuntimeError(f"airflow dags list failed (exit {done.returncode}):\n{_tail(done.stdout + done.stderr, 40)}")
-    dags = [DagInfo(item["dag_id"], _tags(item.get("tags")), str(item.get("fileloc") or ""))
-            for item in json.loads(payload)]
-    errors = done.stderr if "import error" in done.stderr.lower() or "Traceback" in done.stderr else ""
-    return dags, errors
 
 
 def demo_order(dags: Sequence[DagInfo]) -> list[DagInfo]:
@@ -259,17 +253,141 @@ def demo_order(dags: Sequence[DagInfo]) -> list[DagInfo]:
     return playbooks + others
 
 
-def _tags(value: Any) -> set[str]:
-    """Tags as ``dags list`` prints them: a Python set's repr, or a list of names or of ``{"name": ...}``."""
-    if isinstance(value, (list, set, tuple)):
-        return {str(v.get("name")) if isinstance(v, dict) else str(v) for v in value}
-    if isinstance(value, str) and value:
+def _runner(dag_ids: Sequence[str]) -> int:
+    """Child side of :func:`run_dags` (in the Airflow environment): discover, then test each DAG."""
+    import traceback
+
+    from airflow.cli import cli_parser
+    from airflow.configuration import conf
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=conf.get("core", "dags_folder"))
+    found = [DagInfo(d.dag_id, sorted(d.tags), str(d.fileloc or "")) for d in bag.dags.values()]
+    wanted = [d for d in found if d.dag_id in dag_ids] if dag_ids else demo_order(found)
+    missing = sorted(set(dag_ids) - {d.dag_id for d in found})
+    plan = {"dags": [d.__dict__ for d in wanted], "missing": missing,
+            "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()}}
+    _marker("plan", json.dumps(plan))
+    parser = cli_parser.get_parser()
+    for info in wanted:
+        _marker("start", info.dag_id)
+        started = time.monotonic()
+        outcome = "success"
         try:
-            parsed = ast.literal_eval(value)  # the CLI prints a Python set
-        except (ValueError, SyntaxError):
-            return {t.strip() for t in value.strip("{}[]").split(",") if t.strip()}
-        return {str(v) for v in parsed} if isinstance(parsed, (list, set, tuple)) else {str(parsed)}
-    return set()
+            args = parser.parse_args(["dags", "test", info.dag_id, *(["--dagfile-path", info.fileloc]
+                                                                     if info.fileloc else [])])
+            args.func(args)
+        except SystemExit as exc:  # `dags test` exits with "DagRun failed"
+            if exc.code not in (None, 0):
+                print(f"airflow dags test {info.dag_id}: {exc.code}", flush=True)
+                outcome = "failed"
+        except Exception:
+            traceback.print_exc(file=sys.stdout)
+            outcome = "failed"
+        _marker("end", f"{info.dag_id} {outcome} {time.monotonic() - started:.1f}")
+    return 0
+
+
+def _marker(kind: str, payload: str) -> None:
+    sys.stderr.flush()
+    print(f"\n{_MARK} {kind} {payload}", flush=True)
+
+
+@dataclass
+class DemoPlan:
+    """What the runner found: the DAGs it will run, unknown DAG ids asked for, import errors."""
+
+    dags: list[DagInfo]
+    missing: list[str]
+    import_errors: dict[str, str]
+
+
+def run_dags(env: Mapping[str, str], dag_ids: Sequence[str], logs: Path, *,
+             on_plan: Any = None, on_result: Any = None, dag_timeout: float = DAG_TEST_TIMEOUT) -> list[DagTestRun]:
+    """Run ``airflow dags test`` for each DAG (all playbook and ``demo`` DAGs when none is named).
+
+    :param on_plan: called with the :class:`DemoPlan` once the DAGs are discovered.
+    :param on_result: called with each :class:`DagTestRun` as soon as that DAG is done.
+    :param dag_timeout: seconds one DAG may take before the runner is stopped.
+    """
+    import threading
+
+    logs.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen([sys.executable, "-m", "iamflow.demo", "_runner", *dag_ids], env=dict(env),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    assert process.stdout is not None
+    timed_out: dict[str, bool] = {}
+    watchdog: threading.Timer | None = None
+
+    def arm(dag_id: str | None) -> None:
+        nonlocal watchdog
+        if watchdog is not None:
+            watchdog.cancel()
+        watchdog = None
+        if dag_id is not None:
+            def expire() -> None:
+                timed_out[dag_id] = True
+                process.kill()
+
+            watchdog = threading.Timer(dag_timeout, expire)
+            watchdog.daemon = True
+            watchdog.start()
+
+    plan: DemoPlan | None = None
+    results: list[DagTestRun] = []
+    chunk: list[str] = []
+    preamble: list[str] = []
+    current: str | None = None
+    started = time.monotonic()
+
+    def finish(dag_id: str, returncode: int, seconds: float, extra: str = "") -> None:
+        output = _ANSI.sub("", "".join(chunk)) + extra
+        (logs / f"{dag_id}.log").write_text(output, encoding="utf-8")
+        result = DagTestRun(dag_id, returncode, output, round(seconds, 1), parse_log(output))
+        results.append(result)
+        if on_result:
+            on_result(result)
+
+    try:
+        for line in process.stdout:
+            at = line.find(_MARK)
+            if at < 0:
+                (chunk if current else preamble).append(line)
+                continue
+            if at:
+                (chunk if current else preamble).append(line[:at] + "\n")
+            _, kind, payload = (line[at:].rstrip("\n").split(" ", 2) + [""])[:3]
+            if kind == "plan":
+                data = json.loads(payload)
+                plan = DemoPlan([DagInfo(**d) for d in data["dags"]], data["missing"], data["import_errors"])
+                if on_plan:
+                    on_plan(plan)
+            elif kind == "start":
+                current, chunk, started = payload, [], time.monotonic()
+                arm(current)
+            elif kind == "end":
+                arm(None)
+                dag_id, outcome, _seconds = payload.split(" ")
+                finish(dag_id, 0 if outcome == "success" else 1, time.monotonic() - started)
+                current = None
+    finally:
+        arm(None)
+        returncode = process.wait()
+        (logs / "runner.log").write_text("".join(preamble), encoding="utf-8")
+    if current is not None:
+        why = (f"timed out after {dag_timeout:g}s" if timed_out.get(current)
+               else f"the runner exited ({returncode}) during this DAG")
+        finish(current, returncode or -1, time.monotonic() - started, f"\n[iamflow demo] {why}\n")
+    if plan is None:
+        raise RuntimeError(f"could not list the DAGs (exit {returncode}):\n{_tail(''.join(preamble), 40)}")
+    done = {r.dag_id for r in results}
+    for info in plan.dags:
+        if info.dag_id not in done:
+            output = "[iamflow demo] not run: an earlier DAG stopped the runner\n"
+            results.append(DagTestRun(info.dag_id, -1, output, 0.0, []))
+            if on_result:
+                on_result(results[-1])
+    return results
 
 
 # --- the embedded AWS ------------------------------------------------------------------------------
@@ -300,55 +418,57 @@ def _seed(endpoint_url: str) -> str:
 
 def run(dag_ids: Sequence[str] = (), *, out: Any = None) -> int:
     """``make run``: every playbook DAG (and every ``demo`` DAG) once, against the embedded AWS."""
+    import contextlib
+
     from iamflow.aws.local import LocalAws
 
     out = out or sys.stdout
     started = time.monotonic()
     home = airflow_home()
     logs = home / "demo-logs"
-    home.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
 
     def say(text: str = "") -> None:
         print(text, file=out, flush=True)
 
-    with LocalAws(port=_local_aws_port()) as aws:
+    def on_plan(plan: DemoPlan) -> None:
+        for path, error in plan.import_errors.items():
+            say(f"WARNING: {path} did not import:\n{_indent(_tail(error, 12))}")
+        if plan.missing:
+            say(f"ERROR: no such DAG: {', '.join(plan.missing)}")
+        say(f"Running {len(plan.dags)} DAG(s) with `airflow dags test`, one after the other "
+            f"(full logs in {logs}/)")
+
+    def on_result(result: DagTestRun) -> None:
+        say()
+        say(f"=== {result.dag_id}")
+        if result.recap:
+            say(result.recap)
+        for error in result.errors():
+            say("  ERROR " + _indent(error, "  ").lstrip())
+        say(f"--- {result.dag_id}: {'success' if result.succeeded else 'FAILED'} in {result.seconds:g}s")
+
+    # The embedded AWS runs in this process and moto prints its own warnings (e.g. that there is no
+    # Docker for Lambda); they go to a log file, not between the recaps.
+    with (logs / "local-aws.log").open("w", encoding="utf-8") as aws_log, \
+            contextlib.redirect_stdout(aws_log), contextlib.redirect_stderr(aws_log), \
+            LocalAws(port=_local_aws_port()) as aws:
         say(f"Embedded AWS (moto) on {aws.endpoint_url}")
         say(f"  {_seed(aws.endpoint_url)}")
         env = airflow_env(aws.endpoint_url, home)
         say(f"Airflow home {home}: migrating the metadata database ...")
         try:
             migrate(env, logs / "db-migrate.log")
-            dags, import_errors = list_dags(env)
+            runs = run_dags(env, dag_ids, logs, on_plan=on_plan, on_result=on_result)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             say(f"ERROR: {exc}")
             return 1
-        if import_errors:
-            say("WARNING: some DAG files did not import:\n" + _indent(_tail(import_errors, 30)))
-        selected = [d for d in demo_order(dags) if not dag_ids or d.dag_id in dag_ids]
-        unknown = sorted(set(dag_ids) - {d.dag_id for d in dags})
-        if unknown:
-            say(f"ERROR: no such DAG: {', '.join(unknown)}")
-            return 1
-        if not selected:
-            say("ERROR: no playbook DAG found in dags/")
-            return 1
-        say(f"Running {len(selected)} DAG(s) with `airflow dags test`, one after the other "
-            f"(full logs in {logs}/)")
-
-        runs: list[DagTestRun] = []
-        for info in selected:
-            say()
-            say(f"=== {info.dag_id}")
-            result = dags_test(info.dag_id, env, dagfile=info.fileloc or None, log_path=logs / f"{info.dag_id}.log")
-            runs.append(result)
-            if result.recap:
-                say(result.recap)
-            for error in result.errors():
-                say("  ERROR " + _indent(error, "  ").lstrip())
-            say(f"--- {info.dag_id}: {'success' if result.succeeded else 'FAILED'} in {result.seconds:g}s")
 
     failed = [r.dag_id for r in runs if not r.succeeded]
     say()
+    if not runs:
+        say("ERROR: no DAG to run (no playbook in include/playbooks/?)")
+        return 1
     say(f"iamflow demo: {len(runs)} DAG run(s), {len(runs) - len(failed)} succeeded, {len(failed)} failed "
         f"in {time.monotonic() - started:.0f}s" + (f" (failed: {', '.join(failed)})" if failed else ""))
     report_dir = Path(env["IAMFLOW_REPORT_DIR"]) / "latest"
@@ -358,7 +478,7 @@ def run(dag_ids: Sequence[str] = (), *, out: Any = None) -> int:
             if (report_dir / name).exists():
                 say(f"  {report_dir / name}")
     say(f"Logs: {logs}")
-    return 1 if failed else 0
+    return 1 if failed or (dag_ids and len(runs) < len(set(dag_ids))) else 0
 
 
 # --- up --------------------------------------------------------------------------------------------
@@ -531,7 +651,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_parser = sub.add_parser("run", help="run every playbook DAG once against the embedded AWS")
     run_parser.add_argument("dag_ids", nargs="*", help="only these DAGs (default: every playbook and demo DAG)")
     sub.add_parser("up", help="airflow standalone + the embedded AWS, until Ctrl+C")
+    runner = sub.add_parser("_runner", help=argparse.SUPPRESS)  # the child process of `run`
+    runner.add_argument("dag_ids", nargs="*")
     args = parser.parse_args(argv)
+    if args.command == "_runner":
+        return _runner(args.dag_ids)
     if args.command == "run":
         return run(args.dag_ids)
     return up()

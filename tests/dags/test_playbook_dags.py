@@ -302,6 +302,9 @@ def test_recap_fails_the_run_and_counts_missing_results(capsys: pytest.CaptureFi
     assert "PLAY RECAP [web-app]" in logged, "the recap is logged before the task fails"
     assert "TOTAL                            : ok=0  changed=1  failed=1  skipped=1" in logged
     assert "AccessDenied" in logged
+    pushed = ti.xcoms[("self", "return_value")]
+    assert pushed["counts"] == {"ok": 0, "changed": 1, "failed": 1, "skipped": 1}
+    assert pushed["resources"] == {POLICY_KEY: "changed", ROLE_KEY: "failed", PROFILE_KEY: "skipped"}
 
 
 def test_resource_operator_constructor_does_no_io() -> None:

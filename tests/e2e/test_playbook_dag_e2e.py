@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from iamflow.demo import DagTestRun, dags_test, recap_totals
+from iamflow.demo import DagTestRun, dags_test, recap_totals, run_dags
 from iamflow.spec.loader import project_root
 
 pytestmark = pytest.mark.e2e
@@ -117,9 +117,20 @@ def test_check_mode_then_apply_then_nothing_to_do(env: dict[str, str], e2e_iam: 
           f"total {time.monotonic() - started:.1f}s")
 
 
-def test_broken_playbook_dag_fails_with_its_problems(env: dict[str, str], tmp_path: Path) -> None:
-    run = dags_test("playbook_e2e_broken", env, dagfile=DAG_FILE, log_path=tmp_path / "broken.log")
-    assert not run.succeeded, "the placeholder DAG of a broken playbook must fail"
-    assert "e2e-broken.yaml" in run.output
-    assert "trust_policy" in run.output, _explain(run)
-    assert any("does not validate" in e for e in run.errors()), run.errors()
+def test_demo_runner_runs_each_dag_and_reports_the_broken_one(env: dict[str, str], tmp_path: Path) -> None:
+    """``make run``'s runner: several DAGs through ``dags test`` in one Airflow process, split per DAG."""
+    runs = {r.dag_id: r for r in run_dags(env, [DAG_ID, "playbook_e2e_broken"], tmp_path)}
+    assert set(runs) == {DAG_ID, "playbook_e2e_broken"}
+
+    good = runs[DAG_ID]
+    assert good.succeeded, _explain(good)
+    assert good.recap and good.recap.startswith("PLAY RECAP [e2e-web]"), _explain(good)
+    assert recap_totals(good.recap)["failed"] == 0
+    assert (tmp_path / f"{DAG_ID}.log").read_text(encoding="utf-8") == good.output
+
+    broken = runs["playbook_e2e_broken"]
+    assert not broken.succeeded, "the placeholder DAG of a broken playbook must fail"
+    assert broken.recap is None
+    errors = "\n".join(broken.errors())
+    assert "e2e-broken.yaml" in errors and "does not validate" in errors, errors
+    assert "trust_policy" in errors, errors

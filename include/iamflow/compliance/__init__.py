@@ -9,3 +9,5 @@
 - ``sweep`` ties them together per account and across accounts (``targets``), and ``cli`` is
   ``iamflow sweep``.
 """
+
+from __future__ import annotations

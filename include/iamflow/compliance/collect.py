@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -107,9 +107,9 @@ def collect_account(
     now = now or datetime.now(UTC)
     opts = options or CollectOptions()
     if report_max_age is not None:
-        opts = CollectOptions(report_max_age, opts.report_timeout_seconds, opts.report_poll_seconds,
-                              opts.report_poll_max_seconds)
-    wanted = [s for s in ALL_STEPS if steps is None or s in set(steps)]
+        opts = replace(opts, report_max_age=report_max_age)
+    chosen = None if steps is None else set(steps)
+    wanted = [s for s in ALL_STEPS if chosen is None or s in chosen]
     try:
         ctx = clients.caller_context()
     except Exception as exc:

@@ -154,8 +154,13 @@ def sweep_target(
     region: str | None = None,
     drift_provider: DriftProvider | None = None,
     sleep: Sleep | None = None,
+    raise_unreachable: bool = False,
 ) -> TargetResult:
-    """Reach one target (assuming its role) and sweep it; failing to reach it gives ERROR findings."""
+    """Reach one target (assuming its role) and sweep it; failing to reach it gives ERROR findings.
+
+    :param raise_unreachable: re-raise instead, so that an Airflow task can retry; its last
+        attempt should pass False to record the ERROR findings.
+    """
     from iamflow.aws.clients import CallLog
 
     log = CallLog()
@@ -165,6 +170,8 @@ def sweep_target(
         clients = clients_for_target(base, target, external_id=external_id, session_name=session_name,
                                      region=region, call_log=log)
     except Exception as exc:
+        if raise_unreachable:
+            raise
         reason = describe_error(exc)
         findings = unreachable_findings(account, reason, config, now, region=region or base.region or "us-east-1")
         return TargetResult(target, findings, {}, reason)

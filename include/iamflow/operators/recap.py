@@ -24,7 +24,7 @@ class PlaybookRecapOperator(BaseOperator):
 
     Runs whatever happened upstream (``trigger_rule="all_done"``). A resource task that left no
     result counts as ``failed`` when it failed itself and as ``skipped`` when it never ran (its
-    upstream failed). The recap is logged before the task fails, so it is always in the log.
+    upstream failed). The recap is logged, and its summary pushed to XCom, before the task fails.
 
     :param playbook_name: Name of the playbook, for the recap title. (templated)
     :param resource_task_ids: Resource key → task id, in the order the recap lists them (a plain
@@ -87,6 +87,8 @@ class PlaybookRecapOperator(BaseOperator):
         }
         failed = [r.resource for r in results if r.status == FAILED]
         if failed:
+            # a failing task pushes no return value; the recap belongs in XCom all the same
+            ti.xcom_push(key="return_value", value=summary)
             raise AirflowFailException(
                 f"Playbook {self.playbook_name}: {len(failed)} resource(s) failed: {', '.join(failed)}"
             )

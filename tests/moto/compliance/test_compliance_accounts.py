@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 from compliance_moto_helpers import Sleeps
 
 from iamflow.cli import main
@@ -16,7 +17,7 @@ from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import ERROR
 from iamflow.compliance.registry import enabled_checks
 from iamflow.compliance.report import LATEST
-from iamflow.compliance.sweep import TargetResult, run_sweep
+from iamflow.compliance.sweep import TargetResult, run_sweep, sweep_target
 from iamflow.compliance.targets import Target, TargetsConfig, resolve_targets
 from tests.helpers.faults import error_response
 
@@ -99,6 +100,10 @@ def test_an_unreachable_account_gives_errors_and_does_not_stop_the_others(aws, c
     assert any(f.account_id == ACCOUNTS["a"] and f.status != ERROR for f in result.findings)
     failed = next(r for r in result.results if r.target.account_id == "444444444444")
     assert failed.error and TargetResult.from_dict(json.loads(json.dumps(failed.to_dict()))).findings == failed.findings
+    # an Airflow task's earlier attempts raise instead, so that its retries apply
+    with pytest.raises(ClientError, match="AccessDenied"):
+        sweep_target(targets[1], base=clients, config=ComplianceConfig.load(), mutelist=None, now=now,
+                     raise_unreachable=True)
 
 
 def test_organization_targets_with_tag_filter(aws, clients) -> None:
