@@ -22,6 +22,7 @@ shared with the end-to-end tests.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -215,8 +216,9 @@ def parse_log(output: str) -> list[LogEvent]:
 
 def find_recap(events: Sequence[LogEvent]) -> str | None:
     """The last PLAY RECAP logged by a recap task, without the log decoration."""
-    recaps = [e.message.strip("\n") for e in events if "PLAY RECAP [" in e.message]
-    return recaps[-1].strip() if recaps else None
+    recaps = [e for e in events if "PLAY RECAP [" in e.message]
+    own = [e for e in recaps if e.logger.endswith("PlaybookRecapOperator")] or recaps
+    return own[-1].message.strip() if own else None
 
 
 def recap_totals(recap: str) -> dict[str, int]:
@@ -263,7 +265,8 @@ def _runner(dag_ids: Sequence[str]) -> int:
 
     bag = DagBag(dag_folder=conf.get("core", "dags_folder"))
     found = [DagInfo(d.dag_id, sorted(d.tags), str(d.fileloc or "")) for d in bag.dags.values()]
-    wanted = [d for d in found if d.dag_id in dag_ids] if dag_ids else demo_order(found)
+    by_id = {d.dag_id: d for d in found}
+    wanted = [by_id[d] for d in dict.fromkeys(dag_ids) if d in by_id] if dag_ids else demo_order(found)
     missing = sorted(set(dag_ids) - {d.dag_id for d in found})
     plan = {"dags": [d.__dict__ for d in wanted], "missing": missing,
             "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()}}
@@ -418,8 +421,6 @@ def _seed(endpoint_url: str) -> str:
 
 def run(dag_ids: Sequence[str] = (), *, out: Any = None) -> int:
     """``make run``: every playbook DAG (and every ``demo`` DAG) once, against the embedded AWS."""
-    import contextlib
-
     from iamflow.aws.local import LocalAws
 
     out = out or sys.stdout
@@ -510,7 +511,9 @@ def up(*, out: Any = None) -> int:
     process: subprocess.Popen[bytes] | None = None
     try:
         port = int(os.environ.get("IAMFLOW_LOCAL_AWS_PORT") or free_port())
-        with LocalAws(port=port) as aws:
+        with (home / "logs" / "local-aws.log").open("a", encoding="utf-8") as aws_log, \
+                contextlib.redirect_stdout(aws_log), contextlib.redirect_stderr(aws_log), \
+                LocalAws(port=port) as aws:  # moto's own prints go to the log, not between our lines
             say(f"Embedded AWS (moto) on {aws.endpoint_url}")
             say(f"  {_seed(aws.endpoint_url)}")
             env = airflow_env(aws.endpoint_url, home, extra={

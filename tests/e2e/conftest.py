@@ -31,7 +31,7 @@ def e2e_airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def e2e_aws() -> Iterator[LocalAws]:
-    """The embedded AWS on a free port of 127.0.0.1, for one test module.
+    """The embedded AWS on a free port of 127.0.0.1, empty, for one test module.
 
     AWS-managed policies are not loaded (they cost seconds per account); a test that attaches
     one starts its own ``LocalAws()``.
@@ -39,6 +39,7 @@ def e2e_aws() -> Iterator[LocalAws]:
     from iamflow.aws.local import LocalAws
 
     with LocalAws(port=0, load_managed_policies=False) as server:
+        server.reset()  # moto's backends are process-global: start each module from an empty account
         yield server
 
 

@@ -92,7 +92,10 @@ def test_check_mode_then_apply_then_nothing_to_do(env: dict[str, str], e2e_iam: 
     assert "create role e2e-web-role" in check.output, "the planned changes are in the task log"
     with pytest.raises(e2e_iam.exceptions.NoSuchEntityException):
         e2e_iam.get_role(RoleName=ROLE)
-    assert e2e_iam.list_policies(Scope="Local")["Policies"] == [], "check mode must not create anything"
+    local_policies = {p["PolicyName"] for p in e2e_iam.list_policies(Scope="Local")["Policies"]}
+    assert POLICY not in local_policies, "check mode must not create anything"
+    with pytest.raises(e2e_iam.exceptions.NoSuchEntityException):
+        e2e_iam.get_instance_profile(InstanceProfileName=PROFILE)
 
     apply = _run(env, tmp_path, "apply")
     assert apply.succeeded, _explain(apply)

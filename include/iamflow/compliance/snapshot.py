@@ -314,7 +314,7 @@ class DriftItem:
     kind: str
     name: str
     arn: str
-    status: str  # "in_sync", "missing" or "differs"
+    status: str  # "in_sync", "missing", "differs" or "error" (could not be compared; summary says why)
     summary: str = ""
     playbook: str = ""
 

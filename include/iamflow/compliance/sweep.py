@@ -3,7 +3,8 @@
 The Airflow DAG maps :func:`sweep_target` over the targets (one task per account, JSON-able
 results) and calls :func:`finish_sweep` to merge; ``iamflow sweep`` calls :func:`run_sweep`,
 which does both in one process. An account that cannot be reached yields ``ERROR`` findings for
-every enabled check of that account and never stops the others.
+every enabled check of that account and never stops the others. Both compare the playbooks with
+each account (the drift check) through :func:`default_drift_provider` unless given another.
 """
 
 from __future__ import annotations
@@ -73,6 +74,13 @@ def sweep_account(
     if mutelist is not None:
         findings = mutelist.apply(findings, now)
     return resolve_access_key_ids(clients, findings, config.collection.access_key_id_lookups)
+
+
+def default_drift_provider() -> DriftProvider:
+    """The converge engine's comparison of the playbooks (``$IAMFLOW_PLAYBOOKS_DIR``) with live state, read-only."""
+    from iamflow.compliance.drift import PlaybookDriftProvider
+
+    return PlaybookDriftProvider()
 
 
 def unreachable_findings(account_id: str, reason: str, config: ComplianceConfig, now: datetime, *,
@@ -158,6 +166,8 @@ def sweep_target(
 ) -> TargetResult:
     """Reach one target (assuming its role) and sweep it; failing to reach it gives ERROR findings.
 
+    :param drift_provider: compares the playbooks with the account; :func:`default_drift_provider`
+        when None (it only runs when the drift check is enabled).
     :param raise_unreachable: re-raise instead, so that an Airflow task can retry; its last
         attempt should pass False to record the ERROR findings.
     """
@@ -176,7 +186,8 @@ def sweep_target(
         findings = unreachable_findings(account, reason, config, now, region=region or base.region or "us-east-1")
         return TargetResult(target, findings, {}, reason)
     before = Counter(clients.call_log.by_operation())
-    findings = sweep_account(clients, account, config, mutelist, now, drift_provider=drift_provider, sleep=sleep)
+    findings = sweep_account(clients, account, config, mutelist, now, sleep=sleep,
+                             drift_provider=drift_provider or default_drift_provider())
     calls = Counter(clients.call_log.by_operation())
     calls.subtract(before)
     return TargetResult(target, findings, {k: v for k, v in calls.items() if v})
@@ -230,6 +241,7 @@ def run_sweep(
     """Sweep every target (``workers`` at a time) and write one report set; return paths and findings."""
     config = config or ComplianceConfig.load()
     now = now or datetime.now(UTC)
+    drift_provider = drift_provider or default_drift_provider()  # one provider: playbooks validated once
 
     def one(target: Target) -> TargetResult:
         return sweep_target(target, base=base, config=config, mutelist=mutelist, now=now, external_id=external_id,

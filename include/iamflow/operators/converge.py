@@ -108,10 +108,11 @@ class IamflowResourceOperator(BaseOperator):
                 raise
             raise fail(f"{type(exc).__name__}: {exc}") from exc
 
-        self.log.info("%s", format_result(result, diff=diff))
-        if result.status == FAILED:
+        if result.status == FAILED:  # e.g. a plan that must not be applied (replacement required)
+            self.log.error("%s", format_result(result, diff=diff))
             self._push_failure(context, result)
             raise AirflowFailException(f"{self.resource_key}: {result.error or 'failed'}")
+        self.log.info("%s", format_result(result, diff=diff))
         return result.to_dict()
 
     def _push_failure(self, context: Context, result: ResourceResult) -> None:

@@ -97,12 +97,12 @@ def test_a_check_without_its_step_is_an_error_not_a_pass() -> None:
             assert "AccessDenied" in findings[0].message
 
 
-def test_shipped_config_disables_only_drift_and_enables_the_rest() -> None:
+def test_shipped_config_enables_every_check_including_drift() -> None:
     config = ComplianceConfig.load()
     enabled = {c.id for c in enabled_checks(config)}
-    assert "iamflow_playbook_drift" not in enabled
+    assert enabled == {c.id for c in all_checks()}
     assert set(CONTRACT) <= enabled
-    assert snap.DRIFT not in steps_for(enabled_checks(config))
+    assert snap.DRIFT in steps_for(enabled_checks(config))
 
 
 def test_required_permissions_are_reads_and_cover_every_step() -> None:

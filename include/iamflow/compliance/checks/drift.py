@@ -2,8 +2,10 @@
 
 The comparison itself belongs to the converge engine (read current → pure plan): a *drift
 provider* passed to ``collect_account`` returns one :class:`~iamflow.compliance.snapshot.DriftItem`
-per declared resource. Until the engine supplies one, the ``drift`` step is recorded as not run,
-and this check (disabled in the shipped ``compliance.yaml``) reports ERROR rather than a pass.
+per declared resource (``iamflow.compliance.drift.PlaybookDriftProvider``, which ``sweep_target``
+uses by default). Without a provider the ``drift`` step is recorded as not run and this check
+reports ERROR rather than a pass; an item with status ``error`` (a playbook file that does not
+validate, a resource that could not be read) is an ERROR finding too.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from iamflow.compliance.config import ComplianceConfig
-from iamflow.compliance.findings import Result, failed, passed
+from iamflow.compliance.findings import Result, errored, failed, passed
 from iamflow.compliance.registry import check
 from iamflow.compliance.snapshot import DRIFT, Snapshot
 
@@ -29,12 +31,14 @@ from iamflow.compliance.snapshot import DRIFT, Snapshot
     resource_type="IamflowPlaybookResource",
 )
 def iamflow_playbook_drift(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
-    """FAIL per declared resource that is missing or differs from its playbook."""
+    """FAIL per declared resource that is missing or differs from its playbook; ERROR when it could not be compared."""
     assert snapshot.drift is not None
     for item in snapshot.drift:
         fields = {"resource_id": f"{item.kind}/{item.name}", "playbook": item.playbook, "drift": item.status}
         if item.status == "in_sync":
             yield passed(item.arn, f"{item.kind} {item.name} matches playbook {item.playbook}.", **fields)
+        elif item.status == "error":
+            yield errored(item.arn, f"{item.kind} {item.name} ({item.playbook}): {item.summary}.", **fields)
         elif item.status == "missing":
             yield failed(item.arn, f"{item.kind} {item.name} declared in playbook {item.playbook} does not exist.", **fields)
         else:

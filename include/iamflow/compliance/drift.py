@@ -1,0 +1,196 @@
+"""The drift provider: every playbook resource that targets an account, read and planned in check mode.
+
+The sweep's ``iamflow_playbook_drift`` check (``checks/drift.py``) turns what this module yields
+into findings. For each playbook found by :func:`~iamflow.spec.loader.discover_playbooks`
+(``$IAMFLOW_PLAYBOOKS_DIR`` or ``include/playbooks``) whose ``accounts`` list is empty or names the
+swept account, each resource goes through the converge engine's own read and pure plan, exactly
+as ``iamflow plan`` would do it, and becomes one :class:`~iamflow.compliance.snapshot.DriftItem`:
+
+- ``in_sync``: the plan has no change (PASS);
+- ``missing``: a ``present`` resource does not exist (FAIL);
+- ``differs``: the plan has changes (their one-line summaries become the message) or is blocked;
+- ``error``: the playbook file does not validate (the item names the file and its problems), or
+  reading one resource failed (the item names the resource and the call).
+
+Only read-only clients are used (``clients.read_only()``): a handler that tried to write would
+be refused by botocore before the request is built, and the refusal is reported as an ``error``
+item. A drift sweep therefore never changes the account.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from iamflow.compliance.snapshot import DriftItem
+
+if TYPE_CHECKING:
+    from iamflow.aws.clients import AwsClients
+    from iamflow.compliance.snapshot import Snapshot
+    from iamflow.context import RunContext
+    from iamflow.spec.models import Playbook, ResourceBase
+
+IN_SYNC, MISSING, DIFFERS, ERROR = "in_sync", "missing", "differs", "error"
+# a DriftItem's kind when the item is about a playbook file rather than one of its resources
+PLAYBOOK_KIND = "playbook"
+# how many change summaries one item's message lists before "and N more"
+MAX_CHANGES_LISTED = 5
+# children of a Cognito user pool read as {"pool_id": ..., "<key>": None} when they do not exist
+_CHILD_KEYS = {"cognito_app_client": "client", "cognito_group": "group"}
+
+
+@dataclass(frozen=True)
+class LoadedPlaybook:
+    """One playbook file: the playbook, or the errors that kept it from loading."""
+
+    path: Path
+    playbook: Playbook | None
+    errors: tuple[str, ...] = ()
+
+    def targets(self, account_id: str) -> bool:
+        """Whether the playbook declares resources for ``account_id`` (an empty list means every account)."""
+        return self.playbook is not None and (not self.playbook.accounts or account_id in self.playbook.accounts)
+
+
+def load_playbooks(paths: Sequence[str | Path] | None = None, directory: str | Path | None = None) -> list[LoadedPlaybook]:
+    """Validate the playbook files (every file below ``directory`` when ``paths`` is None); never raises."""
+    from iamflow.spec.loader import check_playbook, discover_playbooks
+
+    files = [Path(p) for p in paths] if paths is not None else discover_playbooks(
+        Path(directory) if directory is not None else None)
+    out = []
+    for path in files:
+        try:
+            result = check_playbook(path)
+        except Exception as exc:  # the loader never raises on bad input; a bug in it is still one file's problem
+            out.append(LoadedPlaybook(path, None, (f"{path}: could not be checked: {type(exc).__name__}: {exc}",)))
+            continue
+        if result.errors or result.playbook is None:
+            problems = tuple(str(p) for p in result.errors) or (f"{path}: could not be loaded",)
+            out.append(LoadedPlaybook(path, None, problems))
+        else:
+            out.append(LoadedPlaybook(path, result.playbook))
+    return out
+
+
+class PlaybookDriftProvider:
+    """A drift provider for ``collect_account`` / ``sweep_target``: ``provider(clients, snapshot)``.
+
+    Playbooks are validated once, on first use, and shared by every account of a sweep (the
+    provider is safe to call from several threads).
+
+    :param paths: playbook files to compare; every file below ``directory`` when None.
+    :param directory: where to discover playbooks (``$IAMFLOW_PLAYBOOKS_DIR`` or
+        ``include/playbooks`` when None).
+    """
+
+    def __init__(self, paths: Sequence[str | Path] | None = None, directory: str | Path | None = None) -> None:
+        self.paths = list(paths) if paths is not None else None
+        self.directory = directory
+        self._loaded: list[LoadedPlaybook] | None = None
+        self._lock = threading.Lock()
+
+    def playbooks(self) -> list[LoadedPlaybook]:
+        """The validated playbook files (loaded on first call)."""
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = load_playbooks(self.paths, self.directory)
+            return self._loaded
+
+    def __call__(self, clients: AwsClients, snapshot: Snapshot) -> Iterator[DriftItem]:
+        return drift_items(clients, snapshot, self.playbooks())
+
+    def __repr__(self) -> str:
+        where = f"{len(self.paths)} file(s)" if self.paths is not None else str(self.directory or "the playbooks folder")
+        return f"PlaybookDriftProvider({where})"
+
+
+def drift_items(clients: AwsClients, snapshot: Snapshot, playbooks: Sequence[LoadedPlaybook]) -> Iterator[DriftItem]:
+    """One item per resource of each playbook targeting the snapshot's account, one per broken playbook file."""
+    from iamflow.context import RunContext
+
+    reader = clients.read_only()
+    ctx: RunContext | None = None
+    for loaded in playbooks:
+        if loaded.playbook is None:
+            yield DriftItem(PLAYBOOK_KIND, loaded.path.name, snapshot.root_arn, ERROR,
+                            "the playbook does not validate: " + "; ".join(loaded.errors), display_path(loaded.path))
+            continue
+        if not loaded.targets(snapshot.account_id):
+            continue
+        if ctx is None:
+            # the snapshot knows the account; the region is that of the regional collection steps
+            ctx = RunContext(snapshot.account_id, snapshot.partition, snapshot.region)
+        for resource in loaded.playbook.resources:
+            yield compare_resource(reader, loaded.playbook, resource, ctx)
+
+
+def compare_resource(clients: AwsClients, playbook: Playbook, resource: ResourceBase, ctx: RunContext) -> DriftItem:
+    """Read one resource with ``clients`` (read-only) and plan it; a failed read is an ``error`` item."""
+    from iamflow.compliance.collect import describe_error
+    from iamflow.resources import handler_for
+    from iamflow.resources.base import PlanEnv
+
+    source = display_path(playbook.source) if playbook.source else playbook.name
+    env = PlanEnv(ctx, playbook)
+    try:
+        handler = handler_for(resource.kind)
+        current = handler.read(clients, resource, env)
+        plan = handler.plan(resource, current, env)
+    except Exception as exc:  # one resource's failure is its own ERROR, never the whole step's
+        return DriftItem(resource.kind, resource.name, _arn(resource, ctx, None), ERROR,
+                         f"could not compare: {describe_error(exc)}", source)
+    arn = _arn(resource, ctx, current)
+    if resource.state == "present" and not _exists(resource.kind, current):
+        return DriftItem(resource.kind, resource.name, arn, MISSING, "", source)
+    changes = [c.summary for c in plan.changes]
+    if plan.blocked:
+        changes.insert(0, plan.blocked)
+    if not changes:
+        return DriftItem(resource.kind, resource.name, arn, IN_SYNC, "", source)
+    listed = changes[:MAX_CHANGES_LISTED]
+    more = len(changes) - len(listed)
+    summary = "; ".join(listed) + (f"; and {more} more" if more else "")
+    return DriftItem(resource.kind, resource.name, arn, DIFFERS, summary, source)
+
+
+def display_path(path: str | Path) -> str:
+    """A playbook file as findings name it: relative to the project when it lives there."""
+    from iamflow.spec.loader import project_root
+
+    try:
+        return Path(path).resolve().relative_to(project_root()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _exists(kind: str, current: dict[str, Any] | None) -> bool:
+    if current is None:
+        return False
+    child = _CHILD_KEYS.get(kind)
+    if child is not None and current.get(child) is None:
+        return False
+    if kind == "secret" and current.get("arn") is None:
+        return False  # a missing secret still reads as {"name": None, "lambda_exists": ...}
+    return not current.get("deleted")  # a secret scheduled for deletion is as good as gone
+
+
+def _arn(resource: ResourceBase, ctx: RunContext, current: dict[str, Any] | None) -> str:
+    """The resource's ARN: its model's, else the one read from AWS, else the closest stable one."""
+    try:
+        return resource.arn(ctx)
+    except (NotImplementedError, AttributeError, IndexError):
+        pass
+    if current and isinstance(current.get("arn"), str):
+        return str(current["arn"])
+    prefix = f"arn:{ctx.partition}"
+    if resource.kind == "secret":
+        # the real ARN ends in a random suffix that only exists once the secret does
+        return f"{prefix}:secretsmanager:{ctx.region}:{ctx.account_id}:secret:{resource.name}"
+    pool_id = (current or {}).get("pool_id")
+    if resource.kind.startswith("cognito_") and pool_id:
+        return f"{prefix}:cognito-idp:{ctx.region}:{ctx.account_id}:userpool/{pool_id}"
+    return f"{prefix}:iam::{ctx.account_id}:root"

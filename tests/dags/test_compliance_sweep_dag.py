@@ -1,0 +1,168 @@
+"""The compliance_sweep DAG: its shape (mapped sweep in a pool, merge with the report Asset), schedule, cheap parsing.
+
+The operators' logic runs against in-process moto here (resolve, one account's sweep with its
+retry rule, merge); ``tests/e2e/test_compliance_sweep_e2e.py`` runs the whole DAG under Airflow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from iamflow.spec.loader import project_root
+
+DAG_FILE = project_root() / "dags" / "compliance_sweep.py"
+DAG_ID = "compliance_sweep"
+
+
+@pytest.fixture(scope="module")
+def dag() -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAG_FILE), safe_mode=False)
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags[DAG_ID]
+
+
+def test_three_tasks_in_order(dag: Any) -> None:
+    assert sorted(dag.task_ids) == ["merge_reports", "resolve_targets", "sweep_account"]
+    assert dag.get_task("sweep_account").upstream_task_ids == {"resolve_targets"}
+    assert dag.get_task("merge_reports").upstream_task_ids == {"resolve_targets", "sweep_account"}
+    dag.check_cycle()
+
+
+def test_the_sweep_is_mapped_over_the_targets_in_its_pool(dag: Any) -> None:
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    sweep = dag.get_task("sweep_account")
+    assert isinstance(sweep, MappedOperator)
+    assert set(sweep.expand_input.value) == {"target"}
+    assert sweep.pool == "iamflow_sweep"
+    assert sweep.retries >= 1 and sweep.owner == "iamflow"
+    assert sweep.map_index_template
+
+
+def test_the_pool_can_be_overridden_and_the_command_creates_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from iamflow.operators.sweep import pool_set_command, sweep_pool
+
+    assert pool_set_command() == ["airflow", "pools", "set", "iamflow_sweep", "4",
+                                  "iamflow compliance sweep: accounts swept at the same time"]
+    monkeypatch.setenv("IAMFLOW_SWEEP_POOL", "default_pool")
+    assert sweep_pool() == "default_pool"
+
+
+def test_merge_publishes_the_report_asset_whatever_happened_upstream(dag: Any) -> None:
+    merge = dag.get_task("merge_reports")
+    assert [o.uri for o in merge.outlets] == ["x-iamflow://reports/compliance/latest"]
+    assert merge.outlets[0].name == "iamflow_compliance_report"
+    assert merge.trigger_rule == "all_done"
+    assert merge.on_report is None  # the notification slot, empty until notifications exist
+
+
+def test_schedule_owner_retries_and_docs(dag: Any) -> None:
+    assert dag.schedule == "0 2 * * *" and dag.timetable.expression == "0 2 * * *"
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert {"iamflow", "compliance"} <= set(dag.tags)
+    assert dag.default_args["owner"] == "iamflow" and dag.default_args["retries"] >= 1
+    assert dag.doc_md and dag.doc_md.startswith("Nightly compliance sweep")
+    assert all(task.doc_md for task in dag.tasks), [t.task_id for t in dag.tasks if not t.doc_md]
+
+
+def test_parsing_imports_no_boto3_and_no_collector() -> None:
+    """In a fresh interpreter: importing the DAG file loads neither boto3, botocore nor the sweep's code."""
+    code = (
+        "import runpy, sys; runpy.run_path(sys.argv[1]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'moto') "
+        "or m.startswith('iamflow.compliance') or m == 'iamflow.engine'))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("_AIRFLOW_PARSING_CONTEXT")}
+    done = subprocess.run([sys.executable, "-c", code, str(DAG_FILE)], capture_output=True, text=True, env=env,
+                          check=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout[-2000:]
+
+
+# --- the operators on in-process moto -------------------------------------------------------------
+
+
+class _Ti:
+    def __init__(self, try_number: int = 1, max_tries: int = 2) -> None:
+        self.try_number, self.max_tries, self.pushed = try_number, max_tries, {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def _with_clients(op: Any, clients: Any) -> Any:
+    op.get_base_clients = lambda: clients
+    return op
+
+
+def test_resolve_returns_the_current_account_and_fixes_the_clock(aws, clients) -> None:
+    from iamflow.operators.sweep import SWEEP_TIME_KEY, ResolveSweepTargetsOperator
+
+    ti = _Ti()
+    targets = _with_clients(ResolveSweepTargetsOperator(task_id="r"), clients).execute({"ti": ti})
+    assert targets == [{"account_id": "123456789012", "role_arn": None, "name": ""}]
+    assert datetime.fromisoformat(ti.pushed[SWEEP_TIME_KEY]) <= datetime.now(UTC)
+    json.dumps(targets)
+
+
+def test_an_unreachable_account_raises_until_the_last_attempt(aws, clients, tmp_path: Path) -> None:
+    from botocore.exceptions import ClientError
+
+    from iamflow.compliance.findings import ERROR
+    from iamflow.operators.sweep import SweepAccountOperator
+    from tests.helpers.faults import error_response
+
+    sts = clients.client("sts")
+    sts.meta.events.register_first("before-send.sts.AssumeRole", lambda request, **_: error_response(
+        request, sts, "AccessDenied", "not authorized to assume the role", 403))
+    target = {"account_id": "444444444444", "role_arn": "arn:aws:iam::444444444444:role/IamflowAudit", "name": ""}
+    op = _with_clients(SweepAccountOperator(task_id="s", target=target, retries=2,
+                                            sweep_time=datetime.now(UTC).isoformat()), clients)
+
+    with pytest.raises(ClientError, match="AccessDenied"):
+        op.execute({"ti": _Ti(try_number=1)})
+    result = op.execute({"ti": _Ti(try_number=3)})
+    assert result["error"] and "AccessDenied" in result["error"]
+    assert {f["status"] for f in result["findings"]} == {ERROR}
+    assert {f["account_id"] for f in result["findings"]} == {"444444444444"}
+
+
+def test_sweep_then_merge_writes_the_reports(aws, clients, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iamflow.compliance.report import FINDINGS_JSON, LATEST
+    from iamflow.operators.sweep import MergeSweepReportsOperator, SweepAccountOperator
+
+    monkeypatch.setenv("IAMFLOW_PLAYBOOKS_DIR", str(tmp_path / "no-playbooks"))
+    (tmp_path / "no-playbooks").mkdir()
+    clients.client("iam").create_user(UserName="alice")
+    clients.client("iam").create_login_profile(UserName="alice", Password="Correct-Horse-9")
+    when = datetime.now(UTC)
+    target = {"account_id": "123456789012", "role_arn": None, "name": ""}
+    sweep = _with_clients(SweepAccountOperator(task_id="s", target=target, sweep_time=when.isoformat()), clients)
+    one = sweep.execute({"ti": _Ti()})
+    lost = {"account_id": "555555555555", "role_arn": "arn:aws:iam::555555555555:role/X", "name": ""}
+    seen: list[dict[str, Any]] = []
+    merge = MergeSweepReportsOperator(task_id="m", results=[one, None], targets=[target, lost],
+                                      sweep_time=when.isoformat(), report_dir=str(tmp_path / "reports"),
+                                      on_report=seen.append)
+
+    summary = merge.execute({"ti": _Ti(), "dag_run": SimpleNamespace(run_id="manual__x")})
+
+    findings = json.loads((tmp_path / "reports" / LATEST / FINDINGS_JSON).read_text())
+    assert any(f["check_id"] == "iam_user_mfa_enabled_console_access" and f["status"] == "FAIL"
+               and f["resource_arn"].endswith(":user/alice") for f in findings)
+    assert {f["status"] for f in findings if f["account_id"] == "555555555555"} == {"ERROR"}
+    assert summary["run_dir"] == str(tmp_path / "reports" / summary["run_id"])
+    assert summary["unreachable"]["555555555555"].startswith("the sweep task of this account failed")
+    assert seen == [summary] and json.loads(json.dumps(summary)) == summary
+    assert summary["run_id"] == when.strftime("%Y%m%dT%H%M%SZ")
+    assert timedelta(0) <= datetime.now(UTC) - when < timedelta(minutes=5)
