@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     from iamflow.secrets.cli import add_verify_parser
 
     add_verify_parser(sub)
+    from iamflow.policy_cli import add_policy_parser
+
+    add_policy_parser(sub)
     return parser
 
 

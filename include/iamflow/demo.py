@@ -460,6 +460,7 @@ def run(dag_ids: Sequence[str] = (), *, out: Any = None) -> int:
         say(f"Airflow home {home}: migrating the metadata database ...")
         try:
             migrate(env, logs / "db-migrate.log")
+            ensure_pools(env)
             runs = run_dags(env, dag_ids, logs, on_plan=on_plan, on_result=on_result)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             say(f"ERROR: {exc}")
@@ -520,6 +521,21 @@ def up(*, out: Any = None) -> int:
                 "AIRFLOW__API__PORT": str(ui_port),
                 "AIRFLOW__API__BASE_URL": f"http://localhost:{ui_port}",
             })
+            logs = home / "demo-logs"
+            logs.mkdir(parents=True, exist_ok=True)
+            say(f"Airflow home {home}: migrating the metadata database ...")
+            try:
+                migrate(env, logs / "db-migrate.log")
+                ensure_pools(env)
+                # a first run of every demo DAG, so the UI opens on recaps and a populated Compliance view
+                say("Running every demo DAG once (playbooks, then the compliance sweep) ...")
+                runs = run_dags(env, (), logs, on_plan=lambda plan: None, on_result=lambda result: None)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                say(f"ERROR: {exc}")
+                return 1
+            failed = [r.dag_id for r in runs if not r.succeeded]
+            say(f"  {len(runs)} DAG run(s), {len(runs) - len(failed)} succeeded"
+                + (f"; failed: {', '.join(failed)} (logs in {logs})" if failed else ""))
             say(f"Starting `airflow standalone` (AIRFLOW_HOME={home}); its log: {log_path}")
             with log_path.open("ab") as log_file:
                 process = subprocess.Popen(airflow_command("standalone"), env=env, stdout=log_file,
@@ -555,6 +571,17 @@ def up(*, out: Any = None) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+def ensure_pools(env: Mapping[str, str]) -> None:
+    """Create the pools the DAGs use (Airflow never schedules a task whose pool does not exist)."""
+    from iamflow.operators.sweep import pool_set_command
+
+    command = pool_set_command()
+    done = subprocess.run(airflow_command(*command[1:]), env=dict(env), capture_output=True, text=True,
+                          timeout=120)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command[:4])} failed:\n{_tail(done.stdout + done.stderr, 20)}")
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], stop: dict[str, bool], *, timeout: float) -> bool:

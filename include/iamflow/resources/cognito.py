@@ -43,7 +43,12 @@ from iamflow.errors import ApplyError, PermanentAwsError
 from iamflow.resources._common import desired_tags
 from iamflow.resources.base import Change, Plan, PlanEnv, ResourceHandler
 from iamflow.resources.execute import error_code, execute_change
-from iamflow.spec.kinds_cognito import pool_tag_value, secret_name_for_admin, secret_name_for_client
+from iamflow.spec.kinds_cognito import (
+    pool_owner,
+    pool_tag_value,
+    secret_name_for_admin,
+    secret_name_for_client,
+)
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
@@ -890,7 +895,7 @@ class CognitoGroupHandler(ResourceHandler):
     def read(self, clients: AwsClients, resource: ResourceBase, env: PlanEnv) -> dict[str, Any] | None:
         res: CognitoGroup = resource  # type: ignore[assignment]
         idp = clients.client("cognito-idp")
-        pool = find_pool(idp, env.playbook.name, res.user_pool)
+        pool = find_pool(idp, *pool_owner(env.playbook.name, res.user_pool))
         if pool is None:
             return {"pool_id": None, "group": None}
         got = _not_found(idp, "get_group", GroupName=res.name, UserPoolId=pool["Id"])

@@ -3,6 +3,8 @@
 Three kinds: ``cognito_user_pool`` (with bootstrap ``admin_users``), ``cognito_app_client`` and
 ``cognito_group``. Clients and groups name their pool by its playbook name (``user_pool``); the
 pool's AWS id is only known at run time, so it is looked up (by name and ``iamflow:id`` tag) then.
+A group may also name a pool that *another* playbook declares, as ``<playbook>/<pool>`` (the
+pool's ``iamflow:id`` tag value): a team playbook adds its group to a shared pool that way.
 
 A section left out (``password_policy``, ``mfa``, ``auto_verified_attributes`` ...) is unmanaged:
 iamflow neither compares nor changes it. Because Cognito's update calls replace the whole
@@ -223,6 +225,17 @@ def pool_tag_value(playbook_name: str, pool_name: str) -> str:
     return f"{playbook_name}/{pool_name}"
 
 
+_PLAYBOOK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def pool_owner(playbook_name: str, user_pool: str) -> tuple[str, str]:
+    """(playbook, pool) that a ``user_pool`` field names: ``<playbook>/<pool>``, or a pool of ``playbook_name``."""
+    if "/" in user_pool:
+        owner, pool = user_pool.split("/", 1)
+        return owner, pool
+    return playbook_name, user_pool
+
+
 class TokenValidity(_Section):
     """A token lifetime with its unit (AWS stores both; moto stores but does not enforce them)."""
 
@@ -341,14 +354,19 @@ class CognitoGroup(ResourceBase):
     @field_validator("user_pool")
     @classmethod
     def _pool(cls, v: str) -> str:
-        if v.startswith("arn:") or not POOL_NAME_RE.match(v):
-            raise ValueError("name a cognito_user_pool of this playbook")
+        owner, _, pool = v.rpartition("/")
+        if v.startswith("arn:") or not POOL_NAME_RE.match(pool) or (owner and not _PLAYBOOK_NAME_RE.match(owner)):
+            raise ValueError("name a cognito_user_pool of this playbook, or <playbook>/<pool> for another playbook's")
         return v
 
     @field_validator("role")
     @classmethod
     def _role(cls, v: str | None) -> str | None:
         return _check_ref(v, "role") if v else v
+
+    def references(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """Bare-name references; a pool of another playbook (``<playbook>/<pool>``) is external."""
+        return [r for r in super().references() if not (r[0] == "user_pool" and "/" in r[1])]
 
     def lint_warnings(self) -> list[tuple[str, str]]:
         """No warnings for groups (the method exists so every Cognito kind answers the loader alike)."""

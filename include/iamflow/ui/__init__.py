@@ -1,0 +1,7 @@
+"""The Compliance view served inside the Airflow UI: the sweep's reports as pages and JSON.
+
+:mod:`iamflow.ui.data` reads the report folder (pure, no Airflow import); :mod:`iamflow.ui.app`
+is the FastAPI app that ``plugins/iamflow_compliance.py`` registers at ``/compliance``.
+"""
+
+from __future__ import annotations
