@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, Param
 
+from iamflow.callbacks import notify_report, on_failure_callback
 from iamflow.operators.sweep import (
     COMPLIANCE_REPORT_ASSET,
     MERGE_TASK_ID,
@@ -36,9 +37,10 @@ from iamflow.operators.sweep import (
 
 SWEEP_TIME = f"{{{{ ti.xcom_pull(task_ids='{RESOLVE_TASK_ID}', key='{SWEEP_TIME_KEY}') }}}}"
 
-# Notification slot: a callable taking the merge task's summary (run id, paths, counts), e.g. a
-# Slack or e-mail notifier. None: the reports and the Asset event are the only outputs.
-ON_REPORT = None
+# Notification slot: a callable taking the merge task's summary (run id, paths, counts). The default
+# logs the high and critical failures, and mails or posts them when `iamflow_smtp` / `iamflow_slack`
+# connections exist.
+ON_REPORT = notify_report
 
 with DAG(
     dag_id="compliance_sweep",
@@ -48,7 +50,8 @@ with DAG(
     max_active_runs=1,
     tags=["iamflow", "compliance", "demo"],
     doc_md=__doc__,
-    default_args={"owner": "iamflow", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args={"owner": "iamflow", "retries": 2, "retry_delay": timedelta(minutes=1),
+                  "on_failure_callback": on_failure_callback},
     params={
         "accounts": Param("", type="string", title="Accounts",
                           description="Comma-separated account ids to sweep (default: every target of targets.yaml)"),

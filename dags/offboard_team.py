@@ -10,7 +10,9 @@ Reject, or no answer within the approval timeout, changes nothing.
 
 from __future__ import annotations
 
+from airflow.sdk import DAG
+
 from iamflow.onboarding import OFFBOARD
 from iamflow.operators.onboarding import build_team_dag
 
-dag = build_team_dag(OFFBOARD, doc_md=__doc__)
+dag: DAG = build_team_dag(OFFBOARD, doc_md=__doc__)

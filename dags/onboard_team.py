@@ -19,7 +19,9 @@ time (with `offboard_team` too): a per-team lock, and `max_active_runs=1`.
 
 from __future__ import annotations
 
+from airflow.sdk import DAG
+
 from iamflow.onboarding import ONBOARD
 from iamflow.operators.onboarding import build_team_dag
 
-dag = build_team_dag(ONBOARD, doc_md=__doc__)
+dag: DAG = build_team_dag(ONBOARD, doc_md=__doc__)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, Param
 
+from iamflow.callbacks import on_failure_callback
 from iamflow.operators.secrets import (
     SecretRotationSensor,
     TriggerSecretRotationOperator,
@@ -29,7 +30,8 @@ with DAG(
     catchup=False,
     tags=["iamflow", "secrets", "verification"],
     doc_md=__doc__,
-    default_args={"owner": "iamflow", "retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args={"owner": "iamflow", "retries": 2, "retry_delay": timedelta(seconds=30),
+                  "on_failure_callback": on_failure_callback},
     params={
         "rotate_now_secret": Param("", type="string",
                                    description="A secret to rotate now (through its Lambda) before verifying"),

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from airflow.sdk import DAG, Param, get_parsing_context
 
+from iamflow.callbacks import on_failure_callback
 from iamflow.errors import Problem
 from iamflow.operators.converge import IamflowResourceOperator, PlaybookInvalidOperator, resource_doc_md
 from iamflow.operators.recap import PlaybookRecapOperator
@@ -73,6 +74,7 @@ DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "retries": 2,
     "retry_delay": timedelta(seconds=20),
+    "on_failure_callback": on_failure_callback,
 }
 # Scheduled playbooks need a start; with catchup=False only the latest interval ever runs.
 START_DATE = datetime(2025, 1, 1, tzinfo=UTC)

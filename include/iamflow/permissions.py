@@ -147,7 +147,8 @@ def _split(actions: Iterable[str], prefix: str) -> tuple[list[str], list[str]]:
 
 def _grant_iam_role(g: _Grants, res: Any, env: PlanEnv) -> None:
     role = res.arn(env.ctx)
-    profile_actions = {"iam:ListInstanceProfilesForRole", "iam:RemoveRoleFromInstanceProfile"}
+    # ListInstanceProfilesForRole is authorised on the role; removing the role from a profile on the profile
+    profile_actions = {"iam:RemoveRoleFromInstanceProfile"}
     actions = _actions(res.kind)
     g.add([a for a in actions if a not in profile_actions], role)
     g.add([a for a in actions if a in profile_actions], _iam_arn(env.ctx, "instance-profile"))

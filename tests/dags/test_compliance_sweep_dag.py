@@ -64,7 +64,10 @@ def test_merge_publishes_the_report_asset_whatever_happened_upstream(dag: Any) -
     assert [o.uri for o in merge.outlets] == ["x-iamflow://reports/compliance/latest"]
     assert merge.outlets[0].name == "iamflow_compliance_report"
     assert merge.trigger_rule == "all_done"
-    assert merge.on_report is None  # the notification slot, empty until notifications exist
+    from iamflow.callbacks import notify_report
+
+    assert merge.on_report is notify_report  # high and critical failures are notified after the merge
+    assert merge.on_failure_callback, "a failed merge is notified"
 
 
 def test_schedule_owner_retries_and_docs(dag: Any) -> None:

@@ -75,8 +75,12 @@ def write_reports(
     expired_suppressions: Iterable[dict[str, Any]] = (),
     accounts: Iterable[str] = (),
     call_counts: dict[str, dict[str, int]] | None = None,
+    dag_run_id: str | None = None,
 ) -> ReportPaths:
-    """Write the five files for one run and refresh ``latest/``; return their paths."""
+    """Write the five files for one run and refresh ``latest/``; return their paths.
+
+    :param dag_run_id: the Airflow DAG run that produced the report, for links back to it.
+    """
     generated_at = generated_at or datetime.now(UTC)
     run_id = run_id or new_run_id(generated_at)
     if not run_id or "/" in run_id or run_id in (LATEST, ".", ".."):
@@ -92,6 +96,7 @@ def write_reports(
     account_ids = sorted(set(accounts) | {r["account_id"] for r in rows})
     summary = _summary(rows, run_id, generated_at, account_ids, expired, diff, previous[0] if previous else None,
                        call_counts or {})
+    summary["dag_run_id"] = dag_run_id
 
     paths = ReportPaths(run_id, run_dir, out / LATEST)
     paths.files[FINDINGS_JSON] = _write_json(run_dir / FINDINGS_JSON, rows)

@@ -210,6 +210,7 @@ def finish_sweep(
     mutelist: Mutelist | None,
     now: datetime,
     run_id: str | None = None,
+    dag_run_id: str | None = None,
 ) -> SweepResult:
     """Merge per-account results and write the reports (the DAG's final task)."""
     results = list(results)
@@ -218,7 +219,7 @@ def finish_sweep(
     expired = mutelist.expired_entries(now, findings, accounts) if mutelist is not None else []
     calls = {r.target.account_id or "current": r.calls for r in results}
     paths = write_reports(findings, report_dir(out_dir), run_id=run_id, generated_at=now, expired_suppressions=expired,
-                          accounts=accounts, call_counts=calls)
+                          accounts=accounts, call_counts=calls, dag_run_id=dag_run_id)
     return SweepResult(paths, findings, results, expired)
 
 

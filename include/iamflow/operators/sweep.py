@@ -306,8 +306,10 @@ class MergeSweepReportsOperator(_SweepSettings, BaseOperator):
             results.append(TargetResult(target, findings, {}, reason))
         if not results:
             raise AirflowFailException("no account was swept: resolve_targets returned no target")
-        result = finish_sweep(results, self.report_dir or None, mutelist=mutelist, now=now, run_id=new_run_id(now))
-        summary = sweep_summary(result, dag_run_id=getattr(context.get("dag_run"), "run_id", None))
+        dag_run_id = getattr(context.get("dag_run"), "run_id", None)
+        result = finish_sweep(results, self.report_dir or None, mutelist=mutelist, now=now, run_id=new_run_id(now),
+                              dag_run_id=dag_run_id)
+        summary = sweep_summary(result, dag_run_id=dag_run_id)
         self.log.info("%s", format_summary(summary))
         self._publish(context, summary)
         if self.on_report is not None:
