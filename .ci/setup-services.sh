@@ -47,14 +47,14 @@ if ((${#missing[@]})); then
 fi
 
 # The CeleryExecutor's Python side: the provider, Celery with its Redis transport, and the
-# PostgreSQL driver. They are pinned in requirements.txt (so `make venv` installs them too); this
+# PostgreSQL drivers (psycopg2 for the metadata DB and Celery's results, asyncpg for Airflow's async engine). They are pinned in requirements.txt (so `make venv` installs them too); this
 # only fills in a venv made before they were added there.
 if [[ -x .venv/bin/python ]] && ! .venv/bin/python -c '
 import importlib.metadata as m
-for name in ("apache-airflow-providers-celery", "celery", "redis", "psycopg2-binary"):
+for name in ("apache-airflow-providers-celery", "celery", "redis", "psycopg2-binary", "asyncpg"):
     m.version(name)' >/dev/null 2>&1; then
     echo "setup-services: installing the CeleryExecutor's Python packages into .venv" >&2
-    pins=$(grep -E '^(apache-airflow-providers-celery|celery|kombu|redis|psycopg2-binary)==' requirements.txt || true)
+    pins=$(grep -E '^(apache-airflow-providers-celery|celery|kombu|redis|psycopg2-binary|asyncpg|packaging)==' requirements.txt || true)
     # shellcheck disable=SC2086 # one pin per word
-    .venv/bin/python -m pip install --disable-pip-version-check -q ${pins:-apache-airflow-providers-celery psycopg2-binary}
+    .venv/bin/python -m pip install --disable-pip-version-check -q ${pins:-apache-airflow-providers-celery 'celery[redis]<5.7' psycopg2-binary asyncpg}
 fi

@@ -49,7 +49,11 @@ AWS_ONLY: dict[str, str] = {
     "kms:GenerateDataKey": "Secrets Manager encrypts a new secret value with the caller's kms:GenerateDataKey "
     "when the secret uses a customer-managed key",
     "kms:Decrypt": "Secrets Manager needs the caller's kms:Decrypt on a customer-managed key to store a new version",
+    "iam:PassRole": "AWS checks iam:PassRole on the role when AddRoleToInstanceProfile or a Cognito group "
+    "hands the role on; moto does not",
 }
+# what a secret encrypted with a customer-managed key needs of that key (see AWS_ONLY)
+_SECRET_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 
 # why a statement's Resource is a wildcard; the generated documents use no other wildcards
 SCOPE_NOTES: dict[str, str] = {
@@ -196,7 +200,7 @@ def _grant_secret(g: _Grants, res: Any, env: PlanEnv) -> None:
         elif action.startswith("kms:") and res.kms_key:
             g.add([action], _regional_arn(env.ctx, "kms", "key/*"))
     if res.kms_key:
-        g.add(AWS_ONLY, _regional_arn(env.ctx, "kms", "key/*"))
+        g.add(_SECRET_KEY_ACTIONS, _regional_arn(env.ctx, "kms", "key/*"))
 
 
 def _cognito(g: _Grants, actions: Iterable[str], env: PlanEnv) -> None:

@@ -20,6 +20,7 @@ The binaries come from Debian's ``postgresql`` and ``redis-server`` packages
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -123,26 +124,22 @@ class Service:
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the whole process group (the worker's pool processes and its tasks too)."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def stop(self, grace: float = 15.0) -> None:
         """SIGTERM the group, then SIGKILL what is left after ``grace`` seconds; bounded."""
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
             self.kill(sig)
             deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and self._group_alive():
+            while time.monotonic() < deadline and self.group_alive():
                 time.sleep(0.2)
-            if not self._group_alive():
+            if not self.group_alive():
                 break
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
-    def _group_alive(self) -> bool:
+    def group_alive(self) -> bool:
         self.process.poll()  # reap the leader so that a zombie leader does not count
         try:
             os.killpg(self.process.pid, 0)
@@ -298,6 +295,8 @@ class Organization:
     def accounts(self) -> set[str]:
         return {MANAGEMENT_ACCOUNT, *self.members}
 
+    management_account: str = MANAGEMENT_ACCOUNT
+
     def assumed_external_ids(self, account: str) -> list[str | None]:
         """ExternalIds of every sweep session moto saw assumed into ``account``."""
         from moto.sts.models import sts_backends
@@ -371,6 +370,29 @@ class AirflowCluster:
     logs: Path
     report_dir: Path
     services: dict[str, Service] = field(default_factory=dict)
+    killed: set[str] = field(default_factory=set)
+    workers: tuple[str, ...] = WORKERS
+    dag_id: str = DAG_ID
+
+    def wait(self, what: str, condition: Callable[[], bool], timeout: float, *, interval: float = 0.5) -> None:
+        """Poll ``condition`` (bounded); fail early with the logs if a component (not a killed one) exits."""
+        _wait(what, condition, timeout, interval=interval,
+              services=tuple(s for s in self.services.values() if s.name not in self.killed))
+
+    def processes_of(self, worker: str) -> list[int]:
+        """Pids whose environment names ``worker``: the worker, its pool processes and their tasks."""
+        needle = f"{_HOSTNAME_ENV}={worker}".encode()
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as fh:
+                    if needle in fh.read().split(b"\0"):
+                        pids.append(int(entry))
+            except OSError:
+                continue
+        return pids
 
     def cli(self, *args: str, timeout: float = 120) -> str:
         done = subprocess.run(airflow_command(*args), env=self.env, capture_output=True, text=True,
@@ -413,8 +435,8 @@ class AirflowCluster:
         self.cli("dags", "trigger", DAG_ID, "--run-id", run_id)
 
     def wait_for_run(self, run_id: str, timeout: float) -> str:
-        _wait(f"run {run_id} to finish", lambda: self.run_state(run_id) in ("success", "failed"), timeout,
-              interval=2, services=tuple(s for s in self.services.values() if s.name != "worker-b-killed"))
+        self.wait(f"run {run_id} to finish", lambda: self.run_state(run_id) in ("success", "failed"), timeout,
+                  interval=2)
         return str(self.run_state(run_id))
 
 
@@ -488,7 +510,7 @@ def airflow_cluster(postgres: Postgres, redis_url: str, organization: Organizati
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres.sqlalchemy_url,
         "AIRFLOW__CELERY__BROKER_URL": redis_url,
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{postgres.user}@127.0.0.1:{postgres.port}/"
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{postgres.user}@127.0.0.1:{postgres.port}/"
                                            f"{postgres.database}",
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",

@@ -107,7 +107,12 @@ class TargetsConfig:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> TargetsConfig:
-        """Load a targets file (the shipped ``include/targets.yaml`` when omitted; current account if absent)."""
+        """Load a targets file: ``path``, else ``$IAMFLOW_TARGETS``, else the shipped ``include/targets.yaml``.
+
+        Without any file the sweep covers the current account.
+        """
+        if path is None and os.environ.get("IAMFLOW_TARGETS"):
+            path = os.environ["IAMFLOW_TARGETS"]
         file = Path(path) if path is not None else DEFAULT_TARGETS_PATH
         if not file.exists():
             if path is not None:

@@ -301,9 +301,11 @@ class TeamRecapOperator(_TeamOperator):
             self.log.info("\n%s", format_recap(name, results))
         if failed:
             outcome = f"failed at {failed[0]}"
-        elif chosen and chosen[0] != "Approve":
-            who = ((approval or {}).get("responded_by_user") or {}).get("name") or "the default on timeout"
-            outcome = f"rejected by {who}: nothing was applied or published"
+        elif (chosen and chosen[0] != "Approve") or (states.get(APPROVE) == "success"
+                                                      and states.get(APPLY) == "skipped"):
+            # a rejecting ApprovalOperator skips apply and may leave no XCom: the states tell
+            who = ((approval or {}).get("responded_by_user") or {}).get("name") if approval else None
+            outcome = f"rejected by {who or 'the approver (or the timeout)'}: nothing was applied or published"
         elif states.get(PUBLISH) == "success":
             outcome = "applied and published" if self.action == ONBOARD else "applied, team playbook removed"
         else:
