@@ -301,7 +301,8 @@ def start_stack(base: Path) -> Iterator[UiStack]:
                             DAGS_TIMEOUT, processes, logs, interval=2.0)
             timings["dags_registered"] = time.monotonic() - started
             (logs / "seed.txt").write_text(seeded + "\n", encoding="utf-8")
-            yield UiStack(url, USERNAME, password, report_dir, run_dir, findings, dag_ids, logs, home, timings)
+            yield UiStack(url=url, username=USERNAME, password=password, report_dir=report_dir, run_dir=run_dir,
+                          findings=findings, dag_ids=dag_ids, logs=logs, home=home, timings=timings)
         finally:
             for process in processes.values():
                 stop_group(process)
