@@ -113,15 +113,18 @@ class UiStack:
     expected_dags: tuple[str, ...] = EXPECTED_DAGS
     timings: dict[str, float] = field(default_factory=dict)
 
-    def api(self, path: str, *, method: str = "GET", body: Any = None) -> Any:
-        """Call Airflow's REST API (``/api/v2/...``) as the admin user."""
-        token = _token(self.url, self.username, self.password)
-        return _json_request(f"{self.url}{path}", method=method, body=body,
-                             headers={"Authorization": f"Bearer {token}"})
+    _token: str | None = field(default=None, repr=False)
+
+    def api(self, path: str, *, method: str = "GET", body: Any = None, timeout: float = 30.0) -> Any:
+        """Call Airflow's REST API (``/api/v2/...``) as the admin user (one token, asked for once)."""
+        if self._token is None:
+            self._token = _token(self.url, self.username, self.password)
+        return _json_request(f"{self.url}{path}", method=method, body=body, timeout=timeout,
+                             headers={"Authorization": f"Bearer {self._token}"})
 
 
 def _json_request(url: str, *, method: str = "GET", body: Any = None,
-                  headers: Mapping[str, str] | None = None, timeout: float = 10.0) -> Any:
+                  headers: Mapping[str, str] | None = None, timeout: float = 30.0) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, method=method, data=data,
                                      headers={"Content-Type": "application/json", **(headers or {})})
@@ -224,6 +227,7 @@ def _sweep(endpoint_url: str, report_dir: Path, log: Path) -> Path:
 @pytest.fixture(scope="module")
 def ui_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiStack]:
     """The embedded AWS (seeded, swept once) and Airflow's api-server, scheduler and dag-processor."""
+    chromium_path()  # skip (or fail under CI) before spending a minute on the stack
     with start_stack(tmp_path_factory.mktemp("ui-browser")) as stack:
         yield stack
 
@@ -271,8 +275,10 @@ def start_stack(base: Path) -> Iterator[UiStack]:
                 "AIRFLOW__API__BASE_URL": url,
                 "AIRFLOW__API__WORKERS": "1",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
-                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
                 "AIRFLOW__CORE__PARALLELISM": "4",
+                # the scheduler's log server: not the default 8793, which a `make up` may hold
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             })
             migrate(env, logs / "db-migrate.log")
             ensure_pools(env)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,12 @@ def wait_for_task_state(stack: Any, dag_id: str, run_id: str, task_id: str, want
     deadline = time.monotonic() + APPROVAL_TIMEOUT
     states: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        answer = stack.api(f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances")
+        try:
+            answer = stack.api(f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances",
+                               timeout=max(1.0, min(30.0, deadline - time.monotonic())))
+        except (urllib.error.URLError, OSError):  # a busy api-server (SQLite is locked while tasks start)
+            time.sleep(2.0)
+            continue
         states = {ti["task_id"]: ti["state"] for ti in answer["task_instances"]}
         if states.get(task_id) == wanted:
             return states
@@ -228,7 +234,7 @@ def compliance_direct(page: Any, stack: Any, shot: Shots, expected: dict[str, An
     rows = page.locator("#findings-table tr.finding")
     rows.first.wait_for()
     assert int(page.locator("#findings-all").inner_text()) == expected["count"]
-    assert rows.count() == min(expected["count"], rows.count()) and rows.count() > 0
+    assert rows.count() == int(page.locator("#findings-count").inner_text()) > 0  # the unfiltered page shows them all
     first = rows.first
     cells = [c.inner_text().strip() for c in first.locator("td").all()[:7]]
     row = dict(zip(("status", "severity", "account_id", "region", "check_id", "resource_arn", "message"), cells,
