@@ -2,7 +2,7 @@
 
 ``include/targets.yaml``::
 
-    role_name: IamflowAudit              # the role to assume in listed or organization accounts
+    role_name: iamflow-auditor           # the role to assume in listed or organization accounts
     session_name: iamflow-sweep
     external_id:                         # where the ExternalId comes from at run time, never its value
       env: IAMFLOW_SWEEP_EXTERNAL_ID     # ...or: airflow_connection: iamflow_sweep (field: password)

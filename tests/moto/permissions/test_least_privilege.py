@@ -522,7 +522,7 @@ def test_removing_an_action_fails_with_access_denied(role: str, action: str) -> 
     if scenario is None and action in AWS_ONLY:
         pytest.skip(f"AWS-only requirement moto does not evaluate: {AWS_ONLY[action]}")
     if scenario is None:
-        pytest.skip(f"{action} is declared but no scenario here reaches it (an update or delete path)")
+        pytest.skip(f"{action} is declared but no scenario here reaches it (a path only some states of a resource take)")
     if scenario == "sweep":
         outcome = sweep_removals()[action]
     else:
