@@ -25,6 +25,16 @@ class ComplianceConfigError(IamflowError):
     """``compliance.yaml`` (or a mutelist or targets file) is malformed; the message names file and key."""
 
 
+
+def read_yaml_file(file: Path, what: str = "file") -> dict[str, Any]:
+    """Read a settings file as YAML (an empty file is an empty mapping); errors name the file."""
+    if not file.exists():
+        raise ComplianceConfigError(f"{file}: no such {what}")
+    try:
+        return yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ComplianceConfigError(f"{file}: not valid YAML: {exc}") from exc
+
 @dataclass(frozen=True)
 class Thresholds:
     """The numbers the checks compare against."""
@@ -99,15 +109,9 @@ class ComplianceConfig:
     def load(cls, path: str | Path | None = None) -> ComplianceConfig:
         """Load a config file (the shipped ``include/compliance.yaml`` when omitted; defaults if absent)."""
         file = Path(path) if path is not None else DEFAULT_CONFIG_PATH
-        if not file.exists():
-            if path is not None:
-                raise ComplianceConfigError(f"{file}: no such file")
+        if path is None and not file.exists():
             return cls()
-        try:
-            data = yaml.safe_load(file.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ComplianceConfigError(f"{file}: not valid YAML: {exc}") from exc
-        return cls.from_dict(data, source=str(file))
+        return cls.from_dict(read_yaml_file(file), source=str(file))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "<dict>") -> ComplianceConfig:

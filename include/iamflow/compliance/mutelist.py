@@ -30,9 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from iamflow.compliance.config import ComplianceConfigError
+from iamflow.compliance.config import ComplianceConfigError, read_yaml_file
 from iamflow.compliance.findings import FAIL, MUTED, Finding
 
 TOP_KEYS = ("Mutelist", "Mute List", "Allowlist")
@@ -165,13 +163,7 @@ class Mutelist:
         if path is None:
             return cls()
         file = Path(path)
-        if not file.exists():
-            raise ComplianceConfigError(f"{file}: no such mutelist file")
-        try:
-            data = yaml.safe_load(file.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ComplianceConfigError(f"{file}: not valid YAML: {exc}") from exc
-        return cls.from_dict(data, source=str(file))
+        return cls.from_dict(read_yaml_file(file, "mutelist file"), source=str(file))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "<dict>") -> Mutelist:

@@ -26,9 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from iamflow.compliance.config import ComplianceConfigError
+from iamflow.compliance.config import ComplianceConfigError, read_yaml_file
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients, CallLog
@@ -114,15 +112,9 @@ class TargetsConfig:
         if path is None and os.environ.get("IAMFLOW_TARGETS"):
             path = os.environ["IAMFLOW_TARGETS"]
         file = Path(path) if path is not None else DEFAULT_TARGETS_PATH
-        if not file.exists():
-            if path is not None:
-                raise ComplianceConfigError(f"{file}: no such targets file")
+        if path is None and not file.exists():
             return cls()
-        try:
-            data = yaml.safe_load(file.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ComplianceConfigError(f"{file}: not valid YAML: {exc}") from exc
-        return cls.from_dict(data, source=str(file))
+        return cls.from_dict(read_yaml_file(file, "targets file"), source=str(file))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "<dict>") -> TargetsConfig:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import botocore.client
 import pytest
 
 from iamflow.cli import main
@@ -49,19 +48,6 @@ CASES = [
 def _text(case_id: str, fields: str) -> str:
     head = HEAD.replace("name: k\n", "name: aws/k\n") if case_id == "reserved-name" else HEAD
     return head + fields + ROLE
-
-
-@pytest.fixture
-def api_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    calls: list[str] = []
-    original = botocore.client.BaseClient._make_api_call
-
-    def spy(self, operation_name, api_params):  # type: ignore[no-untyped-def]
-        calls.append(operation_name)
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
-    return calls
 
 
 @pytest.mark.parametrize(("case_id", "fields", "field", "fragment"), CASES, ids=[c[0] for c in CASES])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import botocore.client
 import pytest
 
 from iamflow.cli import main
@@ -91,20 +90,6 @@ CASES = [
      "    waive: [{rule: allow-star-star, reason: ''}]\n"
      "    document: {Statement: [{Effect: Allow, Action: '*', Resource: '*'}]}\n", "p", "waive", "at least 3"),
 ]
-
-
-@pytest.fixture
-def api_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record every botocore API call attempted (they would all fail: nothing should get that far)."""
-    calls: list[str] = []
-    original = botocore.client.BaseClient._make_api_call
-
-    def spy(self, operation_name, api_params):  # type: ignore[no-untyped-def]
-        calls.append(operation_name)
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
-    return calls
 
 
 @pytest.mark.parametrize(("text", "resource", "field", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
