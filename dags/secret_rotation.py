@@ -7,7 +7,7 @@ passes the secret's validator. The task fails when any check is FAIL or ERROR; t
 its log and its XCom (statuses and reasons, never a value).
 
 Trigger with `{"rotate_now_secret": "<name>"}` to rotate that secret through its Lambda first and
-wait (bounded) for the rotation to finish before verifying.
+wait (bounded, one hour; deferred to the triggerer) for the rotation to finish before verifying.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ with DAG(
         since="{{ ti.xcom_pull(task_ids='trigger_rotation')['since'] }}",
         timeout=60 * 60,
         poke_interval=30,
+        deferrable=True,  # waits in the triggerer, holding no worker slot
     )
     verify = VerifySecretRotationOperator(task_id="verify_rotation", trigger_rule="none_failed")
     trigger >> wait >> verify
