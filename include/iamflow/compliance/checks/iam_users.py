@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from iamflow.compliance.checks._common import (
@@ -17,7 +17,10 @@ from iamflow.compliance.checks._common import (
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import Result, errored, failed, passed
 from iamflow.compliance.registry import check
-from iamflow.compliance.snapshot import CREDENTIAL_REPORT, CredentialRow, Snapshot
+from iamflow.compliance.snapshot import CREDENTIAL_REPORT, AccessKeyColumns, CredentialRow, Snapshot
+
+# judges one active key: (row, the user's tags, the key, its label such as "Access key 1")
+KeyJudge = Callable[[CredentialRow, dict[str, str], AccessKeyColumns, str], Iterator[Result]]
 
 
 def _users(snapshot: Snapshot) -> Iterator[tuple[CredentialRow, dict[str, str]]]:
@@ -25,6 +28,16 @@ def _users(snapshot: Snapshot) -> Iterator[tuple[CredentialRow, dict[str, str]]]
     tags = principal_tags(snapshot)
     for row in snapshot.credential_report.users:
         yield row, tags.get(row.arn, {})
+
+
+def _per_active_key(snapshot: Snapshot, judge: KeyJudge) -> Iterator[Result]:
+    """PASS each user without an active access key; let ``judge`` rule on every active key of the others."""
+    for row, tags in _users(snapshot):
+        if not row.active_keys:
+            yield passed(row.arn, f"User {row.user} has no active access key.", resource_id=row.user, tags=tags)
+            continue
+        for key in row.active_keys:
+            yield from judge(row, tags, key, key_label(key.slot).capitalize())
 
 
 @check(
@@ -67,32 +80,30 @@ def iam_user_mfa_enabled_console_access(snapshot: Snapshot, config: ComplianceCo
 def iam_rotate_access_key_90_days(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL per active key older than the maximum age."""
     limit = config.thresholds.access_key_max_age_days
-    for row, tags in _users(snapshot):
-        if not row.active_keys:
-            yield passed(row.arn, f"User {row.user} has no active access key.", resource_id=row.user, tags=tags)
-            continue
-        for key in row.active_keys:
-            label = key_label(key.slot).capitalize()
-            extra = key_fields(key.slot, key.last_rotated)
-            if key.last_rotated is None:
-                yield errored(
-                    row.arn, f"{label} of user {row.user} is active but the report gives no creation date.",
-                    resource_id=row.user, tags=tags, **extra,
-                )
-                continue
-            age = age_days(key.last_rotated, now)
-            if age > limit:
-                yield failed(
-                    row.arn,
-                    f"{label} of user {row.user} was created {day(key.last_rotated)} ({age} days ago) and has not "
-                    f"been rotated within {limit} days.",
-                    resource_id=row.user, tags=tags, age_days=age, **extra,
-                )
-            else:
-                yield passed(
-                    row.arn, f"{label} of user {row.user} is {age} days old (limit {limit}).",
-                    resource_id=row.user, tags=tags, age_days=age, **extra,
-                )
+
+    def judge(row: CredentialRow, tags: dict[str, str], key: AccessKeyColumns, label: str) -> Iterator[Result]:
+        extra = key_fields(key.slot, key.last_rotated)
+        if key.last_rotated is None:
+            yield errored(
+                row.arn, f"{label} of user {row.user} is active but the report gives no creation date.",
+                resource_id=row.user, tags=tags, **extra,
+            )
+            return
+        age = age_days(key.last_rotated, now)
+        if age > limit:
+            yield failed(
+                row.arn,
+                f"{label} of user {row.user} was created {day(key.last_rotated)} ({age} days ago) and has not "
+                f"been rotated within {limit} days.",
+                resource_id=row.user, tags=tags, age_days=age, **extra,
+            )
+        else:
+            yield passed(
+                row.arn, f"{label} of user {row.user} is {age} days old (limit {limit}).",
+                resource_id=row.user, tags=tags, age_days=age, **extra,
+            )
+
+    yield from _per_active_key(snapshot, judge)
 
 
 @check(
@@ -110,43 +121,41 @@ def iam_rotate_access_key_90_days(snapshot: Snapshot, config: ComplianceConfig, 
 def iam_user_accesskey_unused(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL per active key not used (or never used and created) within the threshold."""
     limit = config.thresholds.credential_unused_days
-    for row, tags in _users(snapshot):
-        if not row.active_keys:
-            yield passed(row.arn, f"User {row.user} has no active access key.", resource_id=row.user, tags=tags)
-            continue
-        for key in row.active_keys:
-            label = key_label(key.slot).capitalize()
-            extra = {**key_fields(key.slot, key.last_rotated), "last_used": iso(key.last_used)}
-            if key.last_used is not None:
-                idle = age_days(key.last_used, now)
-                if idle >= limit:
-                    yield failed(
-                        row.arn, f"{label} of user {row.user} was last used {day(key.last_used)} ({idle} days ago; "
-                        f"limit {limit}).", resource_id=row.user, tags=tags, idle_days=idle, **extra,
-                    )
-                else:
-                    yield passed(
-                        row.arn, f"{label} of user {row.user} was used {idle} days ago.",
-                        resource_id=row.user, tags=tags, idle_days=idle, **extra,
-                    )
-                continue
-            if key.last_rotated is None:
-                yield errored(
-                    row.arn, f"{label} of user {row.user} was never used and the report gives no creation date.",
-                    resource_id=row.user, tags=tags, **extra,
-                )
-                continue
-            age = age_days(key.last_rotated, now)
-            if age >= limit:
+
+    def judge(row: CredentialRow, tags: dict[str, str], key: AccessKeyColumns, label: str) -> Iterator[Result]:
+        extra = {**key_fields(key.slot, key.last_rotated), "last_used": iso(key.last_used)}
+        if key.last_used is not None:
+            idle = age_days(key.last_used, now)
+            if idle >= limit:
                 yield failed(
-                    row.arn, f"{label} of user {row.user} was never used and was created {day(key.last_rotated)} "
-                    f"({age} days ago; limit {limit}).", resource_id=row.user, tags=tags, idle_days=age, **extra,
+                    row.arn, f"{label} of user {row.user} was last used {day(key.last_used)} ({idle} days ago; "
+                    f"limit {limit}).", resource_id=row.user, tags=tags, idle_days=idle, **extra,
                 )
             else:
                 yield passed(
-                    row.arn, f"{label} of user {row.user} was never used but is only {age} days old.",
-                    resource_id=row.user, tags=tags, idle_days=age, **extra,
+                    row.arn, f"{label} of user {row.user} was used {idle} days ago.",
+                    resource_id=row.user, tags=tags, idle_days=idle, **extra,
                 )
+            return
+        if key.last_rotated is None:
+            yield errored(
+                row.arn, f"{label} of user {row.user} was never used and the report gives no creation date.",
+                resource_id=row.user, tags=tags, **extra,
+            )
+            return
+        age = age_days(key.last_rotated, now)
+        if age >= limit:
+            yield failed(
+                row.arn, f"{label} of user {row.user} was never used and was created {day(key.last_rotated)} "
+                f"({age} days ago; limit {limit}).", resource_id=row.user, tags=tags, idle_days=age, **extra,
+            )
+        else:
+            yield passed(
+                row.arn, f"{label} of user {row.user} was never used but is only {age} days old.",
+                resource_id=row.user, tags=tags, idle_days=age, **extra,
+            )
+
+    yield from _per_active_key(snapshot, judge)
 
 
 @check(
