@@ -100,7 +100,8 @@ def submit(page: Any, dialog: Any, stack: Any, dag_id: str, shot: Shots, name: s
     button = dialog.get_by_role("button", name="Trigger", exact=True)
     assert button.is_enabled(), "the trigger form refused the input"
     button.click()
-    page.get_by_text("Dag Run Triggered").wait_for()
+    # the toast can stand in the DOM twice (same id) while it animates in: either copy will do
+    page.get_by_text("Dag Run Triggered").first.wait_for()
     page.wait_for_url(f"**/dags/{dag_id}/runs/**")
     shot(page, name)
 
