@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from iamflow.compliance.findings import redact_text
+from iamflow.secrets.hygiene import redact_text
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ registry adds the check's metadata (ID, severity, CIS controls, remediation) and
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -158,38 +157,6 @@ class Finding:
             extra=extra,
             muted_by=data.get("muted_by"),
         )
-
-
-# A secret access key: 40 characters of [A-Za-z0-9/+], mixing upper case, lower case and digits.
-_SECRET_RUN = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
-
-
-def _looks_secret(run: str) -> bool:
-    return any(c.isupper() for c in run) and any(c.islower() for c in run) and any(c.isdigit() for c in run)
-
-
-def redact_text(text: str) -> str:
-    """Replace anything shaped like a secret access key with ``<redacted>`` (ARNs are left alone)."""
-    if len(text) < 40:
-        return text
-    pieces: list[str] = []
-    for token in re.split(r"(\s+)", text):
-        if token.startswith("arn:") or len(token) < 40:
-            pieces.append(token)
-            continue
-        pieces.append(_SECRET_RUN.sub(lambda m: "<redacted>" if _looks_secret(m.group(0)) else m.group(0), token))
-    return "".join(pieces)
-
-
-def redact(value: Any) -> Any:
-    """Apply :func:`redact_text` to every string in a JSON-like value (the last guard before output)."""
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, dict):
-        return {k: redact(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact(v) for v in value]
-    return value
 
 
 def summarize(findings: list[Finding]) -> dict[str, int]:

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from iamflow import __version__
-from iamflow.compliance.findings import CONTRACT_FIELDS, ERROR, FAIL, SEVERITIES, STATUSES, Finding, redact
+from iamflow.compliance.findings import CONTRACT_FIELDS, ERROR, FAIL, SEVERITIES, STATUSES, Finding
+from iamflow.secrets.hygiene import redact
 
 FINDINGS_JSON = "findings.json"
 FINDINGS_CSV = "findings.csv"

@@ -75,9 +75,9 @@ class IamflowResourceOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        from iamflow.aws.errors import is_transient
         from iamflow.engine import FAILED, ResourceResult, format_result, run_resource
         from iamflow.errors import IamflowError
-        from iamflow.resources.execute import is_transient
         from iamflow.spec.loader import load_playbook
 
         params = context.get("params") or {}

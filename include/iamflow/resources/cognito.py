@@ -39,10 +39,11 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from iamflow.aws.errors import error_code
 from iamflow.errors import ApplyError, PermanentAwsError
 from iamflow.resources._common import desired_tags
 from iamflow.resources.base import Change, Plan, PlanEnv, ResourceHandler
-from iamflow.resources.execute import error_code, execute_change
+from iamflow.resources.execute import execute_change
 from iamflow.spec.kinds_cognito import (
     pool_owner,
     pool_tag_value,
@@ -112,7 +113,7 @@ def protect_secret(value: str) -> None:
     """Register a secret value with every masker: Airflow's task-log masker and botocore's loggers."""
     _REDACTOR.add(value)
     try:  # the project's marker-based guard withholds whole request/response records as well
-        from iamflow.secrets.masking import guard_botocore_logs
+        from iamflow.secrets.hygiene import guard_botocore_logs
 
         guard_botocore_logs()
     except ImportError:  # pragma: no cover

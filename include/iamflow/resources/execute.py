@@ -15,59 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import ClientError
 
+from iamflow.aws.errors import is_transient
 from iamflow.errors import ApplyError
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
     from iamflow.resources.base import Change, Plan
-
-# Error codes that mean "try again later", not "this request is wrong". botocore's standard retry
-# mode already retries most of them a few times; when they still reach us, a task-level retry is
-# the right answer. IAM answers throttling with ``Throttling`` and internal errors with
-# ``ServiceFailure``; ``ConcurrentModification`` and ``EntityTemporarilyUnmodifiable`` are IAM's
-# "another change to this entity is in flight" (e.g. a role deleted and re-created by name).
-TRANSIENT_CODES: frozenset[str] = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "InternalFailure",
-        "InternalError",
-        "InternalServerError",
-        "InternalServiceError",
-        "ServiceFailure",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "ConcurrentModification",
-        "ConcurrentModificationException",
-        "EntityTemporarilyUnmodifiable",
-    }
-)
-
-# Network-level failures never reach AWS's error handling; they are as transient as throttling.
-_TRANSIENT_EXCEPTIONS = (
-    EndpointConnectionError,
-    ConnectTimeoutError,
-    ReadTimeoutError,
-    ConnectionClosedError,
-)
-
 
 @dataclass(frozen=True)
 class Ref:
@@ -124,26 +79,6 @@ def resolve_refs(value: Any, responses: dict[str, Any]) -> Any:
     if isinstance(value, list):
         return [resolve_refs(v, responses) for v in value]
     return value
-
-
-def error_code(error: BaseException) -> str:
-    """Return the AWS error code of a botocore ``ClientError`` ("" for anything else)."""
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def is_transient(error: BaseException) -> bool:
-    """Tell whether ``error`` is worth a retry (throttling, a 5xx, a dropped connection)."""
-    if isinstance(error, _TRANSIENT_EXCEPTIONS):
-        return True
-    if not isinstance(error, ClientError):
-        return False
-    if error_code(error) in TRANSIENT_CODES:
-        return True
-    # An unmodelled 5xx is the service's fault, not the request's.
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return isinstance(status, int) and status >= 500
 
 
 def _redact(text: str, change: Change, params: dict[str, Any] | None = None) -> str:

@@ -381,7 +381,7 @@ def _view(current: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _register() -> None:
     from iamflow.resources import register
-    from iamflow.secrets.masking import guard_botocore_logs
+    from iamflow.secrets.hygiene import guard_botocore_logs
 
     # before any call that carries a value can be made through this handler
     guard_botocore_logs()

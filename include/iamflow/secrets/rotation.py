@@ -85,7 +85,7 @@ def verify_rotation(
     :param pending_max_age: the AWSPENDING age threshold for secrets whose playbook gives none.
     :param grace: the days past the schedule tolerated for secrets whose playbook gives none.
     """
-    from iamflow.secrets.masking import guard_botocore_logs
+    from iamflow.secrets.hygiene import guard_botocore_logs
 
     guard_botocore_logs()
     now = now or datetime.now(UTC)
@@ -124,7 +124,7 @@ def verify_rotation(
 
 
 def _verify_one(clients: AwsClients, t: _Target, now: datetime) -> list[RotationCheck]:
-    from iamflow.resources.execute import error_code, is_transient
+    from iamflow.aws.errors import error_code, is_transient
 
     sm = clients.client("secretsmanager")
     try:
@@ -260,7 +260,7 @@ def load_validator(dotted: str) -> Validator:
 
 
 def _check_value(clients: AwsClients, t: _Target) -> RotationCheck:
-    from iamflow.resources.execute import error_code, is_transient
+    from iamflow.aws.errors import error_code, is_transient
 
     name = t.name
     try:

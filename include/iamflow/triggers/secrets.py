@@ -78,7 +78,7 @@ class SecretRotationCompleteTrigger(BaseTrigger):
         return TriggerEvent({"status": status, "secret_id": self.secret_id, "since": self.since, **extra})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from iamflow.resources.execute import error_code, is_transient
+        from iamflow.aws.errors import error_code, is_transient
 
         deadline = _parse(self.deadline)
         while True:

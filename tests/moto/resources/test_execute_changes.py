@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from iamflow.aws.errors import is_transient
 from iamflow.errors import ApplyError
 from iamflow.resources import HANDLERS, handler_for
 from iamflow.resources.base import Change, Plan
-from iamflow.resources.execute import execute_changes, is_transient
+from iamflow.resources.execute import execute_changes
 from tests.helpers.faults import fail_nth_write
 
 

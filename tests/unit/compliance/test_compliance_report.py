@@ -18,9 +18,9 @@ from iamflow.compliance.findings import (
     PASS,
     Finding,
     passed,
-    redact_text,
 )
 from iamflow.compliance.report import LATEST, REPORT_FILES, write_reports
+from iamflow.secrets.hygiene import redact_text
 
 FAKE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # AWS's documented example secret key
 
