@@ -11,18 +11,70 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
+
+from pydantic import BaseModel
 
 from iamflow.aws.clients import AwsClients
+from iamflow.context import RunContext
 from iamflow.errors import IamflowError
 from iamflow.resources import handler_for
-from iamflow.resources.base import PlanEnv, RunContext
+from iamflow.resources.base import AnyHandler, Plan, PlanEnv
 from iamflow.spec.loader import dependencies, dependency_levels, waiver_notes
-from iamflow.spec.models import Playbook
+from iamflow.spec.models import Playbook, ResourceBase
 
 log = logging.getLogger(__name__)
 
 OK, CHANGED, FAILED, SKIPPED = "ok", "changed", "failed", "skipped"
+
+T = TypeVar("T")
+
+
+def fill_placeholders(value: T, ctx: RunContext) -> T:
+    """Return ``value`` with ``${account_id}``, ``${partition}`` and ``${region}`` filled everywhere.
+
+    Works on validated models (nested models, lists and maps included): every string field that
+    holds a placeholder is filled, and only those fields are replaced, so what the playbook left
+    out stays unmanaged. Values without a placeholder are returned as they are (the same object).
+    """
+    return cast(T, _fill(value, ctx))
+
+
+def _fill(value: Any, ctx: RunContext) -> Any:
+    if isinstance(value, str):
+        if "${" not in value:
+            return value
+        filled = ctx.substitute(value)
+        return value if filled == value else filled
+    if isinstance(value, BaseModel):
+        updates = {}
+        for name in type(value).model_fields:
+            old = getattr(value, name)
+            new = _fill(old, ctx)
+            if new is not old:
+                updates[name] = new
+        return value.model_copy(update=updates) if updates else value
+    if isinstance(value, list):
+        items = [_fill(v, ctx) for v in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    if isinstance(value, dict):
+        pairs = [(_fill(k, ctx), _fill(v, ctx)) for k, v in value.items()]
+        changed = any(k2 is not k or v2 is not v for (k2, v2), (k, v) in zip(pairs, value.items(), strict=True))
+        return dict(pairs) if changed else value
+    return value
+
+
+def plan_env(ctx: RunContext, playbook: Playbook) -> PlanEnv:
+    """The plan environment of a run: the playbook with its run-time placeholders filled for ``ctx``."""
+    return PlanEnv(ctx, fill_placeholders(playbook, ctx))
+
+
+def plan_resource(clients: AwsClients, env: PlanEnv, resource: ResourceBase) -> tuple[AnyHandler, Any, Plan]:
+    """Read one (filled) resource, look up what its plan needs, and plan it; read calls only."""
+    handler = handler_for(resource.kind)
+    current = handler.read(clients, resource, env)
+    facts = handler.lookup(clients, resource, env, current)
+    return handler, current, handler.plan(resource, current, env, facts)
 
 
 @dataclass
@@ -47,16 +99,17 @@ class ResourceResult:
 
 
 def run_resource(clients: AwsClients, playbook: Playbook, key: str, *, check_mode: bool = False,
-                 ctx: RunContext | None = None) -> ResourceResult:
-    """Converge one resource of a playbook (or, in check mode, only plan it)."""
+                 ctx: RunContext | None = None, env: PlanEnv | None = None) -> ResourceResult:
+    """Converge one resource of a playbook (or, in check mode, only plan it).
+
+    :param env: the run's plan environment (:func:`plan_env`), when several resources share it.
+    """
     started = time.monotonic()
-    resource = playbook.by_key()[key]
     if check_mode and not clients.check_mode:
         clients = clients.read_only()
-    handler = handler_for(resource.kind)
-    env = PlanEnv(ctx or clients.caller_context(), playbook)
-    current = handler.read(clients, resource, env)
-    plan = handler.plan(resource, current, env)
+    env = plan_env(ctx or clients.caller_context(), playbook) if env is None else env
+    resource = env.playbook.by_key()[key]
+    handler, _current, plan = plan_resource(clients, env, resource)
     plan.notes = waiver_notes(resource) + plan.notes
     result = ResourceResult(key, OK, check_mode=check_mode, changes=[c.summary for c in plan.changes],
                             notes=plan.notes, diff=plan.diff())
@@ -101,7 +154,7 @@ def run_playbook(clients: AwsClients, playbook: Playbook, *, check_mode: bool = 
     """
     if check_mode and not clients.check_mode:
         clients = clients.read_only()
-    ctx = clients.caller_context()
+    env = plan_env(clients.caller_context(), playbook)
     deps = dependencies(playbook)
     done: dict[str, ResourceResult] = {}
 
@@ -111,7 +164,7 @@ def run_playbook(clients: AwsClients, playbook: Playbook, *, check_mode: bool = 
             return ResourceResult(key, SKIPPED, check_mode=check_mode,
                                   error=f"skipped: {', '.join(failed_deps)} did not succeed")
         try:
-            return run_resource(clients, playbook, key, check_mode=check_mode, ctx=ctx)
+            return run_resource(clients, playbook, key, check_mode=check_mode, env=env)
         except IamflowError as exc:
             return ResourceResult(key, FAILED, check_mode=check_mode, error=str(exc))
         except Exception as exc:  # a task fails, the play goes on for independent resources

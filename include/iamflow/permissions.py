@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from iamflow.context import RunContext
+from iamflow.engine import plan_env
 from iamflow.resources import HANDLERS
-from iamflow.resources.base import PlanEnv
-from iamflow.spec.kinds_cognito import secret_name_for_admin, secret_name_for_client
 from iamflow.spec.models import Playbook
 
 ROLES = ("auditor", "provisioner")
@@ -52,8 +51,6 @@ AWS_ONLY: dict[str, str] = {
     "iam:PassRole": "AWS checks iam:PassRole on the role when AddRoleToInstanceProfile or a Cognito group "
     "hands the role on; moto does not",
 }
-# what a secret encrypted with a customer-managed key needs of that key (see AWS_ONLY)
-_SECRET_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 
 # why a statement's Resource is a wildcard; the generated documents use no other wildcards
 SCOPE_NOTES: dict[str, str] = {
@@ -125,135 +122,15 @@ class _Grants:
             self.by_action.setdefault(action, set()).update(resources)
 
 
-def _iam_arn(ctx: RunContext, resource_type: str, name: str = "*", path: str = "/") -> str:
-    return ctx.iam_arn(resource_type, name, path)
-
-
-def _regional_arn(ctx: RunContext, service: str, resource: str) -> str:
-    return f"arn:{ctx.partition}:{service}:{ctx.region}:{ctx.account_id}:{resource}"
-
-
-def _secret_arn(ctx: RunContext, name: str) -> str:
-    # AWS appends "-" and six random characters to a secret's name in its ARN
-    return _regional_arn(ctx, "secretsmanager", f"secret:{name}-*")
-
-
-def _actions(kind: str) -> tuple[str, ...]:
-    handler = HANDLERS[kind]
-    return tuple(handler.read_actions) + tuple(handler.write_actions)
-
-
-def _split(actions: Iterable[str], prefix: str) -> tuple[list[str], list[str]]:
-    """(actions of the service ``prefix``, the others)."""
-    mine = [a for a in actions if a.startswith(prefix + ":")]
-    return mine, [a for a in actions if not a.startswith(prefix + ":")]
-
-
-def _grant_iam_role(g: _Grants, res: Any, env: PlanEnv) -> None:
-    role = res.arn(env.ctx)
-    # ListInstanceProfilesForRole is authorised on the role; removing the role from a profile on the profile
-    profile_actions = {"iam:RemoveRoleFromInstanceProfile"}
-    actions = _actions(res.kind)
-    g.add([a for a in actions if a not in profile_actions], role)
-    g.add([a for a in actions if a in profile_actions], _iam_arn(env.ctx, "instance-profile"))
-
-
-def _grant_iam_managed_policy(g: _Grants, res: Any, env: PlanEnv) -> None:
-    detach = {"iam:DetachUserPolicy": "user", "iam:DetachGroupPolicy": "group", "iam:DetachRolePolicy": "role"}
-    actions = _actions(res.kind)
-    g.add([a for a in actions if a not in detach], res.arn(env.ctx))
-    for action in actions:
-        if action in detach:
-            g.add([action], _iam_arn(env.ctx, detach[action]))
-
-
-def _grant_iam_instance_profile(g: _Grants, res: Any, env: PlanEnv) -> None:
-    actions = _actions(res.kind)
-    g.add([a for a in actions if a != "iam:PassRole"], res.arn(env.ctx))
-    if res.role and "iam:PassRole" in actions:
-        g.add(["iam:PassRole"], env.ref_arn(res.role, ("iam_role",)))
-
-
-def _grant_kms_key(g: _Grants, res: Any, env: PlanEnv) -> None:
-    unscoped = {"kms:CreateKey", "kms:ListAliases"}
-    alias_actions = {"kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"}
-    key = _regional_arn(env.ctx, "kms", "key/*")
-    for action in _actions(res.kind):
-        if action in unscoped:
-            g.add([action], "*")
-        elif action in alias_actions:
-            # alias operations are authorised on the alias and on the key it points to
-            g.add([action], key, *(_regional_arn(env.ctx, "kms", a) for a in res.alias_names))
-        else:
-            g.add([action], key)
-
-
-def _grant_secret(g: _Grants, res: Any, env: PlanEnv) -> None:
-    sm, other = _split(_actions(res.kind), "secretsmanager")
-    g.add(sm, _secret_arn(env.ctx, res.name))
-    rotation = getattr(res, "rotation", None)
-    lambda_arn = getattr(rotation, "lambda_arn", None) if rotation is not None else None
-    for action in other:
-        if action.startswith("lambda:"):
-            if lambda_arn:
-                g.add([action], env.ctx.substitute(lambda_arn))
-        elif action.startswith("kms:") and res.kms_key:
-            g.add([action], _regional_arn(env.ctx, "kms", "key/*"))
-    if res.kms_key:
-        g.add(_SECRET_KEY_ACTIONS, _regional_arn(env.ctx, "kms", "key/*"))
-
-
-def _cognito(g: _Grants, actions: Iterable[str], env: PlanEnv) -> None:
-    unscoped = {"cognito-idp:CreateUserPool", "cognito-idp:ListUserPools"}
-    for action in actions:
-        g.add([action], "*" if action in unscoped else _regional_arn(env.ctx, "cognito-idp", "userpool/*"))
-
-
-def _grant_cognito_user_pool(g: _Grants, res: Any, env: PlanEnv) -> None:
-    idp, other = _split(_actions(res.kind), "cognito-idp")
-    _cognito(g, idp, env)
-    secrets = [_secret_arn(env.ctx, secret_name_for_admin(res.name, u.username)) for u in res.admin_users or []]
-    if secrets:
-        g.add(other, *secrets)
-
-
-def _grant_cognito_app_client(g: _Grants, res: Any, env: PlanEnv) -> None:
-    idp, other = _split(_actions(res.kind), "cognito-idp")
-    _cognito(g, idp, env)
-    if res.generate_secret:
-        g.add(other, _secret_arn(env.ctx, secret_name_for_client(res.user_pool, res.name)))
-
-
-def _grant_cognito_group(g: _Grants, res: Any, env: PlanEnv) -> None:
-    idp, other = _split(_actions(res.kind), "cognito-idp")
-    _cognito(g, idp, env)
-    if res.role:
-        g.add(other, env.ref_arn(res.role, ("iam_role",)))
-
-
-_GRANTERS = {
-    "iam_role": _grant_iam_role,
-    "iam_managed_policy": _grant_iam_managed_policy,
-    "iam_instance_profile": _grant_iam_instance_profile,
-    "kms_key": _grant_kms_key,
-    "secret": _grant_secret,
-    "cognito_user_pool": _grant_cognito_user_pool,
-    "cognito_app_client": _grant_cognito_app_client,
-    "cognito_group": _grant_cognito_group,
-}
-
-
 def provisioner_grants(playbooks: Sequence[Playbook], ctx: RunContext = PLACEHOLDERS) -> dict[str, list[str]]:
-    """action -> sorted resource ARNs, for every resource the playbooks declare."""
-    missing = sorted(set(HANDLERS) - set(_GRANTERS))
-    if missing:  # a new kind must say how its actions are scoped before iamflow can generate its policy
-        raise NotImplementedError(f"no permission scoping for resource kind(s): {', '.join(missing)}")
+    """action -> sorted resource ARNs, for every resource the playbooks declare (each kind scopes its own)."""
     g = _Grants({})
     for pb in playbooks:
-        env = PlanEnv(ctx=ctx, playbook=pb)
-        for res in pb.resources:
-            _GRANTERS[res.kind](g, res, env)
-    return {a: _drop_covered(r) for a, r in sorted(g.by_action.items())}
+        env = plan_env(ctx, pb)
+        for res in env.playbook.resources:
+            for grant in HANDLERS[res.kind].grants(res, env):
+                g.add(grant.actions, *grant.resources)
+    return {a: _drop_covered(r) for a, r in sorted(g.by_action.items()) if r}
 
 
 def _arn_matches(pattern: str, arn: str) -> bool:

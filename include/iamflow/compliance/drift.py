@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from iamflow.compliance.snapshot import DriftItem
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
     from iamflow.compliance.snapshot import Snapshot
     from iamflow.context import RunContext
+    from iamflow.resources.base import PlanEnv
     from iamflow.spec.models import Playbook, ResourceBase
 
 IN_SYNC, MISSING, DIFFERS, ERROR = "in_sync", "missing", "differs", "error"
@@ -38,8 +39,6 @@ IN_SYNC, MISSING, DIFFERS, ERROR = "in_sync", "missing", "differs", "error"
 PLAYBOOK_KIND = "playbook"
 # how many change summaries one item's message lists before "and N more"
 MAX_CHANGES_LISTED = 5
-# children of a Cognito user pool read as {"pool_id": ..., "<key>": None} when they do not exist
-_CHILD_KEYS = {"cognito_app_client": "client", "cognito_group": "group"}
 
 
 @dataclass(frozen=True)
@@ -111,6 +110,7 @@ class PlaybookDriftProvider:
 def drift_items(clients: AwsClients, snapshot: Snapshot, playbooks: Sequence[LoadedPlaybook]) -> Iterator[DriftItem]:
     """One item per resource of each playbook targeting the snapshot's account, one per broken playbook file."""
     from iamflow.context import RunContext
+    from iamflow.engine import plan_env
 
     reader = clients.read_only()
     ctx: RunContext | None = None
@@ -124,27 +124,27 @@ def drift_items(clients: AwsClients, snapshot: Snapshot, playbooks: Sequence[Loa
         if ctx is None:
             # the snapshot knows the account; the region is that of the regional collection steps
             ctx = RunContext(snapshot.account_id, snapshot.partition, snapshot.region)
-        for resource in loaded.playbook.resources:
-            yield compare_resource(reader, loaded.playbook, resource, ctx)
+        env = plan_env(ctx, loaded.playbook)
+        for resource in env.playbook.resources:
+            yield compare_resource(reader, env, resource)
 
 
-def compare_resource(clients: AwsClients, playbook: Playbook, resource: ResourceBase, ctx: RunContext) -> DriftItem:
-    """Read one resource with ``clients`` (read-only) and plan it; a failed read is an ``error`` item."""
+def compare_resource(clients: AwsClients, env: PlanEnv, resource: ResourceBase) -> DriftItem:
+    """Read one (filled) resource with ``clients`` (read-only) and plan it; a failed read is an ``error`` item."""
     from iamflow.compliance.collect import describe_error
+    from iamflow.engine import plan_resource
     from iamflow.resources import handler_for
-    from iamflow.resources.base import PlanEnv
 
+    playbook = env.playbook
     source = display_path(playbook.source) if playbook.source else playbook.name
-    env = PlanEnv(ctx, playbook)
+    handler = handler_for(resource.kind)
     try:
-        handler = handler_for(resource.kind)
-        current = handler.read(clients, resource, env)
-        plan = handler.plan(resource, current, env)
+        _handler, current, plan = plan_resource(clients, env, resource)
     except Exception as exc:  # one resource's failure is its own ERROR, never the whole step's
-        return DriftItem(resource.kind, resource.name, _arn(resource, ctx, None), ERROR,
+        return DriftItem(resource.kind, resource.name, handler.arn(resource, env, None), ERROR,
                          f"could not compare: {describe_error(exc)}", source)
-    arn = _arn(resource, ctx, current)
-    if resource.state == "present" and not _exists(resource.kind, current):
+    arn = handler.arn(resource, env, current)
+    if resource.state == "present" and not handler.exists(current):
         return DriftItem(resource.kind, resource.name, arn, MISSING, "", source)
     changes = [c.summary for c in plan.changes]
     if plan.blocked:
@@ -165,32 +165,3 @@ def display_path(path: str | Path) -> str:
         return Path(path).resolve().relative_to(project_root()).as_posix()
     except ValueError:
         return str(path)
-
-
-def _exists(kind: str, current: dict[str, Any] | None) -> bool:
-    if current is None:
-        return False
-    child = _CHILD_KEYS.get(kind)
-    if child is not None and current.get(child) is None:
-        return False
-    if kind == "secret" and current.get("arn") is None:
-        return False  # a missing secret still reads as {"name": None, "lambda_exists": ...}
-    return not current.get("deleted")  # a secret scheduled for deletion is as good as gone
-
-
-def _arn(resource: ResourceBase, ctx: RunContext, current: dict[str, Any] | None) -> str:
-    """The resource's ARN: its model's, else the one read from AWS, else the closest stable one."""
-    try:
-        return resource.arn(ctx)
-    except (NotImplementedError, AttributeError, IndexError):
-        pass
-    if current and isinstance(current.get("arn"), str):
-        return str(current["arn"])
-    prefix = f"arn:{ctx.partition}"
-    if resource.kind == "secret":
-        # the real ARN ends in a random suffix that only exists once the secret does
-        return f"{prefix}:secretsmanager:{ctx.region}:{ctx.account_id}:secret:{resource.name}"
-    pool_id = (current or {}).get("pool_id")
-    if resource.kind.startswith("cognito_") and pool_id:
-        return f"{prefix}:cognito-idp:{ctx.region}:{ctx.account_id}:userpool/{pool_id}"
-    return f"{prefix}:iam::{ctx.account_id}:root"

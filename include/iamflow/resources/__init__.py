@@ -1,16 +1,19 @@
-"""Resource kinds: one handler per kind (read current → plan, pure → apply), in a registry."""
+"""Resource kinds: one handler per kind (read → look up → plan, pure → apply), in a registry."""
 
 from __future__ import annotations
 
-from iamflow.resources.base import ResourceHandler
+from iamflow.resources.base import AnyHandler, ResourceHandler
+from iamflow.resources.cognito import CognitoAppClientHandler, CognitoGroupHandler, CognitoUserPoolHandler
 from iamflow.resources.iam_instance_profile import IamInstanceProfileHandler
 from iamflow.resources.iam_managed_policy import IamManagedPolicyHandler
 from iamflow.resources.iam_role import IamRoleHandler
+from iamflow.resources.kms_key import KmsKeyHandler
+from iamflow.resources.secret import SecretHandler
 
-HANDLERS: dict[str, ResourceHandler] = {}
+HANDLERS: dict[str, AnyHandler] = {}
 
 
-def register(handler: ResourceHandler) -> ResourceHandler:
+def register(handler: AnyHandler) -> AnyHandler:
     """Add a handler to the registry under its kind (later kinds register the same way)."""
     if handler.kind in HANDLERS and type(HANDLERS[handler.kind]) is not type(handler):
         raise ValueError(f"a handler for kind {handler.kind!r} is already registered")
@@ -18,7 +21,7 @@ def register(handler: ResourceHandler) -> ResourceHandler:
     return handler
 
 
-def handler_for(kind: str) -> ResourceHandler:
+def handler_for(kind: str) -> AnyHandler:
     """Return the handler of a resource kind."""
     try:
         return HANDLERS[kind]
@@ -28,14 +31,16 @@ def handler_for(kind: str) -> ResourceHandler:
         ) from None
 
 
-for _handler in (IamManagedPolicyHandler(), IamRoleHandler(), IamInstanceProfileHandler()):
-    register(_handler)
-
-from iamflow.resources import cognito as _cognito  # noqa: E402
-
-for _handler in _cognito.HANDLERS:
+for _handler in (
+    IamManagedPolicyHandler(),
+    IamRoleHandler(),
+    IamInstanceProfileHandler(),
+    CognitoUserPoolHandler(),
+    CognitoAppClientHandler(),
+    CognitoGroupHandler(),
+    KmsKeyHandler(),
+    SecretHandler(),
+):
     register(_handler)
 
 __all__ = ["HANDLERS", "ResourceHandler", "handler_for", "register"]
-from iamflow.resources import kms_key as _kms_key  # noqa: E402,F401  (registers the kms_key handler)
-from iamflow.resources import secret as _secret  # noqa: E402,F401  (registers the secret handler)

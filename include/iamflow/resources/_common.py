@@ -7,27 +7,14 @@ from typing import Any
 from iamflow.policy.document import DEFAULT_VERSION, normalize_policy, parse_document
 from iamflow.policy.tags import compare_tags, tags_from_list, tags_to_list
 from iamflow.resources.base import Change, PlanEnv, dumps
+from iamflow.spec.models import ResourceBase
 
 
-def get_or_none(client: Any, operation: str, **params: Any) -> dict[str, Any] | None:
-    """Call a read operation; "not found" is an answer (None), not an error."""
-    try:
-        return getattr(client, operation)(**params)
-    except client.exceptions.NoSuchEntityException:
-        return None
-
-
-def paginate(client: Any, operation: str, result_key: str, **params: Any) -> list[Any]:
-    """Collect every item of a paginated IAM list call (one call per page, usually one)."""
-    items: list[Any] = []
-    for page in client.get_paginator(operation).paginate(**params):
-        items.extend(page.get(result_key, []))
-    return items
-
-
-def desired_document(env: PlanEnv, document: dict[str, Any] | str) -> dict[str, Any]:
-    """Return a playbook document with run-time placeholders filled, parsed to a dict."""
-    return parse_document(env.ctx.substitute(document))
+def desired_document(document: dict[str, Any] | str | None) -> dict[str, Any]:
+    """Return a playbook document (placeholders already filled by the engine) parsed to a dict."""
+    if document is None:  # the schema requires the document wherever a plan reaches this
+        raise ValueError("a document is required here")
+    return parse_document(document)
 
 
 def current_document(document: dict[str, Any] | str) -> dict[str, Any]:
@@ -85,9 +72,9 @@ def tag_changes(
     return changes, dict(sorted(after.items()))
 
 
-def desired_tags(env: PlanEnv, resource: Any) -> dict[str, str] | None:
-    """The resource's tags merged with the playbook defaults, placeholders filled (None: unmanaged)."""
-    return env.ctx.substitute(env.tags_for(resource))
+def desired_tags(env: PlanEnv, resource: ResourceBase) -> dict[str, str] | None:
+    """The resource's tags merged with the playbook defaults (None: unmanaged)."""
+    return env.tags_for(resource)
 
 
 def last_segment(arn: str) -> str:

@@ -1,34 +1,69 @@
-"""What every resource kind provides: read current state, plan (pure), apply.
+"""The contract every resource kind keeps: read, look up, plan (pure), apply through one mechanism.
 
-A plan is an ordered list of API calls (``Change``). Apply executes them in order, so check mode
-is "plan, then stop", and a failure half-way leaves a state that the next read → plan converges.
-``before`` and ``after`` are views of the resource in one shape, for the diff.
+A plan is an ordered list of API calls (:class:`Change`). Apply executes them in order
+(:func:`iamflow.resources.execute.execute_plan`), so check mode is "plan, then stop", and a
+failure half-way leaves a state that the next read → plan converges. ``before`` and ``after`` are
+views of the resource in one shape, for the diff.
+
+The handler contract (:class:`ResourceHandler`, generic over the resource's model ``M``, its read
+state ``S`` and the facts ``F`` its plan needs about other things):
+
+* the engine fills the run-time placeholders (``${account_id}``, ``${partition}``, ``${region}``)
+  on the validated model before anything below runs; handlers never substitute;
+* :meth:`~ResourceHandler.read` returns the current state, or ``None`` when the resource does not
+  exist, with read calls only;
+* :meth:`~ResourceHandler.lookup` reads what the plan needs to know about *other* objects (the
+  user pool an app client lives in, whether a rotation Lambda exists); ``None`` when nothing;
+* :meth:`~ResourceHandler.plan` is pure: desired vs current (and facts) → ordered changes;
+* each handler declares its ARN, its read and write permissions and how they are scoped
+  (:meth:`~ResourceHandler.grants`), and its drift view (:meth:`~ResourceHandler.exists`).
+
+Values known only at apply time go through one mechanism: a change may *publish* parts of its
+response as named outputs, later changes hold :class:`Output` placeholders for them, a
+:class:`Generated` value is produced once, when the first change that needs it runs, and a change
+may say what to do when its object already exists (``on_exists``). :class:`Check` steps run after
+the changes and verify the result (a KMS key's envelope round trip).
 """
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from iamflow.context import RunContext
+from iamflow.spec.models import Playbook, ResourceBase
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
-    from iamflow.spec.models import Playbook, ResourceBase
+
+M = TypeVar("M", bound=ResourceBase)
+S = TypeVar("S")
+F = TypeVar("F")
+
+# The error codes with which services say "that object already exists".
+EXISTS_CODES: frozenset[str] = frozenset(
+    {"ResourceExistsException", "EntityAlreadyExists", "EntityAlreadyExistsException", "AlreadyExistsException",
+     "AliasExistsException", "GroupExistsException", "UsernameExistsException"}
+)
+
 
 @dataclass
 class PlanEnv:
-    """What a pure plan may consult besides desired and current state."""
+    """What a pure plan may consult besides desired and current state.
+
+    ``playbook`` is the playbook with its run-time placeholders already filled for ``ctx``.
+    """
 
     ctx: RunContext
     playbook: Playbook
 
     def ref_arn(self, value: str, kinds: tuple[str, ...]) -> str:
-        """ARN of a reference: an ARN as given (placeholders filled), or the ARN of a playbook resource."""
+        """ARN of a reference: an ARN as given, or the ARN of the playbook resource it names."""
         if value.startswith("arn:"):
-            return self.ctx.substitute(value)
+            return value
         target = self.playbook.find(value, kinds)
         if target is None:  # the loader rejects dangling references; this is a programming error
             raise KeyError(f"no {'/'.join(kinds)} named {value!r} in playbook {self.playbook.name}")
@@ -37,30 +72,88 @@ class PlanEnv:
     def ref_name(self, value: str, kinds: tuple[str, ...]) -> str:
         """Bare name of a reference (the last path segment of an ARN)."""
         if value.startswith("arn:"):
-            return self.ctx.substitute(value).rsplit("/", 1)[-1]
+            return value.rsplit("/", 1)[-1]
         return value
 
     def tags_for(self, resource: ResourceBase) -> dict[str, str] | None:
         """The resource's desired tags: the playbook's default tags merged under its own, or None."""
-        own = getattr(resource, "tags", None)
+        own: dict[str, str] | None = getattr(resource, "tags", None)
         if own is None and not self.playbook.tags:
             return None
         return {**self.playbook.tags, **(own or {})}
 
 
+# --- values known only at apply time -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Output:
+    """A param value that an earlier change of the same plan publishes (a new key's id).
+
+    :param name: the output's name, as the publishing change's ``publish`` names it.
+    :param description: what a plan shows instead of the value.
+    :param missing: the error when no earlier change published it.
+    """
+
+    name: str
+    description: str = ""
+    missing: str = ""
+
+    def __repr__(self) -> str:
+        # shown in plans and diffs, where the value is still unknown
+        return f"<{self.description or self.name}>"
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A secret value produced when the first change that uses it executes; never in a plan.
+
+    Every change of the plan that holds a ``Generated`` of the same ``name`` gets the same value
+    (a temporary password stored in Secrets Manager, then given to Cognito). Mark the param in
+    :attr:`Change.sensitive` as well: error messages are redacted of the produced value.
+    """
+
+    name: str
+    produce: Callable[[], str] = field(compare=False)
+    description: str = "a value produced at apply time"
+
+    def __repr__(self) -> str:
+        return f"<{self.description}>"
+
+
 @dataclass
 class Change:
-    """One API call of a plan: ``clients.client(service).<operation>(**params)``."""
+    """One API call of a plan: ``clients.client(service).<operation>(**params)``.
+
+    :param sensitive: params keys whose values must never be shown (a generated secret, a password).
+    :param publish: output name → path into the response, for later :class:`Output` params.
+    :param secret_outputs: the published values are secrets: they are masked before use.
+    :param on_exists: the change to make instead when this one fails because its object already
+        exists (create a secret, or write a new value to the one a failed run left behind).
+    """
 
     service: str
     operation: str
     params: dict[str, Any]
     summary: str
-    # params keys whose values must never be shown (a generated secret, a password)
     sensitive: tuple[str, ...] = ()
+    publish: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    secret_outputs: bool = False
+    on_exists: Change | None = None
 
     def public_params(self) -> dict[str, Any]:
         return {k: ("<redacted>" if k in self.sensitive else v) for k, v in self.params.items()}
+
+
+Outputs = Mapping[str, Any]
+
+
+@dataclass
+class Check:
+    """A verification made after a plan's changes; it returns a note, or raises ``IamflowError``."""
+
+    summary: str
+    run: Callable[[AwsClients, Outputs], str] = field(compare=False)
 
 
 @dataclass
@@ -73,6 +166,7 @@ class Plan:
     after: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)  # waivers, warnings, "replacement required"
     blocked: str | None = None  # a reason the plan must not be applied (e.g. replacement required)
+    checks: list[Check] = field(default_factory=list)  # run after the changes, when there are any
 
     @property
     def changed(self) -> bool:
@@ -98,8 +192,37 @@ def dumps(doc: Any) -> str:
     return json.dumps(doc, separators=(",", ":"), sort_keys=False)
 
 
-class ResourceHandler(ABC):
-    """One resource kind: read → plan (pure) → apply."""
+# --- permissions ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Actions a handler needs, on the resources they are authorised on (for iamflow's own policy)."""
+
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+
+def regional_arn(ctx: RunContext, service: str, resource: str) -> str:
+    return f"arn:{ctx.partition}:{service}:{ctx.region}:{ctx.account_id}:{resource}"
+
+
+def secret_arn_pattern(ctx: RunContext, name: str) -> str:
+    """The ARN pattern of a secret by name (AWS appends "-" and six random characters)."""
+    return regional_arn(ctx, "secretsmanager", f"secret:{name}-*")
+
+
+def split_actions(actions: tuple[str, ...], service: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the actions of ``service``, the others)."""
+    mine = tuple(a for a in actions if a.startswith(service + ":"))
+    return mine, tuple(a for a in actions if not a.startswith(service + ":"))
+
+
+# --- the handler contract ------------------------------------------------------------------------
+
+
+class ResourceHandler(ABC, Generic[M, S, F]):
+    """One resource kind: read → look up → plan (pure) → apply."""
 
     kind: ClassVar[str]
     # IAM actions the handler needs, for iamflow's own least-privilege policy
@@ -107,15 +230,43 @@ class ResourceHandler(ABC):
     write_actions: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
-    def read(self, clients: AwsClients, resource: ResourceBase, env: PlanEnv) -> dict[str, Any] | None:
+    def read(self, clients: AwsClients, resource: M, env: PlanEnv) -> S | None:
         """Return the current state (None when the resource does not exist), with read calls only."""
 
+    def lookup(self, clients: AwsClients, resource: M, env: PlanEnv, current: S | None) -> F | None:
+        """Read what the plan needs to know about other objects (None: nothing), with read calls only."""
+        return None
+
     @abstractmethod
-    def plan(self, resource: ResourceBase, current: dict[str, Any] | None, env: PlanEnv) -> Plan:
+    def plan(self, resource: M, current: S | None, env: PlanEnv, facts: F | None = None) -> Plan:
         """Compute the changes from ``current`` to what ``resource`` declares. Pure: no I/O."""
 
-    def apply(self, clients: AwsClients, plan: Plan) -> None:
-        """Execute the plan's changes in order."""
-        from iamflow.resources.execute import execute_changes
+    def apply(self, clients: AwsClients, plan: Plan) -> Outputs:
+        """Execute the plan's changes in order, then its checks; return the published outputs."""
+        from iamflow.resources.execute import execute_plan
 
-        execute_changes(clients, plan)
+        return execute_plan(clients, plan)
+
+    # -- what the sweep and iamflow's own policy need to know of the kind --
+
+    def exists(self, current: S | None) -> bool:
+        """The drift view: whether what ``read`` found counts as the resource being there."""
+        return current is not None
+
+    def arn(self, resource: M, env: PlanEnv, current: S | None) -> str:
+        """The resource's ARN, for findings: the model's, else the closest stable one."""
+        try:
+            return resource.arn(env.ctx)
+        except NotImplementedError:
+            return f"arn:{env.ctx.partition}:iam::{env.ctx.account_id}:root"
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return tuple(self.read_actions) + tuple(self.write_actions)
+
+    def grants(self, resource: M, env: PlanEnv) -> list[Grant]:
+        """The actions this kind needs for ``resource``, each on the resources it is authorised on."""
+        raise NotImplementedError(f"no permission scoping for resource kind {self.kind!r}")
+
+
+AnyHandler = ResourceHandler[Any, Any, Any]

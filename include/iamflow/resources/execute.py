@@ -1,123 +1,116 @@
-"""Execute a plan's changes in order, turning permanent AWS errors into ``ApplyError``.
+"""Execute a plan: its changes in order, then its checks; permanent AWS errors become ``ApplyError``.
 
 Transient errors (throttling, a service hiccup) are re-raised exactly as botocore raised them, so
 that Airflow's task retries apply; a retry re-reads the resource and converges from wherever the
 failed attempt stopped. Everything else is permanent: a retry would fail the same way.
 
-A change may need a value that exists only once an earlier change of the same plan has run (the
-id of a KMS key that ``create_key`` is about to make). The plan puts a :class:`Ref` in its params,
-and execution fills it from that earlier call's response.
+Values known only at apply time live in this module's call frame, never in the plan: outputs that
+changes publish (a new key's id, a new pool's id, a client secret), and :class:`Generated` values
+(a secret value, a temporary password), produced once and shared by every change that names them.
+Secret ones are registered with the maskers before any call carries them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from iamflow.aws.errors import is_transient
-from iamflow.errors import ApplyError
+from iamflow.aws.errors import error_code, error_message, is_transient
+from iamflow.errors import ApplyError, IamflowError
+from iamflow.resources.base import EXISTS_CODES, Change, Generated, Output, Plan
+from iamflow.secrets.hygiene import protect_secret, redact_values
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
-    from iamflow.resources.base import Change, Plan
 
-@dataclass(frozen=True)
-class Ref:
-    """A param value taken from the response of an earlier change of the same plan.
 
-    :param operation: ``service.operation`` of the earlier change, e.g. ``kms.create_key``; the
-        latest one run before the change holding the reference is used.
-    :param path: keys into its response, e.g. ``("KeyMetadata", "KeyId")``.
-    """
+class _Values:
+    """Outputs and generated values of one plan's execution."""
 
-    operation: str
-    path: tuple[str, ...]
+    def __init__(self) -> None:
+        self.outputs: dict[str, Any] = {}
+        self.generated: dict[str, str] = {}
 
-    def __repr__(self) -> str:
-        # shown in plans and diffs, where the value is still unknown
-        return f"<{'.'.join(self.path)} of {self.operation}>"
-
-    def resolve(self, responses: dict[str, Any]) -> Any:
-        """Return the referenced value from ``responses`` (``service.operation`` → latest response)."""
-        if self.operation not in responses:
-            raise ApplyError(f"cannot resolve {self!r}: {self.operation} has not run earlier in this plan")
-        value: Any = responses[self.operation]
-        for key in self.path:
-            value = value[key]
+    def resolve(self, value: Any) -> Any:
+        """Replace every :class:`Output` and :class:`Generated` in params (nested in dicts and lists)."""
+        if isinstance(value, Output):
+            if value.name not in self.outputs:
+                raise ApplyError(value.missing or f"cannot resolve {value!r}: no earlier change of this plan "
+                                 f"published {value.name!r}")
+            return self.outputs[value.name]
+        if isinstance(value, Generated):
+            if value.name not in self.generated:
+                produced = value.produce()
+                protect_secret(produced)
+                self.generated[value.name] = produced
+            return self.generated[value.name]
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
         return value
 
-
-class Deferred:
-    """A param value produced only when the change executes (a generated secret value).
-
-    The plan holds the producer, never the value, so no plan, diff or summary can show it. Mark
-    the param in ``Change.sensitive`` as well: error messages are redacted of the produced value.
-    """
-
-    def __init__(self, produce: Callable[[], Any], description: str = "a value produced at apply time"):
-        self._produce = produce
-        self.description = description
-
-    def __repr__(self) -> str:
-        return f"<{self.description}>"
-
-    def resolve(self) -> Any:
-        return self._produce()
+    def publish(self, change: Change, response: Any) -> None:
+        for name, path in change.publish.items():
+            got: Any = response
+            for part in path:
+                got = got.get(part) if isinstance(got, dict) else None
+            if got is None:
+                continue
+            if change.secret_outputs:
+                protect_secret(str(got))
+            self.outputs[name] = got
 
 
-def resolve_refs(value: Any, responses: dict[str, Any]) -> Any:
-    """Replace every :class:`Ref` and :class:`Deferred` in params (nested in dicts and lists) by its value."""
-    if isinstance(value, Ref):
-        return value.resolve(responses)
-    if isinstance(value, Deferred):
-        return value.resolve()
-    if isinstance(value, dict):
-        return {k: resolve_refs(v, responses) for k, v in value.items()}
-    if isinstance(value, list):
-        return [resolve_refs(v, responses) for v in value]
-    return value
+def _sensitive_values(change: Change, params: dict[str, Any]) -> list[str]:
+    return [v for k in change.sensitive if isinstance(v := params.get(k), str) and v]
 
 
-def _redact(text: str, change: Change, params: dict[str, Any] | None = None) -> str:
-    """Remove the values of sensitive params from ``text`` (AWS messages may echo input)."""
-    for key in change.sensitive:
-        value: Any = (params if params is not None else change.params).get(key)
-        if isinstance(value, str) and value:
-            text = text.replace(value, "<redacted>")
-    return text
-
-
-def execute_change(clients: AwsClients, change: Change, responses: dict[str, Any] | None = None) -> Any:
-    """Make one change's API call; raise ``ApplyError`` for a permanent AWS error.
-
-    :param responses: earlier responses of the plan, to resolve :class:`Ref` values in the params.
-    """
+def _call(clients: AwsClients, change: Change, params: dict[str, Any]) -> Any:
     client = clients.client(change.service)
-    params = resolve_refs(change.params, responses or {})
     try:
         return getattr(client, change.operation)(**params)
     except ClientError as error:
         if is_transient(error):
             raise
-        err = error.response.get("Error", {})
-        code = err.get("Code", "Unknown")
-        message = _redact(str(err.get("Message", "")), change, params)
-        raise ApplyError(f"Failed to {change.summary}: {code}: {message}") from error
+        message = redact_values(error_message(error), _sensitive_values(change, params))
+        raise ApplyError(f"Failed to {change.summary}: {error_code(error) or 'Unknown'}: {message}") from error
 
 
-def execute_changes(clients: AwsClients, plan: Plan) -> dict[str, Any]:
-    """Execute ``plan.changes`` in order, stopping at the first failure.
+def execute_change(clients: AwsClients, change: Change, values: _Values | None = None) -> Any:
+    """Make one change's API call (or its ``on_exists`` fallback); raise ``ApplyError`` when it fails."""
+    values = values if values is not None else _Values()
+    params = values.resolve(change.params)
+    try:
+        response = _call(clients, change, params)
+    except ApplyError as exc:
+        if change.on_exists is None or error_code(exc.__cause__) not in EXISTS_CODES:
+            raise
+        return execute_change(clients, change.on_exists, values)
+    values.publish(change, response)
+    return response
 
-    Returns the latest response of each ``service.operation`` that ran.
+
+def execute_plan(clients: AwsClients, plan: Plan) -> dict[str, Any]:
+    """Execute ``plan.changes`` in order, stopping at the first failure, then ``plan.checks``.
+
+    A check's note is added to ``plan.notes``. Returns the outputs the changes published (secret
+    ones included: the caller keeps them in memory, never in a result).
 
     .. seealso:: each change names its boto3 call, e.g. ``iam.create_role``.
     """
     if plan.blocked:
         raise ApplyError(f"Refusing to apply {plan.resource}: {plan.blocked}")
-    responses: dict[str, Any] = {}
+    values = _Values()
     for change in plan.changes:
-        responses[f"{change.service}.{change.operation}"] = execute_change(clients, change, responses)
-    return responses
+        execute_change(clients, change, values)
+    if plan.changes:
+        for check in plan.checks:
+            try:
+                plan.notes.append(check.run(clients, values.outputs))
+            except ApplyError:
+                raise
+            except IamflowError as exc:
+                raise ApplyError(f"Failed to {check.summary} after apply: {exc}") from exc
+    return values.outputs

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
+from iamflow.aws.errors import not_found
 from iamflow.policy.tags import tags_to_list
-from iamflow.resources._common import desired_tags, get_or_none, read_tags, tag_changes
-from iamflow.resources.base import Change, Plan, PlanEnv, ResourceHandler
+from iamflow.resources._common import desired_tags, read_tags, tag_changes
+from iamflow.resources.base import Change, Grant, Plan, PlanEnv, ResourceHandler
+from iamflow.spec.models import IamInstanceProfile
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
-    from iamflow.spec.models import IamInstanceProfile, ResourceBase
 
 _ROLE_KINDS = ("iam_role",)
 
 
-class IamInstanceProfileHandler(ResourceHandler):
+class InstanceProfileState(TypedDict):
+    name: str
+    arn: str
+    path: str
+    roles: list[str]
+    tags: dict[str, str]
+
+
+class IamInstanceProfileHandler(ResourceHandler[IamInstanceProfile, InstanceProfileState, None]):
     """Converge an instance profile."""
 
     kind: ClassVar[str] = "iam_instance_profile"
@@ -31,10 +40,10 @@ class IamInstanceProfileHandler(ResourceHandler):
         "iam:PassRole",
     )
 
-    def read(self, clients: AwsClients, resource: ResourceBase, env: PlanEnv) -> dict[str, Any] | None:
+    def read(self, clients: AwsClients, resource: IamInstanceProfile, env: PlanEnv) -> InstanceProfileState | None:
         """Read the profile with one call: GetInstanceProfile returns its roles and tags."""
         iam = clients.client("iam")
-        got = get_or_none(iam, "get_instance_profile", InstanceProfileName=resource.name)
+        got = not_found(iam, "get_instance_profile", InstanceProfileName=resource.name)
         if got is None:
             return None
         profile = got["InstanceProfile"]
@@ -46,9 +55,10 @@ class IamInstanceProfileHandler(ResourceHandler):
             "tags": read_tags(profile),
         }
 
-    def plan(self, resource: ResourceBase, current: dict[str, Any] | None, env: PlanEnv) -> Plan:
+    def plan(self, resource: IamInstanceProfile, current: InstanceProfileState | None, env: PlanEnv,
+             facts: None = None) -> Plan:
         """Plan create / role swap / tags, or remove-role-then-delete. Pure."""
-        res: IamInstanceProfile = resource  # type: ignore[assignment]
+        res = resource
         name = res.name
         label = f"instance profile {name}"
         plan = Plan(resource=res.key, before=_view(current))
@@ -105,6 +115,13 @@ class IamInstanceProfileHandler(ResourceHandler):
         plan.after = after
         return plan
 
+    def grants(self, resource: IamInstanceProfile, env: PlanEnv) -> list[Grant]:
+        """Everything on the profile; passing its role is authorised on the role."""
+        out = [Grant(tuple(a for a in self.actions if a != "iam:PassRole"), (resource.arn(env.ctx),))]
+        if resource.role:
+            out.append(Grant(("iam:PassRole",), (env.ref_arn(resource.role, _ROLE_KINDS),)))
+        return out
+
 
 def _add(profile: str, role: str) -> Change:
     return Change(
@@ -124,7 +141,7 @@ def _remove(profile: str, role: str) -> Change:
     )
 
 
-def _view(current: dict[str, Any] | None) -> dict[str, Any] | None:
+def _view(current: InstanceProfileState | None) -> dict[str, Any] | None:
     """The diffable view of a read instance profile."""
     if current is None:
         return None

@@ -7,39 +7,64 @@ non-default one when the limit is reached; a description difference is reported,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
+from iamflow.aws.errors import not_found, paginate
 from iamflow.policy.document import policies_equal
 from iamflow.policy.tags import tags_to_list
 from iamflow.resources._common import (
     current_document,
     desired_document,
     desired_tags,
-    get_or_none,
-    paginate,
     read_tags,
     render_for_api,
     tag_changes,
     view_document,
 )
-from iamflow.resources.base import Change, Plan, PlanEnv, ResourceHandler
+from iamflow.resources.base import Change, Grant, Plan, PlanEnv, ResourceHandler
+from iamflow.spec.models import IamManagedPolicy
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
-    from iamflow.spec.models import IamManagedPolicy, ResourceBase
 
 # IAM's hard limit of stored versions per managed policy.
 MAX_POLICY_VERSIONS = 5
 
 
-def _version_order(version: dict[str, Any]) -> tuple[Any, int]:
+class PolicyVersion(TypedDict):
+    VersionId: str
+    IsDefaultVersion: bool
+    CreateDate: Any
+
+
+class PolicyEntities(TypedDict):
+    groups: list[str]
+    users: list[str]
+    roles: list[str]
+
+
+class ManagedPolicyState(TypedDict):
+    """A managed policy as read: its default document, tags, and (when needed) versions and users."""
+
+    arn: str
+    name: str
+    path: str
+    description: str | None
+    default_version_id: str
+    document: dict[str, Any]
+    tags: dict[str, str]
+    versions: list[PolicyVersion] | None
+    entities: PolicyEntities | None
+
+
+def _version_order(version: PolicyVersion) -> tuple[Any, int]:
     """Sort key: creation time, then the version number (v2 < v10) for equal timestamps."""
     vid = str(version.get("VersionId", "v0"))
     number = int(vid[1:]) if vid[1:].isdigit() else 0
     return (version.get("CreateDate") or "", number)
 
 
-class IamManagedPolicyHandler(ResourceHandler):
+class IamManagedPolicyHandler(ResourceHandler[IamManagedPolicy, ManagedPolicyState, None]):
     """Converge a customer-managed policy."""
 
     kind: ClassVar[str] = "iam_managed_policy"
@@ -61,19 +86,19 @@ class IamManagedPolicyHandler(ResourceHandler):
         "iam:DeletePolicy",
     )
 
-    def read(self, clients: AwsClients, resource: ResourceBase, env: PlanEnv) -> dict[str, Any] | None:
+    def read(self, clients: AwsClients, resource: IamManagedPolicy, env: PlanEnv) -> ManagedPolicyState | None:
         """Read the policy by its computed ARN (never by listing every policy of the account)."""
-        res: IamManagedPolicy = resource  # type: ignore[assignment]
+        res = resource
         iam = clients.client("iam")
         arn = env.ctx.iam_arn("policy", res.name, res.path)
-        got = get_or_none(iam, "get_policy", PolicyArn=arn)
+        got = not_found(iam, "get_policy", PolicyArn=arn)
         if got is None:
             return None
         policy = got["Policy"]
         default_id = policy["DefaultVersionId"]
         version = iam.get_policy_version(PolicyArn=arn, VersionId=default_id)["PolicyVersion"]
         document = current_document(version["Document"])
-        current: dict[str, Any] = {
+        current: ManagedPolicyState = {
             "arn": policy["Arn"],
             "name": policy["PolicyName"],
             "path": policy.get("Path", "/"),
@@ -87,7 +112,7 @@ class IamManagedPolicyHandler(ResourceHandler):
         }
         absent = res.state == "absent"
         if absent or (
-            res.document is not None and not policies_equal(document, desired_document(env, res.document))
+            res.document is not None and not policies_equal(document, desired_document(res.document))
         ):
             # Only needed to make room for a new version, or to delete the policy.
             current["versions"] = [
@@ -99,7 +124,7 @@ class IamManagedPolicyHandler(ResourceHandler):
                 for v in paginate(iam, "list_policy_versions", "Versions", PolicyArn=arn)
             ]
         if absent:
-            entities = {"groups": [], "users": [], "roles": []}
+            entities: PolicyEntities = {"groups": [], "users": [], "roles": []}
             for page in iam.get_paginator("list_entities_for_policy").paginate(PolicyArn=arn):
                 entities["groups"] += [g["GroupName"] for g in page.get("PolicyGroups", [])]
                 entities["users"] += [u["UserName"] for u in page.get("PolicyUsers", [])]
@@ -107,9 +132,10 @@ class IamManagedPolicyHandler(ResourceHandler):
             current["entities"] = entities
         return current
 
-    def plan(self, resource: ResourceBase, current: dict[str, Any] | None, env: PlanEnv) -> Plan:
+    def plan(self, resource: IamManagedPolicy, current: ManagedPolicyState | None, env: PlanEnv,
+             facts: None = None) -> Plan:
         """Plan create / new version / tags, or detach-everything-then-delete. Pure."""
-        res: IamManagedPolicy = resource  # type: ignore[assignment]
+        res = resource
         plan = Plan(resource=res.key, before=_view(current))
         if res.state == "absent":
             if current is not None:
@@ -118,8 +144,8 @@ class IamManagedPolicyHandler(ResourceHandler):
 
         arn = env.ctx.iam_arn("policy", res.name, res.path)
         label = f"managed policy {res.name}"
-        description = env.ctx.substitute(res.description)
-        document = desired_document(env, res.document)  # type: ignore[arg-type]
+        description = res.description
+        document = desired_document(res.document)
         tags = desired_tags(env, res)
 
         if current is None:
@@ -192,7 +218,15 @@ class IamManagedPolicyHandler(ResourceHandler):
         return plan
 
 
-def _view(current: dict[str, Any] | None) -> dict[str, Any] | None:
+    def grants(self, resource: IamManagedPolicy, env: PlanEnv) -> list[Grant]:
+        """Everything on the policy itself; detaching it is authorised on each user, group and role."""
+        detach = {"iam:DetachUserPolicy": "user", "iam:DetachGroupPolicy": "group", "iam:DetachRolePolicy": "role"}
+        out = [Grant(tuple(a for a in self.actions if a not in detach), (resource.arn(env.ctx),))]
+        out += [Grant((a,), (env.ctx.iam_arn(detach[a], "*"),)) for a in self.actions if a in detach]
+        return out
+
+
+def _view(current: ManagedPolicyState | None) -> dict[str, Any] | None:
     """The diffable view of a read policy."""
     if current is None:
         return None
@@ -205,18 +239,18 @@ def _view(current: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def _delete_changes(current: dict[str, Any]) -> list[Change]:
+def _delete_changes(current: ManagedPolicyState) -> list[Change]:
     """Detach from every entity and delete non-default versions: IAM refuses to delete otherwise."""
     arn = current["arn"]
     name = current["name"]
     changes: list[Change] = []
-    entities = current.get("entities") or {}
-    for op, key, param, what in (
-        ("detach_group_policy", "groups", "GroupName", "group"),
-        ("detach_user_policy", "users", "UserName", "user"),
-        ("detach_role_policy", "roles", "RoleName", "role"),
+    entities = current.get("entities") or {"groups": [], "users": [], "roles": []}
+    for op, names, param, what in (
+        ("detach_group_policy", entities["groups"], "GroupName", "group"),
+        ("detach_user_policy", entities["users"], "UserName", "user"),
+        ("detach_role_policy", entities["roles"], "RoleName", "role"),
     ):
-        for entity in entities.get(key, []):
+        for entity in names:
             changes.append(
                 Change(
                     "iam", op, {param: entity, "PolicyArn": arn}, f"detach policy {name} from {what} {entity}"

@@ -7,34 +7,60 @@ instance profile membership, attached managed policies and inline policies.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
+from iamflow.aws.errors import not_found, paginate
 from iamflow.policy.document import policies_equal
 from iamflow.policy.tags import tags_to_list
 from iamflow.resources._common import (
     current_document,
     desired_document,
     desired_tags,
-    get_or_none,
     last_segment,
-    paginate,
     read_tags,
     render_for_api,
     tag_changes,
     view_document,
 )
-from iamflow.resources.base import Change, Plan, PlanEnv, ResourceHandler
+from iamflow.resources.base import Change, Grant, Plan, PlanEnv, ResourceHandler
+from iamflow.spec.models import IamRole
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
-    from iamflow.spec.models import IamRole, ResourceBase
 
 # What IAM applies when a role is created without MaxSessionDuration.
 DEFAULT_MAX_SESSION = 3600
 _POLICY_KINDS = ("iam_managed_policy",)
 
 
-class IamRoleHandler(ResourceHandler):
+class RoleState(TypedDict):
+    """A role as read: inline documents and instance profiles only when the plan needs them."""
+
+    name: str
+    arn: str
+    path: str
+    description: str | None
+    max_session_duration: int
+    trust_policy: dict[str, Any]
+    boundary: str | None
+    tags: dict[str, str]
+    managed_policies: list[str]
+    inline_policy_names: list[str]
+    inline_policies: dict[str, Any] | None
+    instance_profiles: list[str] | None
+
+
+class DesiredRole(TypedDict):
+    trust_policy: dict[str, Any]
+    description: str | None
+    max_session_duration: int
+    boundary: str | None
+    managed_policies: list[str]
+    inline_policies: dict[str, dict[str, Any]]
+    tags: dict[str, str] | None
+
+
+class IamRoleHandler(ResourceHandler[IamRole, RoleState, None]):
     """Converge an IAM role."""
 
     kind: ClassVar[str] = "iam_role"
@@ -61,11 +87,11 @@ class IamRoleHandler(ResourceHandler):
         "iam:DeleteRole",
     )
 
-    def read(self, clients: AwsClients, resource: ResourceBase, env: PlanEnv) -> dict[str, Any] | None:
+    def read(self, clients: AwsClients, resource: IamRole, env: PlanEnv) -> RoleState | None:
         """Read the role, its attachments and inline policy names (documents only when managed)."""
-        res: IamRole = resource  # type: ignore[assignment]
+        res = resource
         iam = clients.client("iam")
-        got = get_or_none(iam, "get_role", RoleName=res.name)
+        got = not_found(iam, "get_role", RoleName=res.name)
         if got is None:
             return None
         role = got["Role"]
@@ -76,7 +102,7 @@ class IamRoleHandler(ResourceHandler):
             inline = {}
             for name in inline_names:
                 # Deleted between the list and the get: it is simply not there any more.
-                doc = get_or_none(iam, "get_role_policy", RoleName=res.name, PolicyName=name)
+                doc = not_found(iam, "get_role_policy", RoleName=res.name, PolicyName=name)
                 if doc is not None:
                     inline[name] = current_document(doc["PolicyDocument"])
         profiles: list[str] | None = None
@@ -106,9 +132,9 @@ class IamRoleHandler(ResourceHandler):
             "instance_profiles": profiles,
         }
 
-    def plan(self, resource: ResourceBase, current: dict[str, Any] | None, env: PlanEnv) -> Plan:
+    def plan(self, resource: IamRole, current: RoleState | None, env: PlanEnv, facts: None = None) -> Plan:
         """Plan the calls from ``current`` to the declared role. Pure."""
-        res: IamRole = resource  # type: ignore[assignment]
+        res = resource
         plan = Plan(resource=res.key, before=_view(current))
         if res.state == "absent":
             if current is not None:
@@ -121,21 +147,29 @@ class IamRoleHandler(ResourceHandler):
             _plan_update(plan, res, desired, current)
         return plan
 
+    def grants(self, resource: IamRole, env: PlanEnv) -> list[Grant]:
+        """Everything on the role; removing it from an instance profile is authorised on the profile."""
+        on_profile = {"iam:RemoveRoleFromInstanceProfile"}
+        return [
+            Grant(tuple(a for a in self.actions if a not in on_profile), (resource.arn(env.ctx),)),
+            Grant(tuple(a for a in self.actions if a in on_profile), (env.ctx.iam_arn("instance-profile", "*"),)),
+        ]
 
-def _desired(res: IamRole, env: PlanEnv) -> dict[str, Any]:
-    """The declared role with placeholders filled and references resolved to ARNs."""
+
+def _desired(res: IamRole, env: PlanEnv) -> DesiredRole:
+    """The declared role with references resolved to ARNs."""
     return {
-        "trust_policy": desired_document(env, res.trust_policy),  # type: ignore[arg-type]
-        "description": env.ctx.substitute(res.description),
+        "trust_policy": desired_document(res.trust_policy),
+        "description": res.description,
         "max_session_duration": res.max_session_duration or DEFAULT_MAX_SESSION,
         "boundary": env.ref_arn(res.boundary, _POLICY_KINDS) if res.boundary else None,
         "managed_policies": [env.ref_arn(p, _POLICY_KINDS) for p in res.managed_policies or []],
-        "inline_policies": {n: desired_document(env, d) for n, d in (res.inline_policies or {}).items()},
+        "inline_policies": {n: desired_document(d) for n, d in (res.inline_policies or {}).items()},
         "tags": desired_tags(env, res),
     }
 
 
-def _plan_create(plan: Plan, res: IamRole, desired: dict[str, Any]) -> None:
+def _plan_create(plan: Plan, res: IamRole, desired: DesiredRole) -> None:
     """Create the role with everything CreateRole accepts in one call, then attach and put."""
     name = res.name
     params: dict[str, Any] = {
@@ -170,7 +204,7 @@ def _plan_create(plan: Plan, res: IamRole, desired: dict[str, Any]) -> None:
     }
 
 
-def _plan_update(plan: Plan, res: IamRole, desired: dict[str, Any], current: dict[str, Any]) -> None:
+def _plan_update(plan: Plan, res: IamRole, desired: DesiredRole, current: RoleState) -> None:
     """Plan one call per attribute that differs, for the attributes the playbook manages."""
     name = res.name
     label = f"role {name}"
@@ -265,8 +299,8 @@ def _plan_update_role(
     changes: list[Change],
     after: dict[str, Any],
     res: IamRole,
-    desired: dict[str, Any],
-    current: dict[str, Any],
+    desired: DesiredRole,
+    current: RoleState,
 ) -> None:
     """Plan UpdateRole for the description and the max session duration, when managed and different."""
     what: list[str] = []
@@ -328,7 +362,7 @@ def _delete_inline(role: str, policy_name: str) -> Change:
     )
 
 
-def _view(current: dict[str, Any] | None) -> dict[str, Any] | None:
+def _view(current: RoleState | None) -> dict[str, Any] | None:
     """The diffable view of a read role (inline documents that were not read show as null)."""
     if current is None:
         return None
@@ -346,7 +380,7 @@ def _view(current: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def _delete_changes(current: dict[str, Any]) -> list[Change]:
+def _delete_changes(current: RoleState) -> list[Change]:
     """Remove what IAM refuses a role deletion over (DeleteConflict), then delete the role."""
     name = current["name"]
     changes = [

@@ -6,7 +6,8 @@ the first one that exists points at; it never lists the account's keys. The rema
 aliases are created, or moved (``UpdateAlias``) when they point at another key.
 
 A new key's id is known only once ``CreateKey`` has run, so the calls that follow it in the same
-plan (aliases, rotation, disable) carry a :class:`~iamflow.resources.execute.Ref` to its response.
+plan (aliases, rotation, disable) carry an :class:`~iamflow.resources.base.Output` that ``CreateKey``
+publishes.
 
 Rotation period: real KMS returns ``RotationPeriodInDays`` from ``GetKeyRotationStatus``; moto
 5.2.5 accepts the period but never returns it. A missing period is treated as *unknown*, not as a
@@ -24,10 +25,9 @@ cancels the deletion (KMS leaves it disabled) and re-enables it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
-from iamflow.errors import ApplyError, IamflowError
+from iamflow.aws.errors import not_found, paginate
 from iamflow.policy.document import normalize_policy, policies_equal
 from iamflow.policy.tags import compare_tags, tags_from_list, tags_to_list
 from iamflow.resources._common import (
@@ -37,15 +37,23 @@ from iamflow.resources._common import (
     render_for_api,
     view_document,
 )
-from iamflow.resources.base import Change, Plan, PlanEnv, ResourceHandler
-from iamflow.resources.execute import Ref, execute_changes
+from iamflow.resources.base import (
+    Change,
+    Check,
+    Grant,
+    Output,
+    Outputs,
+    Plan,
+    PlanEnv,
+    ResourceHandler,
+    regional_arn,
+)
+from iamflow.spec.kinds_kms import KmsKey
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
-    from iamflow.spec.kinds_kms import KmsKey
-    from iamflow.spec.models import ResourceBase
 
-NEW_KEY_ID = Ref("kms.create_key", ("KeyMetadata", "KeyId"))
+NEW_KEY_ID = Output("key_id", "id of the new key")
 PENDING_DELETION = "PendingDeletion"
 _ROLE_KINDS = ("iam_role",)
 _UNKNOWN = "(known after apply)"
@@ -125,14 +133,34 @@ def build_key_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-@dataclass
-class KmsKeyPlan(Plan):
-    """A plan that also says which key to prove usable once it is applied (None: no proof)."""
+class KmsKeyState(TypedDict):
+    """A key as read through its first existing alias; what the playbook does not manage is None."""
 
-    prove_key_id: str | None = None
+    key_id: str
+    arn: str
+    key_manager: str
+    state: str | None
+    deletion_date: str | None
+    enabled: bool
+    description: str | None
+    key_spec: str | None
+    key_usage: str
+    aliases: list[str]
+    alias_targets: dict[str, str | None]
+    rotation: bool | None
+    rotation_period_days: int | None
+    policy: dict[str, Any] | None
+    tags: dict[str, str] | None
 
 
-class KmsKeyHandler(ResourceHandler):
+class DesiredKey(TypedDict):
+    description: str | None
+    policy: dict[str, Any] | None
+    tags: dict[str, str] | None
+    aliases: list[str]
+
+
+class KmsKeyHandler(ResourceHandler[KmsKey, KmsKeyState, None]):
     """Converge a customer-managed KMS key."""
 
     kind: ClassVar[str] = "kms_key"
@@ -163,9 +191,9 @@ class KmsKeyHandler(ResourceHandler):
         "kms:Decrypt",
     )
 
-    def read(self, clients: AwsClients, resource: ResourceBase, env: PlanEnv) -> dict[str, Any] | None:
+    def read(self, clients: AwsClients, resource: KmsKey, env: PlanEnv) -> KmsKeyState | None:
         """Find the key by its aliases, then read what the playbook manages of it."""
-        res: KmsKey = resource  # type: ignore[assignment]
+        res = resource
         kms = clients.client("kms")
         alias_targets: dict[str, str | None] = {}
         meta: dict[str, Any] | None = None
@@ -177,8 +205,8 @@ class KmsKeyHandler(ResourceHandler):
         if meta is None:
             return None
         key_id = meta["KeyId"]
-        aliases = [a["AliasName"] for a in _paginate(kms, "list_aliases", "Aliases", KeyId=key_id)]
-        current: dict[str, Any] = {
+        aliases = [a["AliasName"] for a in paginate(kms, "list_aliases", "Aliases", KeyId=key_id)]
+        current: KmsKeyState = {
             "key_id": key_id,
             "arn": meta["Arn"],
             "key_manager": meta.get("KeyManager", "CUSTOMER"),
@@ -211,14 +239,14 @@ class KmsKeyHandler(ResourceHandler):
             got = kms.get_key_policy(KeyId=key_id, PolicyName="default")
             current["policy"] = current_document(got["Policy"])
         if desired_tags(env, res) is not None:
-            tags = _paginate(kms, "list_resource_tags", "Tags", KeyId=key_id)
+            tags = paginate(kms, "list_resource_tags", "Tags", KeyId=key_id)
             current["tags"] = tags_from_list(tags, "TagKey", "TagValue")
         return current
 
-    def plan(self, resource: ResourceBase, current: dict[str, Any] | None, env: PlanEnv) -> KmsKeyPlan:
+    def plan(self, resource: KmsKey, current: KmsKeyState | None, env: PlanEnv, facts: None = None) -> Plan:
         """Plan the calls from ``current`` to the declared key. Pure."""
-        res: KmsKey = resource  # type: ignore[assignment]
-        plan = KmsKeyPlan(resource=res.key, before=_view(current))
+        res = resource
+        plan = Plan(resource=res.key, before=_view(current))
         if current is not None and current["key_manager"] != "CUSTOMER":
             plan.blocked = f"{res.alias_names[0]} points at an AWS managed key, which iamflow does not manage"
             return plan
@@ -242,34 +270,24 @@ class KmsKeyHandler(ResourceHandler):
             _plan_proof(plan, res)
         return plan
 
-    def apply(self, clients: AwsClients, plan: Plan) -> None:
-        """Execute the plan, then prove the key usable with an envelope round trip (when asked)."""
-        execute_changes(clients, plan)
-        key_id = getattr(plan, "prove_key_id", None)
-        if not plan.changes or key_id is None:
-            return
-        from iamflow.kms.envelope import prove_key
-
-        try:
-            proof = prove_key(clients.client("kms"), key_id)
-        except IamflowError as exc:
-            raise ApplyError(f"Failed to prove {plan.resource} usable after apply: {exc}") from exc
-        plan.notes.append(f"key proven usable (envelope round trip, {proof['alg']})")
+    def grants(self, resource: KmsKey, env: PlanEnv) -> list[Grant]:
+        """Keys have no name before they exist, so key actions are on ``key/*``; aliases on themselves too."""
+        unscoped = {"kms:CreateKey", "kms:ListAliases"}
+        alias_actions = {"kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"}
+        key = regional_arn(env.ctx, "kms", "key/*")
+        aliases = tuple(regional_arn(env.ctx, "kms", a) for a in resource.alias_names)
+        return [
+            Grant(tuple(a for a in self.actions if a in unscoped), ("*",)),
+            # alias operations are authorised on the alias and on the key it points to
+            Grant(tuple(a for a in self.actions if a in alias_actions), (key, *aliases)),
+            Grant(tuple(a for a in self.actions if a not in unscoped | alias_actions), (key,)),
+        ]
 
 
 def _describe(kms: Any, key_id: str) -> dict[str, Any] | None:
     """DescribeKey; "not found" is an answer (None), not an error."""
-    try:
-        return kms.describe_key(KeyId=key_id)["KeyMetadata"]
-    except kms.exceptions.NotFoundException:
-        return None
-
-
-def _paginate(kms: Any, operation: str, result_key: str, **params: Any) -> list[Any]:
-    items: list[Any] = []
-    for page in kms.get_paginator(operation).paginate(**params):
-        items.extend(page.get(result_key, []))
-    return items
+    got = not_found(kms, "describe_key", KeyId=key_id)
+    return None if got is None else dict(got["KeyMetadata"])
 
 
 def _rotatable(key_spec: str | None, key_usage: str | None) -> bool:
@@ -286,11 +304,11 @@ def _grants_root(policy: dict[str, Any], env: PlanEnv) -> bool:
     return False
 
 
-def _desired(res: KmsKey, env: PlanEnv) -> dict[str, Any]:
-    """The declared key with placeholders filled and role references resolved to ARNs."""
+def _desired(res: KmsKey, env: PlanEnv) -> DesiredKey:
+    """The declared key with role references resolved to ARNs."""
     policy: dict[str, Any] | None = None
     if res.policy is not None:
-        policy = desired_document(env, res.policy)
+        policy = desired_document(res.policy)
     elif res.policy_generated:
         ctx = env.ctx
         policy = build_key_policy(
@@ -301,14 +319,14 @@ def _desired(res: KmsKey, env: PlanEnv) -> dict[str, Any]:
             key_usage=str(res.key_usage),
         )
     return {
-        "description": env.ctx.substitute(res.description),
+        "description": res.description,
         "policy": policy,
         "tags": desired_tags(env, res),
         "aliases": res.alias_names,
     }
 
 
-def _plan_create(plan: KmsKeyPlan, res: KmsKey, desired: dict[str, Any], alias_targets: dict[str, str | None]) -> None:
+def _plan_create(plan: Plan, res: KmsKey, desired: DesiredKey, alias_targets: dict[str, str | None]) -> None:
     """CreateKey with what it accepts in one call, then aliases, rotation and the enabled state.
 
     ``alias_targets`` maps aliases that already exist (on another key) to that key: they are moved.
@@ -321,7 +339,8 @@ def _plan_create(plan: KmsKeyPlan, res: KmsKey, desired: dict[str, Any], alias_t
     if desired["tags"]:
         params["Tags"] = tags_to_list(desired["tags"], "TagKey", "TagValue")
     first = desired["aliases"][0]
-    plan.changes.append(Change("kms", "create_key", params, f"create {res.key_spec} key {first}"))
+    plan.changes.append(Change("kms", "create_key", params, f"create {res.key_spec} key {first}",
+                               publish={NEW_KEY_ID.name: ("KeyMetadata", "KeyId")}))
     for alias in desired["aliases"]:
         if alias_targets.get(alias):
             plan.changes.append(_move_alias(alias, NEW_KEY_ID, alias_targets[alias], "the new key"))
@@ -348,7 +367,7 @@ def _plan_create(plan: KmsKeyPlan, res: KmsKey, desired: dict[str, Any], alias_t
     }
 
 
-def _plan_replace(plan: KmsKeyPlan, res: KmsKey, desired: dict[str, Any], current: dict[str, Any]) -> None:
+def _plan_replace(plan: Plan, res: KmsKey, desired: DesiredKey, current: KmsKeyState) -> None:
     """key_spec/key_usage differ: block, or (allow_replace) make a new key and retire the old one."""
     what = (
         f"key_spec/key_usage cannot change in place (current {current['key_spec']}/{current['key_usage']}, "
@@ -370,7 +389,7 @@ def _plan_replace(plan: KmsKeyPlan, res: KmsKey, desired: dict[str, Any], curren
     )
 
 
-def _plan_update(plan: KmsKeyPlan, res: KmsKey, desired: dict[str, Any], current: dict[str, Any]) -> None:
+def _plan_update(plan: Plan, res: KmsKey, desired: DesiredKey, current: KmsKeyState) -> None:
     """Plan one call per managed attribute that differs."""
     key_id = current["key_id"]
     label = f"key {res.alias_names[0]}"
@@ -427,7 +446,7 @@ def _plan_update(plan: KmsKeyPlan, res: KmsKey, desired: dict[str, Any], current
     plan.after = after
 
 
-def _plan_rotation(plan: KmsKeyPlan, res: KmsKey, current: dict[str, Any], after: dict[str, Any], label: str) -> None:
+def _plan_rotation(plan: Plan, res: KmsKey, current: KmsKeyState, after: dict[str, Any], label: str) -> None:
     """Rotation on/off and its period; a period KMS does not report is unknown, not a difference."""
     key_id = current["key_id"]
     have, have_period = current["rotation"], current["rotation_period_days"]
@@ -451,7 +470,7 @@ def _plan_rotation(plan: KmsKeyPlan, res: KmsKey, current: dict[str, Any], after
         after["rotation_period_days"] = None
 
 
-def _plan_aliases(plan: KmsKeyPlan, res: KmsKey, current: dict[str, Any], after: dict[str, Any]) -> None:
+def _plan_aliases(plan: Plan, res: KmsKey, current: KmsKeyState, after: dict[str, Any]) -> None:
     """Create missing aliases, move those pointing elsewhere; with explicit ``aliases``, drop others."""
     key_id = current["key_id"]
     have = set(current["aliases"])
@@ -471,7 +490,7 @@ def _plan_aliases(plan: KmsKeyPlan, res: KmsKey, current: dict[str, Any], after:
     after["aliases"] = sorted((have - set(extra)) | set(want))
 
 
-def _plan_delete(plan: KmsKeyPlan, res: KmsKey, current: dict[str, Any]) -> None:
+def _plan_delete(plan: Plan, res: KmsKey, current: KmsKeyState) -> None:
     """Delete the key's aliases and schedule its deletion; never delete a key at once."""
     for alias in current["aliases"]:
         plan.changes.append(Change("kms", "delete_alias", {"AliasName": alias}, f"delete alias {alias}"))
@@ -482,7 +501,7 @@ def _plan_delete(plan: KmsKeyPlan, res: KmsKey, current: dict[str, Any]) -> None
     plan.after = None
 
 
-def _plan_proof(plan: KmsKeyPlan, res: KmsKey) -> None:
+def _plan_proof(plan: Plan, res: KmsKey) -> None:
     """Ask apply to prove the key, when the playbook wants it and an envelope round trip can work."""
     if not res.prove:
         return
@@ -492,10 +511,20 @@ def _plan_proof(plan: KmsKeyPlan, res: KmsKey) -> None:
         plan.notes.append("no envelope proof: the key is declared disabled")
     else:
         # the alias reaches the key whether it was just created, replaced or updated
-        plan.prove_key_id = res.alias_names[0]
+        plan.checks.append(_proof(res.alias_names[0], plan.resource))
 
 
-def _enable_rotation(key_id: str | Ref, period: int | None, label: str) -> Change:
+def _proof(key_ref: str, resource: str) -> Check:
+    def prove(clients: AwsClients, outputs: Outputs) -> str:
+        from iamflow.kms import envelope
+
+        proof = envelope.prove_key(clients.client("kms"), key_ref)
+        return f"key proven usable (envelope round trip, {proof['alg']})"
+
+    return Check(f"prove {resource} usable", prove)
+
+
+def _enable_rotation(key_id: str | Output, period: int | None, label: str) -> Change:
     params: dict[str, Any] = {"KeyId": key_id}
     if period is not None:
         params["RotationPeriodInDays"] = period
@@ -503,7 +532,7 @@ def _enable_rotation(key_id: str | Ref, period: int | None, label: str) -> Chang
     return Change("kms", "enable_key_rotation", params, f"enable automatic rotation of key {label}{every}")
 
 
-def _move_alias(alias: str, key_id: str | Ref, other: str | None, label: str) -> Change:
+def _move_alias(alias: str, key_id: str | Output, other: str | None, label: str) -> Change:
     return Change("kms", "update_alias", {"AliasName": alias, "TargetKeyId": key_id},
                   f"move alias {alias} from key {other} to {label}")
 
@@ -513,7 +542,7 @@ def _schedule_deletion(key_id: str, days: int) -> Change:
                   f"schedule the deletion of key {key_id} in {days} days")
 
 
-def _view(current: dict[str, Any] | None) -> dict[str, Any] | None:
+def _view(current: KmsKeyState | None) -> dict[str, Any] | None:
     """The diffable view of a read key (what was not read shows as null)."""
     if current is None:
         return None
@@ -529,8 +558,3 @@ def _view(current: dict[str, Any] | None) -> dict[str, Any] | None:
         "policy": view_document(current["policy"]),
         "tags": dict(sorted(current["tags"].items())) if current["tags"] is not None else None,
     }
-
-
-from iamflow.resources import register  # noqa: E402  (the package imports this module last)
-
-register(KmsKeyHandler())

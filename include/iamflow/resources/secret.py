@@ -1,6 +1,6 @@
 """Secrets Manager secrets: metadata, KMS key, tags, resource policy, rotation; a value only at birth.
 
-The value is generated when the change executes (a :class:`~iamflow.resources.execute.Deferred`
+The value is generated when the change executes (a :class:`~iamflow.resources.base.Generated`
 param), so plans, diffs and summaries only ever say *that* a value is written, never *what*. A
 re-run never overwrites a value (a rotated value survives every later apply); ``rotate_now`` writes
 a fresh one, and the plan says so.
@@ -16,34 +16,75 @@ schedule or duration AWS does not return is treated as unknown, not as a differe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
+from iamflow.aws.errors import not_found
 from iamflow.policy.document import parse_document, policies_equal
 from iamflow.policy.tags import tags_to_list
 from iamflow.resources._common import desired_document, desired_tags, read_tags, tag_changes, view_document
-from iamflow.resources.base import Change, Plan, PlanEnv, ResourceHandler, dumps
-from iamflow.resources.execute import Deferred
+from iamflow.resources.base import (
+    Change,
+    Generated,
+    Grant,
+    Plan,
+    PlanEnv,
+    ResourceHandler,
+    dumps,
+    regional_arn,
+    secret_arn_pattern,
+    split_actions,
+)
+from iamflow.secrets.generate import describe_value, render_value
+from iamflow.spec.kinds_secrets import Secret
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
-    from iamflow.spec.kinds_secrets import Secret
-    from iamflow.spec.models import ResourceBase
 
 _KMS_KINDS = ("kms_key",)
 # What Secrets Manager uses when a secret names no key.
 DEFAULT_KMS_KEY = "alias/aws/secretsmanager"
 HIDDEN = "(hidden)"
+# What a secret encrypted with a customer-managed key needs of that key: Secrets Manager encrypts
+# and stores each new value with the caller's own kms:GenerateDataKey and kms:Decrypt.
+SECRET_KEY_ACTIONS: tuple[str, ...] = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
-def _not_found(client: Any, operation: str, **params: Any) -> dict[str, Any] | None:
-    """Call a read; Secrets Manager and Lambda answer "not found" with ResourceNotFoundException."""
-    try:
-        return getattr(client, operation)(**params)
-    except client.exceptions.ResourceNotFoundException:
-        return None
+class RotationState(TypedDict):
+    enabled: bool
+    lambda_arn: str | None
+    rules: dict[str, Any]
+    requested: bool
 
 
-def desired_rotation(res: Secret, env: PlanEnv) -> dict[str, Any] | None:
+class SecretState(TypedDict):
+    """A secret's metadata as read; its value is never read."""
+
+    name: str
+    arn: str
+    description: str | None
+    kms_key: str | None
+    tags: dict[str, str]
+    deleted: bool
+    has_value: bool
+    rotation: RotationState
+    resource_policy: dict[str, Any] | None
+
+
+class DesiredRotation(TypedDict):
+    lambda_arn: str
+    rules: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SecretFacts:
+    """What the plan needs to know besides the secret: the rotation Lambda, the declared KMS key."""
+
+    lambda_exists: bool | None = None  # None: not looked up (no rotation change is pending)
+    kms_same_key: bool | None = None  # whether the declared key and the secret's key are one key
+
+
+def desired_rotation(res: Secret) -> DesiredRotation | None:
     """The declared rotation as AWS states it: Lambda ARN and RotationRules."""
     if res.rotation is None:
         return None
@@ -54,10 +95,10 @@ def desired_rotation(res: Secret, env: PlanEnv) -> dict[str, Any] | None:
         rules["ScheduleExpression"] = res.rotation.schedule
     if res.rotation.duration is not None:
         rules["Duration"] = res.rotation.duration
-    return {"lambda_arn": env.ctx.substitute(res.rotation.lambda_arn), "rules": rules}
+    return {"lambda_arn": res.rotation.lambda_arn, "rules": rules}
 
 
-def rotation_matches(desired: dict[str, Any], current: dict[str, Any]) -> tuple[bool, list[str]]:
+def rotation_matches(desired: DesiredRotation, current: RotationState) -> tuple[bool, list[str]]:
     """Whether the current rotation (as read) is the declared one; notes on what AWS did not return.
 
     A schedule expression or duration that AWS does not return is unknown, not a difference
@@ -85,7 +126,7 @@ def rotation_matches(desired: dict[str, Any], current: dict[str, Any]) -> tuple[
     return True, notes
 
 
-class SecretHandler(ResourceHandler):
+class SecretHandler(ResourceHandler[Secret, SecretState, SecretFacts]):
     """Converge a Secrets Manager secret without ever reading or showing its value."""
 
     kind: ClassVar[str] = "secret"
@@ -109,76 +150,99 @@ class SecretHandler(ResourceHandler):
         "secretsmanager:DeleteSecret",
     )
 
-    def read(self, clients: AwsClients, resource: ResourceBase, env: PlanEnv) -> dict[str, Any] | None:
-        """Describe the secret (no value is read); the policy and the Lambda only when they matter."""
-        res: Secret = resource  # type: ignore[assignment]
+    def read(self, clients: AwsClients, resource: Secret, env: PlanEnv) -> SecretState | None:
+        """Describe the secret (no value is read); its resource policy only when the playbook manages it."""
+        res = resource
         sm = clients.client("secretsmanager")
-        got = _not_found(sm, "describe_secret", SecretId=res.name)
+        got = not_found(sm, "describe_secret", SecretId=res.name)
         if got is None:
-            current = None
-        else:
-            stages = got.get("VersionIdsToStages") or {}
-            rules = got.get("RotationRules") or {}
-            current = {
-                "name": got["Name"],
-                "arn": got["ARN"],
-                "description": got.get("Description"),
-                "kms_key": got.get("KmsKeyId"),
-                "tags": read_tags(got),
-                "deleted": got.get("DeletedDate") is not None,
-                "has_value": any("AWSCURRENT" in s for s in stages.values()),
-                "rotation": {
-                    "enabled": bool(got.get("RotationEnabled")),
-                    "lambda_arn": got.get("RotationLambdaARN") or None,
-                    "rules": {k: v for k, v in rules.items() if v not in (None, "", 0)},
-                    "requested": got.get("LastRotatedDate") is not None or bool(got.get("RotationLambdaARN")),
-                },
-                "resource_policy": None,
-                "lambda_exists": None,
-                "kms_same_key": None,
-            }
-        if res.state == "absent":
-            return current
-        if current is not None and res.is_managed("resource_policy") and not current["deleted"]:
+            return None
+        stages = got.get("VersionIdsToStages") or {}
+        rules = got.get("RotationRules") or {}
+        current: SecretState = {
+            "name": got["Name"],
+            "arn": got["ARN"],
+            "description": got.get("Description"),
+            "kms_key": got.get("KmsKeyId"),
+            "tags": read_tags(got),
+            "deleted": got.get("DeletedDate") is not None,
+            "has_value": any("AWSCURRENT" in s for s in stages.values()),
+            "rotation": {
+                "enabled": bool(got.get("RotationEnabled")),
+                "lambda_arn": got.get("RotationLambdaARN") or None,
+                "rules": {k: v for k, v in rules.items() if v not in (None, "", 0)},
+                "requested": got.get("LastRotatedDate") is not None or bool(got.get("RotationLambdaARN")),
+            },
+            "resource_policy": None,
+        }
+        if res.state == "present" and res.is_managed("resource_policy") and not current["deleted"]:
             policy = sm.get_resource_policy(SecretId=res.name).get("ResourcePolicy")
             current["resource_policy"] = parse_document(policy) if policy else None
-        wanted = desired_rotation(res, env)
-        if wanted is not None and (current is None or not rotation_matches(wanted, current["rotation"])[0]):
-            # rotation is about to be configured: the function must exist (iamflow does not deploy it)
-            fn = _not_found(clients.client("lambda"), "get_function", FunctionName=wanted["lambda_arn"])
-            lambda_exists = fn is not None
-            if current is None:
-                current = {"name": None, "lambda_exists": lambda_exists}
-            else:
-                current["lambda_exists"] = lambda_exists
-        if current is not None and current.get("arn") and res.kms_key and current.get("kms_key"):
-            want_key = env.ref_arn(res.kms_key, _KMS_KINDS) if res.kms_key else None
-            if want_key and want_key != current["kms_key"]:
-                current["kms_same_key"] = _same_kms_key(clients, want_key, current["kms_key"])
         return current
 
-    def plan(self, resource: ResourceBase, current: dict[str, Any] | None, env: PlanEnv) -> Plan:
+    def lookup(self, clients: AwsClients, resource: Secret, env: PlanEnv,
+               current: SecretState | None) -> SecretFacts | None:
+        """Whether the rotation Lambda exists (when rotation is about to be configured), and the KMS key."""
+        if resource.state == "absent":
+            return None
+        lambda_exists: bool | None = None
+        wanted = desired_rotation(resource)
+        if wanted is not None and (current is None or not rotation_matches(wanted, current["rotation"])[0]):
+            # rotation is about to be configured: the function must exist (iamflow does not deploy it)
+            fn = not_found(clients.client("lambda"), "get_function", FunctionName=wanted["lambda_arn"])
+            lambda_exists = fn is not None
+        same_key: bool | None = None
+        if current is not None and resource.kms_key and current.get("kms_key"):
+            want_key = env.ref_arn(resource.kms_key, _KMS_KINDS)
+            if want_key != current["kms_key"]:
+                same_key = _same_kms_key(clients, want_key, current["kms_key"] or "")
+        return SecretFacts(lambda_exists, same_key)
+
+    def plan(self, resource: Secret, current: SecretState | None, env: PlanEnv,
+             facts: SecretFacts | None = None) -> Plan:
         """Plan the calls from ``current`` to the declared secret. Pure: no I/O, no value."""
-        res: Secret = resource  # type: ignore[assignment]
-        exists = current is not None and current.get("arn") is not None
-        plan = Plan(resource=res.key, before=_view(current) if exists else None)
+        res = resource
+        facts = facts or SecretFacts()
+        plan = Plan(resource=res.key, before=_view(current))
         if res.state == "absent":
-            if exists and not current["deleted"]:  # type: ignore[index]
+            if current is not None and not current["deleted"]:
                 plan.changes.append(_delete(res))
-            elif exists:
+            elif current is not None:
                 plan.notes.append(f"secret {res.name} is already scheduled for deletion")
             return plan
-        wanted = desired_rotation(res, env)
-        if wanted is not None and (current or {}).get("lambda_exists") is False:
+        wanted = desired_rotation(res)
+        if wanted is not None and facts.lambda_exists is False:
             plan.blocked = (
                 f"the rotation Lambda {wanted['lambda_arn']} does not exist; iamflow does not deploy it. "
                 f"Deploy the function (or fix rotation.lambda_arn) before applying secret {res.name}"
             )
-        if not exists:
+        if current is None:
             _plan_create(plan, res, env, wanted)
         else:
-            _plan_update(plan, res, env, wanted, current)  # type: ignore[arg-type]
+            _plan_update(plan, res, env, wanted, current, facts)
         return plan
+
+    def exists(self, current: SecretState | None) -> bool:
+        """A secret scheduled for deletion is as good as gone."""
+        return current is not None and not current["deleted"]
+
+    def arn(self, resource: Secret, env: PlanEnv, current: SecretState | None) -> str:
+        """The secret's ARN once it exists (it ends in a random suffix); before that, by name."""
+        if current is not None:
+            return current["arn"]
+        return regional_arn(env.ctx, "secretsmanager", f"secret:{resource.name}")
+
+    def grants(self, resource: Secret, env: PlanEnv) -> list[Grant]:
+        """Secrets Manager on the secret; Lambda on the rotation function; KMS on keys, when one is named."""
+        sm, other = split_actions(self.actions, "secretsmanager")
+        out = [Grant(sm, (secret_arn_pattern(env.ctx, resource.name),))]
+        lambda_arn = resource.rotation.lambda_arn if resource.rotation is not None else None
+        if lambda_arn:
+            out.append(Grant(tuple(a for a in other if a.startswith("lambda:")), (lambda_arn,)))
+        if resource.kms_key:
+            key = regional_arn(env.ctx, "kms", "key/*")
+            out.append(Grant(tuple(a for a in other if a.startswith("kms:")) + SECRET_KEY_ACTIONS, (key,)))
+        return out
 
 
 def _same_kms_key(clients: AwsClients, a: str, b: str) -> bool:
@@ -193,18 +257,14 @@ def _same_kms_key(clients: AwsClients, a: str, b: str) -> bool:
     return arns[0] == arns[1]
 
 
-def _value_param(res: Secret) -> Deferred:
-    from iamflow.secrets.generate import describe_value, render_value
-
-    return Deferred(lambda: render_value(res), f"generated at apply time: {describe_value(res)}")
+def _value_param(res: Secret) -> Generated:
+    return Generated(f"value:{res.name}", lambda: render_value(res), f"generated at apply time: {describe_value(res)}")
 
 
-def _plan_create(plan: Plan, res: Secret, env: PlanEnv, wanted: dict[str, Any] | None) -> None:
-    from iamflow.secrets.generate import describe_value
-
+def _plan_create(plan: Plan, res: Secret, env: PlanEnv, wanted: DesiredRotation | None) -> None:
     name = res.name
     params: dict[str, Any] = {"Name": name, "SecretString": _value_param(res)}
-    description = env.ctx.substitute(res.description)
+    description = res.description
     if description:
         params["Description"] = description
     kms = env.ref_arn(res.kms_key, _KMS_KINDS) if res.kms_key else None
@@ -218,7 +278,7 @@ def _plan_create(plan: Plan, res: Secret, env: PlanEnv, wanted: dict[str, Any] |
                f"create secret {name} with a value generated at apply time ({describe_value(res)})",
                sensitive=("SecretString",))
     )
-    policy = desired_document(env, res.resource_policy) if res.resource_policy is not None else None
+    policy = desired_document(res.resource_policy) if res.resource_policy is not None else None
     if policy is not None:
         plan.changes.append(_put_policy(name, policy))
     if wanted is not None:
@@ -234,8 +294,8 @@ def _plan_create(plan: Plan, res: Secret, env: PlanEnv, wanted: dict[str, Any] |
     }
 
 
-def _plan_update(plan: Plan, res: Secret, env: PlanEnv, wanted: dict[str, Any] | None,
-                 current: dict[str, Any]) -> None:
+def _plan_update(plan: Plan, res: Secret, env: PlanEnv, wanted: DesiredRotation | None,
+                 current: SecretState, facts: SecretFacts) -> None:
     name = res.name
     label = f"secret {name}"
     after = dict(plan.before or {})
@@ -248,7 +308,7 @@ def _plan_update(plan: Plan, res: Secret, env: PlanEnv, wanted: dict[str, Any] |
     update: dict[str, Any] = {}
     what: list[str] = []
     if res.is_managed("description"):
-        want = env.ctx.substitute(res.description) or ""
+        want = res.description or ""
         if want != (current.get("description") or ""):
             update["Description"] = want
             what.append("description")
@@ -256,7 +316,7 @@ def _plan_update(plan: Plan, res: Secret, env: PlanEnv, wanted: dict[str, Any] |
     if res.is_managed("kms_key"):
         want_key = env.ref_arn(res.kms_key, _KMS_KINDS) if res.kms_key else None
         have_key = current.get("kms_key")
-        same = (want_key or DEFAULT_KMS_KEY) == (have_key or DEFAULT_KMS_KEY) or current.get("kms_same_key")
+        same = (want_key or DEFAULT_KMS_KEY) == (have_key or DEFAULT_KMS_KEY) or facts.kms_same_key
         if not same:
             update["KmsKeyId"] = want_key or DEFAULT_KMS_KEY
             what.append("KMS key")
@@ -273,7 +333,7 @@ def _plan_update(plan: Plan, res: Secret, env: PlanEnv, wanted: dict[str, Any] |
     changes += tag_calls
 
     if res.is_managed("resource_policy"):
-        want_doc = desired_document(env, res.resource_policy) if res.resource_policy is not None else None
+        want_doc = desired_document(res.resource_policy) if res.resource_policy is not None else None
         have_doc = current.get("resource_policy")
         if want_doc is not None and not policies_equal(want_doc, have_doc):
             changes.append(_put_policy(name, want_doc))
@@ -326,7 +386,7 @@ def _put_policy(name: str, doc: dict[str, Any]) -> Change:
     )
 
 
-def _rotate(name: str, wanted: dict[str, Any]) -> Change:
+def _rotate(name: str, wanted: DesiredRotation) -> Change:
     rules = wanted["rules"]
     every = (f"every {rules['AutomaticallyAfterDays']} days" if "AutomaticallyAfterDays" in rules
              else f"on {rules['ScheduleExpression']}")
@@ -353,16 +413,16 @@ def _delete(res: Secret) -> Change:
     )
 
 
-def _rotation_view(rotation: dict[str, Any] | None) -> dict[str, Any] | None:
+def _rotation_view(rotation: RotationState | DesiredRotation | None) -> dict[str, Any] | None:
     if rotation is None:
         return None
     return {"enabled": rotation.get("enabled", True), "lambda_arn": rotation["lambda_arn"],
             "rules": dict(sorted(rotation["rules"].items()))}
 
 
-def _view(current: dict[str, Any] | None) -> dict[str, Any] | None:
+def _view(current: SecretState | None) -> dict[str, Any] | None:
     """The diffable view of a read secret: metadata only, the value as a placeholder."""
-    if current is None or current.get("arn") is None:
+    if current is None:
         return None
     rotation = current["rotation"]
     view: dict[str, Any] = {
@@ -377,15 +437,3 @@ def _view(current: dict[str, Any] | None) -> dict[str, Any] | None:
     if current["deleted"]:
         view["scheduled_for_deletion"] = True
     return view
-
-
-def _register() -> None:
-    from iamflow.resources import register
-    from iamflow.secrets.hygiene import guard_botocore_logs
-
-    # before any call that carries a value can be made through this handler
-    guard_botocore_logs()
-    register(SecretHandler())
-
-
-_register()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from iamflow.engine import fill_placeholders, plan_env
 from iamflow.resources import handler_for
 from iamflow.resources.base import Plan, PlanEnv
 from iamflow.spec.models import Playbook
@@ -15,9 +16,10 @@ if TYPE_CHECKING:
 
 
 def converge(handler: ResourceHandler, clients: AwsClients, resource: ResourceBase, env: PlanEnv) -> Plan:
-    """Read, plan and apply one resource; return the plan that was applied."""
+    """Read, plan and apply one resource (placeholders filled, as the engine does); return the plan."""
+    resource = fill_placeholders(resource, env.ctx)
     current = handler.read(clients, resource, env)
-    plan = handler.plan(resource, current, env)
+    plan = handler.plan(resource, current, env, handler.lookup(clients, resource, env, current))
     handler.apply(clients, plan)
     return plan
 
@@ -30,12 +32,14 @@ def converge_all(clients: AwsClients, env: PlanEnv) -> list[Plan]:
 def plan_of(clients: AwsClients, resource: ResourceBase, env: PlanEnv) -> Plan:
     """Read and plan without applying."""
     handler = handler_for(resource.kind)
-    return handler.plan(resource, handler.read(clients, resource, env), env)
+    resource = fill_placeholders(resource, env.ctx)
+    current = handler.read(clients, resource, env)
+    return handler.plan(resource, current, env, handler.lookup(clients, resource, env, current))
 
 
 def make_env(clients: AwsClients, *resources: ResourceBase, tags: dict[str, str] | None = None) -> PlanEnv:
     """A plan environment for a playbook holding ``resources``."""
-    return PlanEnv(clients.caller_context(), Playbook(name="t", resources=list(resources), tags=tags or {}))
+    return plan_env(clients.caller_context(), Playbook(name="t", resources=list(resources), tags=tags or {}))
 
 
 def operations(plan: Plan) -> list[str]:

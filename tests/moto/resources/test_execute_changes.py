@@ -1,4 +1,4 @@
-"""execute_changes: ordered calls, permanent errors as ApplyError, transient ones re-raised; the registry."""
+"""execute_plan: ordered calls, permanent errors as ApplyError, transient ones re-raised; the registry."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from iamflow.aws.errors import is_transient
 from iamflow.errors import ApplyError
 from iamflow.resources import HANDLERS, handler_for
 from iamflow.resources.base import Change, Plan
-from iamflow.resources.execute import execute_changes
+from iamflow.resources.execute import execute_plan
 from tests.helpers.faults import fail_nth_write
 
 
@@ -46,7 +46,7 @@ def _plan(*changes: Change) -> Plan:
 
 def test_changes_run_in_order(clients, call_log):
     call_log.reset()
-    execute_changes(
+    execute_plan(
         clients,
         _plan(
             Change("iam", "create_user", {"UserName": "u"}, "create user u"),
@@ -70,7 +70,7 @@ def test_a_permanent_error_names_the_step_and_stops(clients, call_log):
     with pytest.raises(
         ApplyError, match=r"^Failed to attach policy X to role nope: NoSuchEntity: "
     ) as raised:
-        execute_changes(clients, plan)
+        execute_plan(clients, plan)
     assert isinstance(raised.value.__cause__, ClientError)
     assert call_log.writes() == [("iam", "AttachRolePolicy")]
 
@@ -88,7 +88,7 @@ def test_sensitive_values_never_reach_the_message(clients):
         )
     )
     with pytest.raises(ApplyError) as raised:
-        execute_changes(clients, plan)
+        execute_plan(clients, plan)
     assert secret not in str(raised.value)
     assert "<redacted>" in str(raised.value)
 
@@ -96,7 +96,7 @@ def test_sensitive_values_never_reach_the_message(clients):
 def test_a_transient_error_propagates_unchanged(clients):
     fail_nth_write(clients, 1, code="Throttling")
     with pytest.raises(ClientError) as raised:
-        execute_changes(clients, _plan(Change("iam", "create_user", {"UserName": "u"}, "create user u")))
+        execute_plan(clients, _plan(Change("iam", "create_user", {"UserName": "u"}, "create user u")))
     assert raised.value.response["Error"]["Code"] == "Throttling"
 
 
@@ -105,7 +105,7 @@ def test_a_blocked_plan_is_refused_before_any_call(clients, call_log):
     plan = _plan(Change("iam", "create_user", {"UserName": "u"}, "create user u"))
     plan.blocked = "replacement required"
     with pytest.raises(ApplyError, match="replacement required"):
-        execute_changes(clients, plan)
+        execute_plan(clients, plan)
     assert len(call_log) == 0
 
 

@@ -14,8 +14,7 @@ from iamflow.errors import ApplyError
 from iamflow.policy.document import policies_equal
 from iamflow.resources import handler_for
 from iamflow.resources.base import PlanEnv
-from iamflow.resources.execute import Ref
-from iamflow.resources.kms_key import ADMIN_ACTIONS, build_key_policy
+from iamflow.resources.kms_key import ADMIN_ACTIONS, NEW_KEY_ID, build_key_policy
 from iamflow.spec.kinds_kms import KmsKey
 from iamflow.spec.models import IamRole
 
@@ -87,7 +86,7 @@ def test_create_makes_the_key_with_everything_and_proves_it(clients, env, kms, c
     plan = converge(HANDLER, clients, res, env)
 
     assert operations(plan) == ["create_key", "create_alias", "enable_key_rotation"]
-    assert plan.changes[1].params["TargetKeyId"] == Ref("kms.create_key", ("KeyMetadata", "KeyId"))
+    assert plan.changes[1].params["TargetKeyId"] == NEW_KEY_ID
     assert "key proven usable (envelope round trip, AES-256-GCM)" in plan.notes
     assert ("kms", "GenerateDataKey") in call_log.calls and ("kms", "Decrypt") in call_log.calls
 
