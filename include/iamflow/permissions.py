@@ -164,8 +164,8 @@ def _sid(actions: list[str], resources: list[str], used: set[str]) -> str:
 def provisioner_policy(playbooks: Sequence[Playbook], ctx: RunContext = PLACEHOLDERS) -> dict[str, Any]:
     """The provisioner role's policy document: statements group the actions that share their resources."""
     groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-    for action, resources in provisioner_grants(playbooks, ctx).items():
-        groups.setdefault((action.split(":", 1)[0], tuple(resources)), []).append(action)
+    for action, granted in provisioner_grants(playbooks, ctx).items():
+        groups.setdefault((action.split(":", 1)[0], tuple(granted)), []).append(action)
     used: set[str] = set()
     statements = []
     for (_service, resources), actions in sorted(groups.items()):
@@ -214,7 +214,7 @@ def render(doc: dict[str, Any]) -> str:
 
 def wildcard_resources(doc: dict[str, Any]) -> list[tuple[str, str]]:
     """(action, resource) for every action granted on ``*`` or on an ARN ending in ``/*``."""
-    out = []
+    out: list[tuple[str, str]] = []
     for st in doc["Statement"]:
         resources = [st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"]
         for action in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"]):

@@ -261,7 +261,7 @@ class KmsKeyHandler(ResourceHandler[KmsKey, KmsKeyState, None]):
             _plan_replace(plan, res, desired, current)
         else:
             _plan_update(plan, res, desired, current)
-        if res.policy is not None and not _grants_root(desired["policy"], env):
+        if res.policy is not None and desired["policy"] is not None and not _grants_root(desired["policy"], env):
             plan.notes.append(
                 "the key policy does not grant the account root: if the principals it names are deleted, "
                 "nobody can manage the key any more"

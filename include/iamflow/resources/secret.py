@@ -254,7 +254,7 @@ def _same_kms_key(clients: AwsClients, a: str, b: str) -> bool:
             arns.append(kms.describe_key(KeyId=ref)["KeyMetadata"]["Arn"])
         except kms.exceptions.NotFoundException:
             return False
-    return arns[0] == arns[1]
+    return bool(arns[0] == arns[1])
 
 
 def _value_param(res: Secret) -> Generated:

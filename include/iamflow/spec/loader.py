@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,8 +161,8 @@ def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadRes
 
 
 def _resource_label(index: int, item: Any) -> str:
-    if isinstance(item, dict) and isinstance(item.get("name"), str):
-        return item["name"]
+    if isinstance(item, dict) and isinstance(name := item.get("name"), str):
+        return name
     return f"#{index + 1}"
 
 
@@ -400,7 +400,7 @@ def _loc(loc: tuple[Any, ...]) -> str | None:
     return out or None
 
 
-def _msg(err: dict[str, Any]) -> str:
+def _msg(err: Mapping[str, Any]) -> str:
     msg = str(err.get("msg", "invalid"))
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]

@@ -14,7 +14,7 @@ replaces file names by the loaded document, so after loading every document fiel
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -143,7 +143,7 @@ class IamManagedPolicy(ResourceBase):
     purge_tags: bool = True
 
     def arn(self, ctx: Any) -> str:
-        return ctx.iam_arn("policy", self.name, self.path)
+        return str(ctx.iam_arn("policy", self.name, self.path))
 
     _name = field_validator("name")(lambda cls, v: _check_name(v, 128))
     _path = field_validator("path")(lambda cls, v: _check_path(v))
@@ -178,7 +178,7 @@ class IamRole(ResourceBase):
     purge_tags: bool = True
 
     def arn(self, ctx: Any) -> str:
-        return ctx.iam_arn("role", self.name, self.path)
+        return str(ctx.iam_arn("role", self.name, self.path))
 
     _name = field_validator("name")(lambda cls, v: _check_name(v, 64))
     _path = field_validator("path")(lambda cls, v: _check_path(v))
@@ -226,7 +226,7 @@ class IamInstanceProfile(ResourceBase):
     purge_tags: bool = True
 
     def arn(self, ctx: Any) -> str:
-        return ctx.iam_arn("instance-profile", self.name, self.path)
+        return str(ctx.iam_arn("instance-profile", self.name, self.path))
 
     _name = field_validator("name")(lambda cls, v: _check_name(v, 128))
     _path = field_validator("path")(lambda cls, v: _check_path(v))
@@ -256,7 +256,8 @@ RESOURCE_MODELS: dict[str, type[ResourceBase]] = {}
 
 def register_model(model: type[ResourceBase]) -> type[ResourceBase]:
     """Register a resource model under its ``kind`` literal (usable as a class decorator)."""
-    kind = model.model_fields["kind"].annotation.__args__[0]  # Literal["x"] -> "x"
+    annotation = model.model_fields["kind"].annotation
+    kind = str(get_args(annotation)[0])  # Literal["x"] -> "x"
     RESOURCE_MODELS[kind] = model
     return model
 
@@ -291,7 +292,7 @@ class Playbook(BaseModel):
 
     def find(self, name: str, kinds: tuple[str, ...]) -> ResourceBase | None:
         for r in self.resources:
-            if r.name == name and r.kind in kinds:
+            if isinstance(r, ResourceBase) and r.name == name and r.kind in kinds:
                 return r
         return None
 

@@ -263,7 +263,7 @@ class CognitoAppClientHandler(ResourceHandler[CognitoAppClient, AppClientState, 
 def _client_differs(key: str, want: Any, have: Any) -> bool:
     if key.endswith("_token_validity"):
         return _seconds(want) != _seconds(have)
-    return want != have
+    return bool(want != have)
 
 
 def _delete_client(pool_id: Any, client_id: str, label: str) -> Change:
@@ -274,7 +274,7 @@ def _delete_client(pool_id: Any, client_id: str, label: str) -> Change:
 def _plan_client_create(plan: Plan, res: CognitoAppClient, pool_id: Any, label: str, secret_name: str) -> None:
     params = {"UserPoolId": pool_id, "ClientName": res.name, "GenerateSecret": res.generate_secret,
               **_client_params(res)}
-    publish = {CLIENT_SECRET: ("UserPoolClient", "ClientSecret")} if res.generate_secret else {}
+    publish: dict[str, tuple[str, ...]] = {CLIENT_SECRET: ("UserPoolClient", "ClientSecret")} if res.generate_secret else {}
     plan.changes.append(Change("cognito-idp", "create_user_pool_client", params,
                                f"create {label}" + (" with a generated secret" if res.generate_secret else ""),
                                publish=publish, secret_outputs=True))

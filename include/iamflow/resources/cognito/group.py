@@ -113,11 +113,12 @@ class CognitoGroupHandler(ResourceHandler[CognitoGroup, GroupState, PoolFacts]):
             plan.changes.append(Change("cognito-idp", "create_group", params, f"create {label}"))
             have_members: list[str] = []
         else:
-            differs = [k for k in desired if desired[k] != before.get(k)]  # type: ignore[union-attr]
+            have: dict[str, Any] = before or {}
+            differs = [k for k in desired if desired[k] != have.get(k)]
             if "role" in differs and desired["role"] is None:
                 plan.notes.append(f"{label}: Cognito cannot remove a group's role by update; left as is")
                 differs.remove("role")
-                after["role"] = before["role"]  # type: ignore[index]
+                after["role"] = have.get("role")
             if differs:
                 params = {"GroupName": res.name, "UserPoolId": pool_id}
                 for key, api in (("description", "Description"), ("precedence", "Precedence"), ("role", "RoleArn")):
@@ -125,7 +126,7 @@ class CognitoGroupHandler(ResourceHandler[CognitoGroup, GroupState, PoolFacts]):
                         params[api] = after[key]
                 plan.changes.append(Change("cognito-idp", "update_group", params,
                                            f"update {', '.join(differs)} of {label}"))
-            have_members = (current or {}).get("members") or []
+            have_members = current.get("members", []) if current is not None else []
         if wanted_members:
             for username in wanted_members:
                 if username not in have_members:

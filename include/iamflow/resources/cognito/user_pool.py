@@ -224,7 +224,7 @@ class CognitoUserPoolHandler(ResourceHandler[CognitoUserPool, PoolState, None]):
                 plan.after = None
             return plan
         desired = _desired_pool(res, env, before["tags"] if before else None)
-        if current is None:
+        if current is None or before is None:
             _plan_pool_create(plan, res, desired, label, existing_users=[])
             plan.after = {**(before or {}), **desired}
             return plan
