@@ -15,7 +15,7 @@ import pytest
 
 from iamflow.compliance.findings import CONTRACT_FIELDS
 from iamflow.demo import DagTestRun, dags_test
-from iamflow.spec.loader import project_root
+from iamflow.settings import project_root
 
 if TYPE_CHECKING:
     from iamflow.aws.local import LocalAws

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from iamflow.demo import airflow_command, airflow_env, recap_totals
-from iamflow.spec.loader import project_root
+from iamflow.settings import project_root
 
 pytestmark = pytest.mark.e2e
 
@@ -130,7 +130,8 @@ def stack(e2e_airflow_home: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     from iamflow.aws.local import LocalAws, free_port
     from iamflow.demo_seed import seed
     from iamflow.engine import run_playbook
-    from iamflow.spec.loader import load_playbook, playbooks_dir
+    from iamflow.settings import playbooks_dir
+    from iamflow.spec.loader import load_playbook
     from tests.conftest import fast_aws_managed_policies
 
     fast_aws_managed_policies()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from iamflow.demo import DagTestRun, dags_test, recap_totals, run_dags
-from iamflow.spec.loader import project_root
+from iamflow.settings import project_root
 
 pytestmark = pytest.mark.e2e
 

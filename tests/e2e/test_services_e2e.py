@@ -18,7 +18,7 @@ import pytest
 
 from iamflow.demo import DagTestRun, recap_totals, run_dags
 from iamflow.secrets.rotation import CHECKS
-from iamflow.spec.loader import project_root
+from iamflow.settings import project_root
 
 if TYPE_CHECKING:
     from iamflow.aws.local import LocalAws

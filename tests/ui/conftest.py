@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from iamflow.spec.loader import project_root
+from iamflow.settings import project_root
 
 ARTIFACTS = project_root() / "test-artifacts" / "ui"
 BROWSER_FLAGS = (
