@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from iamflow.cli.policy import BOOTSTRAP_PLAYBOOK, default_playbook_paths
 from iamflow.context import RunContext
 from iamflow.permissions import (
     AWS_ONLY,
@@ -45,7 +46,6 @@ from iamflow.permissions import (
     wildcard_resources,
     without_action,
 )
-from iamflow.policy_cli import BOOTSTRAP_PLAYBOOK, default_playbook_paths
 from tests.moto.compliance.compliance_moto_helpers import add_root_row
 
 REPO = Path(__file__).resolve().parents[3]
