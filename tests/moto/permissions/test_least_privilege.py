@@ -303,8 +303,8 @@ def apply_once(doc: dict[str, Any], names: tuple[str, ...], mode: str = "create"
     """
     from moto.core.authorization import enable_iam_authentication
 
-    from iamflow.demo_seed import seed_rotation_lambda
     from iamflow.engine import FAILED, SKIPPED, run_playbook
+    from tools.demo_seed import seed_rotation_lambda
 
     out = Outcome()
     with moto_account():
@@ -342,8 +342,8 @@ def sweep_as(docs: list[dict[str, Any]]) -> list[Outcome]:
 
     from iamflow.compliance.config import ComplianceConfig
     from iamflow.compliance.sweep import default_drift_provider, sweep_account
-    from iamflow.demo_seed import seed_rotation_lambda
     from iamflow.engine import run_playbook
+    from tools.demo_seed import seed_rotation_lambda
 
     now = datetime.now(UTC)
     outcomes = []
