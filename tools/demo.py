@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iamflow.settings import project_root
+from iamflow.settings import local_aws_port, project_root
 
 DEMO_TAG = "demo"
 PLAYBOOK_TAG = "playbook"
@@ -374,8 +374,7 @@ def run_dags(env: Mapping[str, str], dag_ids: Sequence[str], logs: Path, *,
 def _local_aws_port() -> int:
     from iamflow.aws.local import free_port
 
-    value = os.environ.get("IAMFLOW_LOCAL_AWS_PORT")
-    return int(value) if value else free_port()
+    return local_aws_port() or free_port()
 
 
 def _seed(endpoint_url: str) -> str:
@@ -471,7 +470,7 @@ def run(dag_ids: Sequence[str] = (), *, out: Any = None) -> int:
 
 def up(*, out: Any = None) -> int:
     """``make up``: the embedded AWS and ``airflow standalone`` until Ctrl+C."""
-    from iamflow.aws.local import LocalAws, free_port
+    from iamflow.aws.local import LocalAws
 
     out = out or sys.stdout
 
@@ -494,7 +493,7 @@ def up(*, out: Any = None) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     process: subprocess.Popen[bytes] | None = None
     try:
-        port = int(os.environ.get("IAMFLOW_LOCAL_AWS_PORT") or free_port())
+        port = _local_aws_port()
         with (home / "logs" / "local-aws.log").open("a", encoding="utf-8") as aws_log, \
                 contextlib.redirect_stdout(aws_log), contextlib.redirect_stderr(aws_log), \
                 LocalAws(port=port) as aws:  # moto's own prints go to the log, not between our lines

@@ -16,6 +16,7 @@ variable                       what                                         defa
 ``IAMFLOW_ONBOARDING_CONFIG``  what a team onboarding request may ask for   ``include/onboarding.yaml``
 ``IAMFLOW_TEAMS_DIR``          where onboarded teams' playbooks go          ``teams_dir`` of that file
 ``IAMFLOW_SWEEP_POOL``         the Airflow pool of the per-account sweeps   ``iamflow_sweep``
+``IAMFLOW_LOCAL_AWS_PORT``     the embedded AWS's port under ``make run``   a free port
 =============================  ===========================================  ==============================
 """
 
@@ -32,6 +33,7 @@ TARGETS_ENV = "IAMFLOW_TARGETS"
 ONBOARDING_CONFIG_ENV = "IAMFLOW_ONBOARDING_CONFIG"
 TEAMS_DIR_ENV = "IAMFLOW_TEAMS_DIR"
 SWEEP_POOL_ENV = "IAMFLOW_SWEEP_POOL"
+LOCAL_AWS_PORT_ENV = "IAMFLOW_LOCAL_AWS_PORT"
 
 DEFAULT_REPORT_DIR = "reports"
 DEFAULT_SWEEP_POOL = "iamflow_sweep"
@@ -120,3 +122,9 @@ def teams_dir(configured: str | Path | None = None) -> Path:
 def sweep_pool() -> str:
     """Return the pool of the mapped sweep tasks: ``$IAMFLOW_SWEEP_POOL``, else ``iamflow_sweep``."""
     return os.environ.get(SWEEP_POOL_ENV) or DEFAULT_SWEEP_POOL
+
+
+def local_aws_port() -> int | None:
+    """Return the embedded AWS's port for ``make run`` / ``make up``: ``$IAMFLOW_LOCAL_AWS_PORT``, else None (any free port)."""
+    value = os.environ.get(LOCAL_AWS_PORT_ENV)
+    return int(value) if value else None
