@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iamflow.settings import local_aws_port, project_root
+from iamflow.settings import REPORT_DIR_ENV, local_aws_port, project_root
 
 DEMO_TAG = "demo"
 PLAYBOOK_TAG = "playbook"
@@ -91,7 +91,7 @@ def airflow_env(endpoint_url: str, home: Path, *, base: Mapping[str, str] | None
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             # a demo: a DAG triggered from the UI runs at once, and scheduled ones keep their schedule
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "IAMFLOW_REPORT_DIR": env.get("IAMFLOW_REPORT_DIR") or str(root / "reports"),
+            REPORT_DIR_ENV: env.get(REPORT_DIR_ENV) or str(root / "reports"),
             "PYTHONUNBUFFERED": "1",
             # `airflow standalone` starts its components as `airflow ...` from PATH: use this venv's
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)]),
@@ -455,7 +455,7 @@ def run(dag_ids: Sequence[str] = (), *, out: Any = None) -> int:
         return 1
     say(f"iamflow demo: {len(runs)} DAG run(s), {len(runs) - len(failed)} succeeded, {len(failed)} failed "
         f"in {time.monotonic() - started:.0f}s" + (f" (failed: {', '.join(failed)})" if failed else ""))
-    report_dir = Path(env["IAMFLOW_REPORT_DIR"]) / "latest"
+    report_dir = Path(env[REPORT_DIR_ENV]) / "latest"
     if report_dir.is_dir():
         say(f"Compliance reports: {report_dir}")
         for name in ("report.html", "findings.json", "findings.csv", "findings.ocsf.json"):
