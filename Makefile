@@ -13,7 +13,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PYTEST_ARGS ?= -n 2 -q
-LINT_PATHS ?= include tests dags plugins bench
+LINT_PATHS ?= include tests dags plugins bench tools
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.iamflow-installed
@@ -48,10 +48,10 @@ test: lint
 	$(BIN)/pytest $(PYTEST_ARGS) tests
 
 run: venv
-	$(BIN)/python -m iamflow.demo run
+	$(BIN)/python -m tools.demo run
 
 up: venv
-	$(BIN)/python -m iamflow.demo up
+	$(BIN)/python -m tools.demo up
 
 lock: venv
 	@{ sed '/^[^#]/,$$d' requirements.txt; $(BIN)/python -m pip freeze --exclude-editable; } > requirements.txt.new

@@ -22,6 +22,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# the demo seeder is in the checkout's tools/ (never installed)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def generate_playbook(roles: int, policies: int, name: str = "bench") -> dict:
@@ -78,10 +81,10 @@ def bench_services(path: Path) -> dict:
     from moto import mock_aws
 
     from iamflow.aws.clients import AwsClients, CallLog
-    from iamflow.demo_seed import seed_rotation_lambda
     from iamflow.engine import run_playbook
     from iamflow.secrets.rotation import verify_rotation
     from iamflow.spec.loader import load_playbook
+    from tools.demo_seed import seed_rotation_lambda
 
     out: dict = {}
     playbook = load_playbook(path)

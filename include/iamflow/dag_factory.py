@@ -53,13 +53,13 @@ from iamflow.callbacks import on_failure_callback
 from iamflow.errors import Problem
 from iamflow.operators.converge import IamflowResourceOperator, PlaybookInvalidOperator, resource_doc_md
 from iamflow.operators.recap import PlaybookRecapOperator
+from iamflow.settings import playbooks_dir
 from iamflow.spec.loader import (
     LoadResult,
     check_playbook,
     dependencies,
     dependency_levels,
     discover_playbooks,
-    playbooks_dir,
 )
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from iamflow.spec.loader import project_root
+from iamflow.settings import project_root
 
 DAG_FILE = project_root() / "dags" / "compliance_sweep.py"
 DAG_ID = "compliance_sweep"

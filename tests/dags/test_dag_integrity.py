@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from iamflow.spec.loader import project_root
+from iamflow.settings import project_root
 
 DAGS_DIR = project_root() / "dags"
 

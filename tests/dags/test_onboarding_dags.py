@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from iamflow.onboarding import load_config
-from iamflow.spec.loader import project_root
+from iamflow.settings import project_root
 
 DAGS_DIR = project_root() / "dags"
 STEPS = ["validate_request", "render_playbook", "plan", "approve", "apply", "publish", "recap"]

@@ -17,7 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from iamflow.dag_factory import RECAP_TASK_ID, PlaybookInvalidWarning, build_playbook_dags
 from iamflow.operators import IamflowResourceOperator, PlaybookInvalidOperator, PlaybookRecapOperator
 from iamflow.operators.converge import FAILED_RESULT_KEY
-from iamflow.spec.loader import project_root
+from iamflow.settings import project_root
 
 PLAYBOOKS_DAG_FILE = project_root() / "dags" / "playbooks.py"
 

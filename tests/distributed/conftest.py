@@ -44,8 +44,8 @@ from typing import Any
 import pytest
 
 from iamflow.aws.local import LocalAws, free_port
-from iamflow.demo import airflow_command, airflow_env
 from iamflow.operators.sweep import pool_set_command
+from tools.demo import airflow_command, airflow_env
 
 DAG_ID = "compliance_sweep"
 WORKERS = ("worker-a", "worker-b")

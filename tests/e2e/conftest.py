@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from iamflow.demo import airflow_env, migrate
+from tools.demo import airflow_env, migrate
 
 if TYPE_CHECKING:
     from iamflow.aws.local import LocalAws

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from iamflow.compliance.findings import CONTRACT_FIELDS
-from iamflow.demo import DagTestRun, dags_test
-from iamflow.spec.loader import project_root
+from iamflow.settings import project_root
+from tests.helpers.airflow import dags_test
+from tools.demo import DagTestRun
 
 if TYPE_CHECKING:
     from iamflow.aws.local import LocalAws
@@ -47,7 +48,7 @@ def seeded(e2e_aws: LocalAws) -> dict[str, Any]:
     import boto3
     from moto.iam.models import iam_backends
 
-    from iamflow.demo_seed import DEMO_USERS, SECRET_NAME, seed_compliance_demo
+    from tools.demo_seed import DEMO_USERS, SECRET_NAME, seed_compliance_demo
 
     demo = seed_compliance_demo(e2e_aws.endpoint_url)
     assert demo.backdated, demo.note

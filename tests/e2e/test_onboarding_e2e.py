@@ -25,8 +25,9 @@ from typing import Any
 
 import pytest
 
-from iamflow.demo import airflow_command, airflow_env, recap_totals
-from iamflow.spec.loader import project_root
+from iamflow.settings import project_root
+from tests.helpers.airflow import recap_totals
+from tools.demo import airflow_command, airflow_env
 
 pytestmark = pytest.mark.e2e
 
@@ -128,10 +129,11 @@ def stack(e2e_airflow_home: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
     from iamflow.aws.clients import AwsClients
     from iamflow.aws.local import LocalAws, free_port
-    from iamflow.demo_seed import seed
     from iamflow.engine import run_playbook
-    from iamflow.spec.loader import load_playbook, playbooks_dir
+    from iamflow.settings import playbooks_dir
+    from iamflow.spec.loader import load_playbook
     from tests.conftest import fast_aws_managed_policies
+    from tools.demo_seed import seed
 
     fast_aws_managed_policies()
     logs = tmp_path_factory.mktemp("onboarding-logs")

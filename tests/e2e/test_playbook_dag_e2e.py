@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from iamflow.demo import DagTestRun, dags_test, recap_totals, run_dags
-from iamflow.spec.loader import project_root
+from iamflow.settings import project_root
+from tests.helpers.airflow import dags_test, recap_totals
+from tools.demo import DagTestRun, run_dags
 
 pytestmark = pytest.mark.e2e
 

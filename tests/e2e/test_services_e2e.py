@@ -1,6 +1,6 @@
 """The KMS, Secrets Manager and Cognito playbooks end to end: ``airflow dags test`` against the embedded AWS.
 
-One Airflow process (the demo runner, :func:`iamflow.demo.run_dags`) applies the three shipped
+One Airflow process (the demo runner, :func:`tools.demo.run_dags`) applies the three shipped
 ``myapp`` playbooks; a second one re-applies them (all ``ok``) and then runs ``secret_rotation``.
 The moto server runs in this process, so the test reads the generated values back with boto3 and
 proves that none of them reached a task log, the Airflow process's output or an XCom.
@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from iamflow.demo import DagTestRun, recap_totals, run_dags
 from iamflow.secrets.rotation import CHECKS
-from iamflow.spec.loader import project_root
+from iamflow.settings import project_root
+from tests.helpers.airflow import recap_totals
+from tools.demo import DagTestRun, run_dags
 
 if TYPE_CHECKING:
     from iamflow.aws.local import LocalAws
@@ -55,7 +56,7 @@ def _by_id(runs: list[DagTestRun]) -> dict[str, DagTestRun]:
 def applied(e2e_env: dict[str, str], e2e_aws: LocalAws,
             tmp_path_factory: pytest.TempPathFactory) -> dict[str, DagTestRun]:
     """The demo seed (the rotation Lambda), then the three playbook DAGs applied in one Airflow process."""
-    from iamflow.demo_seed import seed
+    from tools.demo_seed import seed
 
     seed(e2e_aws)
     logs = tmp_path_factory.mktemp("e2e-services-apply")

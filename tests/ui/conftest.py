@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from iamflow.spec.loader import project_root
+from iamflow.settings import project_root
 
 ARTIFACTS = project_root() / "test-artifacts" / "ui"
 BROWSER_FLAGS = (
@@ -236,8 +236,8 @@ def ui_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiStack]:
 def start_stack(base: Path) -> Iterator[UiStack]:
     """:func:`ui_stack`'s work, in the empty folder ``base`` (usable outside pytest, to explore the UI)."""
     from iamflow.aws.local import LocalAws, free_port
-    from iamflow.demo import airflow_command, airflow_env, ensure_pools, migrate
-    from iamflow.demo_seed import seed
+    from tools.demo import airflow_command, airflow_env, ensure_pools, migrate
+    from tools.demo_seed import seed
 
     timings: dict[str, float] = {}
     started = time.monotonic()

@@ -223,7 +223,7 @@ def serve(
     """Run the embedded AWS in the foreground until SIGINT or SIGTERM; return the exit code.
 
     :param seed: called with the endpoint URL before it is announced, e.g. to load the demo
-        account (``iamflow.demo_seed.seed``); it runs in this process, so it may also edit moto's
+        account (``tools.demo_seed.seed``); it runs in this process, so it may also edit moto's
         backends directly.
     :raises IamflowError: the port is taken or the server does not come up.
     """

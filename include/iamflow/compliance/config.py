@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from iamflow.errors import IamflowError
+from iamflow.settings import compliance_config_path
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "compliance.yaml"
 MAX_REPORT_AGE = timedelta(hours=4)
 
 
@@ -108,7 +108,7 @@ class ComplianceConfig:
     @classmethod
     def load(cls, path: str | Path | None = None) -> ComplianceConfig:
         """Load a config file (the shipped ``include/compliance.yaml`` when omitted; defaults if absent)."""
-        file = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+        file = Path(path) if path is not None else compliance_config_path()
         if path is None and not file.exists():
             return cls()
         return cls.from_dict(read_yaml_file(file), source=str(file))

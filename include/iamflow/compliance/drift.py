@@ -159,7 +159,7 @@ def compare_resource(clients: AwsClients, env: PlanEnv, resource: ResourceBase) 
 
 def display_path(path: str | Path) -> str:
     """A playbook file as findings name it: relative to the project when it lives there."""
-    from iamflow.spec.loader import project_root
+    from iamflow.settings import project_root
 
     try:
         return Path(path).resolve().relative_to(project_root()).as_posix()

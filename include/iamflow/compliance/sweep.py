@@ -9,7 +9,6 @@ each account (the drift check) through :func:`default_drift_provider` unless giv
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -34,17 +33,10 @@ from iamflow.compliance.registry import Check, enabled_checks, evaluate, steps_f
 from iamflow.compliance.report import ReportPaths, write_reports
 from iamflow.compliance.snapshot import ALL_STEPS, Snapshot
 from iamflow.compliance.targets import DEFAULT_SESSION_NAME, Target, clients_for_target
+from iamflow.settings import report_dir
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
-
-DEFAULT_REPORT_DIR = "reports"
-
-
-def report_dir(out: str | Path | None = None) -> Path:
-    """The report folder: ``out``, else ``$IAMFLOW_REPORT_DIR``, else ``./reports``."""
-    return Path(out or os.environ.get("IAMFLOW_REPORT_DIR") or DEFAULT_REPORT_DIR)
-
 
 def sweep_account(
     clients: AwsClients,

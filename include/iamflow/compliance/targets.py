@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iamflow.compliance.config import ComplianceConfigError, read_yaml_file
+from iamflow.settings import targets_path
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients, CallLog
 
-DEFAULT_TARGETS_PATH = Path(__file__).resolve().parents[2] / "targets.yaml"
 DEFAULT_SESSION_NAME = "iamflow-sweep"
 
 
@@ -109,9 +109,7 @@ class TargetsConfig:
 
         Without any file the sweep covers the current account.
         """
-        if path is None and os.environ.get("IAMFLOW_TARGETS"):
-            path = os.environ["IAMFLOW_TARGETS"]
-        file = Path(path) if path is not None else DEFAULT_TARGETS_PATH
+        file = targets_path(path)
         if path is None and not file.exists():
             return cls()
         return cls.from_dict(read_yaml_file(file, "targets file"), source=str(file))

@@ -35,13 +35,20 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import DAG, BaseOperator, Param, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException
 
-from iamflow.onboarding import OFFBOARD, ONBOARD, OnboardingConfig, TeamRequest, form_schema, load_config
+from iamflow.onboarding.request import (
+    OFFBOARD,
+    ONBOARD,
+    OnboardingConfig,
+    TeamRequest,
+    form_schema,
+    load_config,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from iamflow.aws.clients import AwsClients
-    from iamflow.onboarding import LockHolder
+    from iamflow.onboarding.lock import LockHolder
 
 VALIDATE, RENDER, PLAN, APPROVE, APPLY, PUBLISH, RECAP = (
     "validate_request", "render_playbook", "plan", "approve", "apply", "publish", "recap")
@@ -117,15 +124,9 @@ class ValidateTeamRequestOperator(_TeamOperator):
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from iamflow.onboarding import (
-            LockHolder,
-            RequestError,
-            acquire_lock,
-            find_conflicts,
-            lock_path,
-            published_path,
-            validate_request,
-        )
+        from iamflow.onboarding.lock import LockHolder, acquire_lock, lock_path
+        from iamflow.onboarding.render import find_conflicts, published_path
+        from iamflow.onboarding.request import RequestError, validate_request
 
         config = self.config()
         params = dict(context.get("params") or {})
@@ -175,7 +176,7 @@ class RenderTeamPlaybookOperator(_TeamOperator):
     """Render the team playbook from the template to the staging folder and validate it with the loader."""
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from iamflow.onboarding import render_playbook, staged_path
+        from iamflow.onboarding.render import render_playbook, staged_path
         from iamflow.spec.loader import check_playbook
 
         config = self.config()
@@ -203,7 +204,7 @@ class PlanTeamPlaybookOperator(_TeamOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from iamflow.engine import format_result
-        from iamflow.onboarding import approval_body, approval_subject, plan_signature
+        from iamflow.onboarding.render import approval_body, approval_subject, plan_signature
 
         request = _request(context)
         path = _staged(context)
@@ -226,7 +227,8 @@ class ApplyTeamPlaybookOperator(_TeamOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from iamflow.engine import FAILED, format_result
-        from iamflow.onboarding import holds_lock, lock_path, plan_signature
+        from iamflow.onboarding.lock import holds_lock, lock_path
+        from iamflow.onboarding.render import plan_signature
 
         config = self.config()
         request = _request(context)
@@ -256,7 +258,7 @@ class PublishTeamPlaybookOperator(_TeamOperator):
     """Onboarding: move the playbook into the teams folder. Offboarding: remove the published playbook."""
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from iamflow.onboarding import published_path
+        from iamflow.onboarding.render import published_path
 
         config = self.config()
         request = _request(context)
@@ -284,7 +286,7 @@ class TeamRecapOperator(_TeamOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from iamflow.engine import ResourceResult, format_recap
-        from iamflow.onboarding import lock_path, release_lock
+        from iamflow.onboarding.lock import lock_path, release_lock
 
         ti = context["ti"]
         states = self._states(context)

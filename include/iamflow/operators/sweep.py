@@ -21,15 +21,15 @@ the checks are imported inside ``execute`` only, and nothing here calls AWS befo
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
+
+from iamflow.settings import mutelist_path, sweep_pool
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -50,8 +50,6 @@ COMPLIANCE_REPORT_ASSET = Asset(name="iamflow_compliance_report", uri=REPORT_ASS
 # never scheduled (and nothing says so in the UI), so the pool must be created with the metadata
 # database: ``airflow pools set iamflow_sweep 4 "..."`` (see :func:`pool_set_command`), or point
 # the DAG at an existing pool with IAMFLOW_SWEEP_POOL=default_pool.
-SWEEP_POOL_ENV = "IAMFLOW_SWEEP_POOL"
-DEFAULT_SWEEP_POOL = "iamflow_sweep"
 DEFAULT_SWEEP_POOL_SLOTS = 4
 SWEEP_POOL_DESCRIPTION = "iamflow compliance sweep: accounts swept at the same time"
 
@@ -62,14 +60,7 @@ SWEEP_TIME_KEY = "sweep_time"
 # set in the mapped task's context so that the UI names each mapped task by its account
 ACCOUNT_LABEL_KEY = "iamflow_account"
 
-DEFAULT_MUTELIST = Path(__file__).resolve().parents[2] / "mutelist.yaml"
-
 ReportCallback = Callable[[dict[str, Any]], None]
-
-
-def sweep_pool() -> str:
-    """The pool of the mapped sweep tasks: ``$IAMFLOW_SWEEP_POOL``, else ``iamflow_sweep``."""
-    return os.environ.get(SWEEP_POOL_ENV) or DEFAULT_SWEEP_POOL
 
 
 def pool_set_command(slots: int = DEFAULT_SWEEP_POOL_SLOTS, pool: str | None = None) -> list[str]:
@@ -96,8 +87,7 @@ class _SweepSettings:
         """The configured mutelist; the shipped ``include/mutelist.yaml`` when there is one; else none."""
         from iamflow.compliance.mutelist import Mutelist
 
-        path = self.mutelist_path or (str(DEFAULT_MUTELIST) if DEFAULT_MUTELIST.exists() else None)
-        return Mutelist.load(path)
+        return Mutelist.load(mutelist_path(self.mutelist_path))
 
 
 def _settings_error(exc: Exception) -> AirflowFailException:

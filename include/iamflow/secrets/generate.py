@@ -7,24 +7,15 @@ value on the wire twice, and the same result in check mode and against any endpo
 from __future__ import annotations
 
 import json
-import secrets as _random
 from typing import Any
 
+from iamflow.secrets.hygiene import random_string
 from iamflow.spec.kinds_secrets import GenerateSpec, Secret, character_classes
 
 
 def generate_string(spec: GenerateSpec) -> str:
     """Return a random string following ``spec`` (one character of each class when required)."""
-    classes = character_classes(spec)
-    alphabet = "".join(classes)
-    chars = [_random.choice(alphabet) for _ in range(spec.length)]
-    if spec.require_each_included_type:
-        # put one of each class at distinct random positions
-        positions = list(range(spec.length))
-        _random.SystemRandom().shuffle(positions)
-        for position, cls in zip(positions, classes, strict=False):
-            chars[position] = _random.choice(cls)
-    return "".join(chars)
+    return random_string(character_classes(spec), spec.length, each_class=spec.require_each_included_type)
 
 
 def _render(template: Any) -> Any:

@@ -8,7 +8,6 @@ looks like a hard-coded credential anywhere in the file, and the policy linter (
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,24 +19,12 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from iamflow.errors import Problem, ValidationError
+from iamflow.settings import playbooks_dir, policies_dir
 from iamflow.spec.models import RESOURCE_MODELS, Playbook, ResourceBase
 
 RUNTIME_VARS = ("account_id", "partition", "region")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _OWN_ACCOUNT = "${account_id}"
-
-
-def project_root() -> Path:
-    """The folder holding dags/, include/ and plugins/ (include/iamflow/spec/loader.py → ../../..)."""
-    return Path(__file__).resolve().parents[3]
-
-
-def playbooks_dir() -> Path:
-    return Path(os.environ.get("IAMFLOW_PLAYBOOKS_DIR") or project_root() / "include" / "playbooks")
-
-
-def policies_dir() -> Path:
-    return Path(os.environ.get("IAMFLOW_POLICIES_DIR") or project_root() / "include" / "policies")
 
 
 def discover_playbooks(directory: Path | None = None) -> list[Path]:

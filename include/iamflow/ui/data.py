@@ -9,7 +9,6 @@ a copy of the newest run and is only used when no run folder exists.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from iamflow.settings import mutelist_path, report_dir
+
 STATUSES = ("FAIL", "ERROR", "MUTED", "PASS")
 SEVERITIES = ("critical", "high", "medium", "low", "informational")
 FINDINGS_JSON = "findings.json"
@@ -28,10 +29,6 @@ SUMMARY_JSON = "summary.json"
 REPORT_FILES = ("findings.json", "findings.csv", "report.html", "findings.ocsf.json", "summary.json")
 LATEST = "latest"
 SWEEP_DAG_ID = "compliance_sweep"
-DEFAULT_REPORT_DIR = "reports"
-DEFAULT_MUTELIST = Path(__file__).resolve().parents[2] / "mutelist.yaml"
-MUTELIST_ENV = "IAMFLOW_MUTELIST"
-REPORT_DIR_ENV = "IAMFLOW_REPORT_DIR"
 EXPIRY_WARNING_DAYS = 14
 TREND_RUNS = 14
 
@@ -39,19 +36,6 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
 _RUN_ID_TIME = "%Y%m%dT%H%M%SZ"
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 _STATUS_RANK = {s: i for i, s in enumerate(STATUSES)}
-
-
-def report_dir(path: str | Path | None = None) -> Path:
-    """The report folder: ``path``, else ``$IAMFLOW_REPORT_DIR``, else ``./reports``."""
-    return Path(path or os.environ.get(REPORT_DIR_ENV) or DEFAULT_REPORT_DIR)
-
-
-def mutelist_path(path: str | Path | None = None) -> Path | None:
-    """The mutelist file: ``path``, else ``$IAMFLOW_MUTELIST``, else the shipped ``include/mutelist.yaml``."""
-    chosen = path or os.environ.get(MUTELIST_ENV)
-    if chosen:
-        return Path(chosen)
-    return DEFAULT_MUTELIST if DEFAULT_MUTELIST.exists() else None
 
 
 def valid_run_id(run_id: str) -> bool:

@@ -22,7 +22,8 @@ from iamflow.compliance.report import FINDINGS_JSON, LATEST
 from iamflow.compliance.sweep import run_sweep, sweep_target
 from iamflow.compliance.targets import Target
 from iamflow.engine import run_playbook
-from iamflow.spec.loader import load_playbook, playbooks_dir
+from iamflow.settings import playbooks_dir
+from iamflow.spec.loader import load_playbook
 
 CHECK = "iamflow_playbook_drift"
 SHIPPED = playbooks_dir() / "developer-access.yaml"

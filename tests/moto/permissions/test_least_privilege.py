@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from iamflow.cli.policy import BOOTSTRAP_PLAYBOOK, default_playbook_paths
 from iamflow.context import RunContext
 from iamflow.permissions import (
     AWS_ONLY,
@@ -45,7 +46,6 @@ from iamflow.permissions import (
     wildcard_resources,
     without_action,
 )
-from iamflow.policy_cli import BOOTSTRAP_PLAYBOOK, default_playbook_paths
 from tests.moto.compliance.compliance_moto_helpers import add_root_row
 
 REPO = Path(__file__).resolve().parents[3]
@@ -303,8 +303,8 @@ def apply_once(doc: dict[str, Any], names: tuple[str, ...], mode: str = "create"
     """
     from moto.core.authorization import enable_iam_authentication
 
-    from iamflow.demo_seed import seed_rotation_lambda
     from iamflow.engine import FAILED, SKIPPED, run_playbook
+    from tools.demo_seed import seed_rotation_lambda
 
     out = Outcome()
     with moto_account():
@@ -342,8 +342,8 @@ def sweep_as(docs: list[dict[str, Any]]) -> list[Outcome]:
 
     from iamflow.compliance.config import ComplianceConfig
     from iamflow.compliance.sweep import default_drift_provider, sweep_account
-    from iamflow.demo_seed import seed_rotation_lambda
     from iamflow.engine import run_playbook
+    from tools.demo_seed import seed_rotation_lambda
 
     now = datetime.now(UTC)
     outcomes = []

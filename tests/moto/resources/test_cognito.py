@@ -434,7 +434,8 @@ def test_the_password_is_generated_at_apply_time_not_in_the_plan(clients):
 
 
 def test_shipped_myapp_auth_playbook_applies_then_is_a_no_op(clients, sm, call_log):
-    from iamflow.spec.loader import load_playbook, project_root
+    from iamflow.settings import project_root
+    from iamflow.spec.loader import load_playbook
 
     playbook = load_playbook(project_root() / "include" / "playbooks" / "myapp-auth.yaml")
     assert [r.status for r in run(clients, playbook).results] == ["changed"] * 3

@@ -351,7 +351,8 @@ def test_playbook_runs_role_then_key_and_second_run_is_ok(clients, call_log):
 
 
 def test_shipped_playbook_applies_proves_and_then_stays_put(clients, kms, call_log):
-    from iamflow.spec.loader import load_playbook, playbooks_dir
+    from iamflow.settings import playbooks_dir
+    from iamflow.spec.loader import load_playbook
 
     pb = load_playbook(playbooks_dir() / "myapp-kms.yaml")
     first = run_playbook(clients, pb)

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from iamflow.compliance.config import DEFAULT_CONFIG_PATH, ComplianceConfig, ComplianceConfigError
+from iamflow.compliance.config import ComplianceConfig, ComplianceConfigError
 from iamflow.compliance.snapshot import CredentialReport, parse_report_time
 from iamflow.compliance.targets import ExternalIdSource, Target, TargetsConfig
+from iamflow.settings import compliance_config_path
 
 
 def test_shipped_config_loads_with_cis_defaults() -> None:
-    config = ComplianceConfig.load(DEFAULT_CONFIG_PATH)
+    config = ComplianceConfig.load(compliance_config_path())
     t = config.thresholds
     assert (t.access_key_max_age_days, t.credential_unused_days, t.password_min_length, t.password_reuse_prevention) == (
         90, 45, 14, 24)

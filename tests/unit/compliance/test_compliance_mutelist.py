@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 import yaml
@@ -12,8 +11,9 @@ from compliance_builders import ACCOUNT, NOW, days_ago, user_arn
 from iamflow.compliance.config import ComplianceConfigError
 from iamflow.compliance.findings import ERROR, FAIL, MUTED, PASS, Finding
 from iamflow.compliance.mutelist import Mutelist
+from iamflow.settings import shipped_mutelist_path
 
-SHIPPED = Path(__file__).resolve().parents[3] / "include" / "mutelist.yaml"
+SHIPPED = shipped_mutelist_path()
 
 
 def finding(check_id: str = "iam_user_mfa_enabled_console_access", *, user: str = "alice", status: str = FAIL,

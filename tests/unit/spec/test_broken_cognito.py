@@ -104,7 +104,7 @@ def test_weak_pool_settings_are_warnings(tmp_path):
 
 
 def test_shipped_auth_playbook_loads_without_warnings():
-    from iamflow.spec.loader import project_root
+    from iamflow.settings import project_root
 
     playbook = load_playbook(project_root() / "include" / "playbooks" / "myapp-auth.yaml")
     assert [r.key for r in playbook.resources] == [

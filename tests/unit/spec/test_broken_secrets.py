@@ -75,7 +75,7 @@ def test_a_literal_value_is_never_echoed(tmp_path: Path):
 
 
 def test_the_shipped_secret_playbook_validates():
-    from iamflow.spec.loader import project_root
+    from iamflow.settings import project_root
 
     result = check_playbook(project_root() / "include" / "playbooks" / "myapp-secrets.yaml")
     assert result.playbook is not None and not result.errors

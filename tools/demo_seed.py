@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from iamflow.aws.errors import not_found
+
 ROTATION_FUNCTION = "myapp-secret-rotation"
 ROTATION_ROLE = "myapp-secret-rotation-role"
 _LAMBDA_TRUST = {
@@ -54,16 +56,16 @@ def _client(endpoint_url: str, service: str) -> Any:
 def seed_rotation_lambda(endpoint_url: str) -> str:
     """Create the rotation Lambda of ``myapp/database/credentials`` and its role; return the function ARN."""
     iam = _client(endpoint_url, "iam")
-    try:
-        role_arn = iam.get_role(RoleName=ROTATION_ROLE)["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
+    found = not_found(iam, "get_role", RoleName=ROTATION_ROLE)
+    if found is not None:
+        role_arn = found["Role"]["Arn"]
+    else:
         role_arn = iam.create_role(RoleName=ROTATION_ROLE, AssumeRolePolicyDocument=json.dumps(_LAMBDA_TRUST),
                                    Description="Demo: execution role of the secret rotation Lambda")["Role"]["Arn"]
     lam = _client(endpoint_url, "lambda")
-    try:
-        return str(lam.get_function(FunctionName=ROTATION_FUNCTION)["Configuration"]["FunctionArn"])
-    except lam.exceptions.ResourceNotFoundException:
-        pass
+    function = not_found(lam, "get_function", FunctionName=ROTATION_FUNCTION)
+    if function is not None:
+        return str(function["Configuration"]["FunctionArn"])
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
         archive.writestr("index.py", _ROTATION_CODE)
@@ -134,12 +136,8 @@ def _trust(principal: dict[str, str]) -> str:
         {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]})
 
 
-def _exists(call: Any, missing: type[Exception], **params: Any) -> bool:
-    try:
-        call(**params)
-    except missing:
-        return False
-    return True
+def _exists(client: Any, operation: str, **params: Any) -> bool:
+    return not_found(client, operation, **params) is not None
 
 
 def seed_compliance_demo(endpoint_url: str, *, now: datetime | None = None) -> ComplianceDemo:
@@ -148,20 +146,19 @@ def seed_compliance_demo(endpoint_url: str, *, now: datetime | None = None) -> C
     iam = _client(endpoint_url, "iam")
     account_id = str(_client(endpoint_url, "sts").get_caller_identity()["Account"])
     demo = ComplianceDemo(account_id)
-    no_entity = iam.exceptions.NoSuchEntityException
 
     def policy_arn(name: str) -> str:
         arn = f"arn:aws:iam::{account_id}:policy{DEMO_PATH}{name}"
-        if not _exists(iam.get_policy, no_entity, PolicyArn=arn):
+        if not _exists(iam, "get_policy", PolicyArn=arn):
             iam.create_policy(PolicyName=name, Path=DEMO_PATH, PolicyDocument=json.dumps(
                 _ADMIN_DOCUMENT if name == ADMIN_POLICY else _S3_READ_DOCUMENT),
                 Description="iamflow demo: a problem for the compliance sweep to find")
         return arn
 
     for user in DEMO_USERS:
-        if not _exists(iam.get_user, no_entity, UserName=user.name):
+        if not _exists(iam, "get_user", UserName=user.name):
             iam.create_user(UserName=user.name, Path=DEMO_PATH, Tags=[{"Key": "Purpose", "Value": user.purpose}])
-        if user.console and not _exists(iam.get_login_profile, no_entity, UserName=user.name):
+        if user.console and not _exists(iam, "get_login_profile", UserName=user.name):
             # a throwaway: nobody signs in to the embedded AWS
             iam.create_login_profile(UserName=user.name, Password=secrets.token_urlsafe(18) + "-Aa9")
         if user.mfa and not iam.list_mfa_devices(UserName=user.name)["MFADevices"]:
@@ -175,11 +172,11 @@ def seed_compliance_demo(endpoint_url: str, *, now: datetime | None = None) -> C
             iam.attach_user_policy(UserName=user.name, PolicyArn=policy_arn(DIRECT_POLICY))
         demo.users.append(user.name)
 
-    if not _exists(iam.get_role, no_entity, RoleName=ADMIN_ROLE):
+    if not _exists(iam, "get_role", RoleName=ADMIN_ROLE):
         iam.create_role(RoleName=ADMIN_ROLE, Path=DEMO_PATH, AssumeRolePolicyDocument=_trust(
             {"AWS": f"arn:aws:iam::{account_id}:root"}), Description="iamflow demo: a role with a *:* policy")
     iam.attach_role_policy(RoleName=ADMIN_ROLE, PolicyArn=policy_arn(ADMIN_POLICY))
-    if not _exists(iam.get_role, no_entity, RoleName=PARTNER_ROLE):
+    if not _exists(iam, "get_role", RoleName=PARTNER_ROLE):
         iam.create_role(RoleName=PARTNER_ROLE, Path=DEMO_PATH, AssumeRolePolicyDocument=_trust(
             {"AWS": f"arn:aws:iam::{PARTNER_ACCOUNT}:root"}),
             Description="iamflow demo: another account may assume this role without an ExternalId")
@@ -195,12 +192,12 @@ def seed_compliance_demo(endpoint_url: str, *, now: datetime | None = None) -> C
 
 def _seed_kms_and_secret(endpoint_url: str) -> None:
     kms = _client(endpoint_url, "kms")
-    if not _exists(kms.describe_key, kms.exceptions.NotFoundException, KeyId=KMS_ALIAS):
+    if not _exists(kms, "describe_key", KeyId=KMS_ALIAS):
         key_id = kms.create_key(Description="iamflow demo: a customer key without automatic rotation",
                                 Tags=[{"TagKey": "Purpose", "TagValue": "demo"}])["KeyMetadata"]["KeyId"]
         kms.create_alias(AliasName=KMS_ALIAS, TargetKeyId=key_id)
     sm = _client(endpoint_url, "secretsmanager")
-    if not _exists(sm.describe_secret, sm.exceptions.ResourceNotFoundException, SecretId=SECRET_NAME):
+    if not _exists(sm, "describe_secret", SecretId=SECRET_NAME):
         sm.create_secret(Name=SECRET_NAME, SecretString=secrets.token_urlsafe(24),
                          Description="iamflow demo: a secret nobody rotates")
 

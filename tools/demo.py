@@ -1,8 +1,10 @@
 """``make run`` and ``make up``: the embedded AWS plus Airflow, on this machine, with no setup.
 
-``python -m iamflow.demo run``
+Run from the repository root (``tools`` is not installed).
+
+``python -m tools.demo run``
     Start the embedded AWS (moto on 127.0.0.1, port ``$IAMFLOW_LOCAL_AWS_PORT`` or a free one),
-    seed the demo account (``iamflow.demo_seed.seed(endpoint_url)``, when that module exists),
+    seed the demo account (:func:`tools.demo_seed.seed`),
     prepare an Airflow home in ``<repo>/.airflow`` (the repo's dags/ and plugins/, no examples,
     ``airflow db migrate``), then run ``airflow dags test`` once for every playbook DAG, one after
     the other, followed by every other DAG tagged ``demo`` (a DAG that is safe to run unattended
@@ -10,20 +12,22 @@
     the terminal gets each DAG's PLAY RECAP, the errors of a failed DAG, a summary line and the
     report folder (``$IAMFLOW_REPORT_DIR/latest``). Exit status 1 when any DAG run failed.
 
-``python -m iamflow.demo up``
+``python -m tools.demo up``
     The same embedded AWS and Airflow home behind ``airflow standalone`` (api-server, scheduler,
     dag-processor, triggerer) with the UI on port 8080 (``$AIRFLOW_PORT``); prints the URL and the
     login from the simple auth manager's generated password file, and stops both on Ctrl+C.
 
-The helpers (:func:`airflow_env`, :func:`dags_test`, :func:`parse_log`, :func:`find_recap`) are
-shared with the end-to-end tests.
+``python -m tools.demo local-aws [--port 5000]``
+    Only the embedded AWS, seeded, in the foreground (``iamflow local-aws`` with the demo account).
+
+The helpers (:func:`airflow_env`, :func:`airflow_command`, :func:`migrate`, :func:`run_dags`,
+:class:`DagTestRun`, :func:`parse_log`) are shared with the end-to-end tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -38,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iamflow.spec.loader import project_root
+from iamflow.settings import REPORT_DIR_ENV, local_aws_port, project_root
 
 DEMO_TAG = "demo"
 PLAYBOOK_TAG = "playbook"
@@ -87,7 +91,7 @@ def airflow_env(endpoint_url: str, home: Path, *, base: Mapping[str, str] | None
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             # a demo: a DAG triggered from the UI runs at once, and scheduled ones keep their schedule
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "IAMFLOW_REPORT_DIR": env.get("IAMFLOW_REPORT_DIR") or str(root / "reports"),
+            REPORT_DIR_ENV: env.get(REPORT_DIR_ENV) or str(root / "reports"),
             "PYTHONUNBUFFERED": "1",
             # `airflow standalone` starts its components as `airflow ...` from PATH: use this venv's
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)]),
@@ -157,33 +161,9 @@ class DagTestRun:
         return lines[-3:] or [_tail(self.output, 15)]
 
 
-def dags_test(dag_id: str, env: Mapping[str, str], *, conf: Mapping[str, Any] | None = None,
-              dagfile: str | Path | None = None, log_path: Path | None = None,
-              timeout: float = DAG_TEST_TIMEOUT) -> DagTestRun:
-    """Run ``airflow dags test DAG_ID [-c CONF] [-f DAGFILE]`` and return its outcome.
-
-    :param conf: the run's conf (it overrides the DAG's params, e.g. ``{"check_mode": True}``).
-    :param dagfile: parse only this file (faster, and another file's import error cannot interfere).
-    :param log_path: where to keep the full output.
-    """
-    args = ["dags", "test", dag_id]
-    if conf is not None:
-        args += ["--conf", json.dumps(dict(conf))]
-    if dagfile is not None:
-        args += ["--dagfile-path", str(dagfile)]
-    started = time.monotonic()
-    try:
-        done = subprocess.run(airflow_command(*args), env=dict(env), capture_output=True, text=True,
-                              timeout=timeout, check=False)
-        returncode, output = done.returncode, done.stdout + done.stderr
-    except subprocess.TimeoutExpired as exc:
-        returncode = -1
-        output = _text(exc.stdout) + _text(exc.stderr) + f"\n[iamflow] airflow dags test timed out after {timeout:g}s\n"
-    output = _ANSI.sub("", output)
-    if log_path is not None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.write_text(output, encoding="utf-8")
-    return DagTestRun(dag_id, returncode, output, round(time.monotonic() - started, 1), parse_log(output))
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal colour codes."""
+    return _ANSI.sub("", text)
 
 
 def parse_log(output: str) -> list[LogEvent]:
@@ -219,14 +199,6 @@ def find_recap(events: Sequence[LogEvent]) -> str | None:
     recaps = [e for e in events if "PLAY RECAP [" in e.message]
     own = [e for e in recaps if e.logger.endswith("PlaybookRecapOperator")] or recaps
     return own[-1].message.strip() if own else None
-
-
-def recap_totals(recap: str) -> dict[str, int]:
-    """The TOTAL line of a recap as numbers, e.g. ``{"ok": 3, "changed": 0, ...}``."""
-    for line in recap.splitlines():
-        if line.startswith("TOTAL"):
-            return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
-    return {}
 
 
 # --- one Airflow process runs every DAG ----------------------------------------------------------
@@ -316,7 +288,10 @@ def run_dags(env: Mapping[str, str], dag_ids: Sequence[str], logs: Path, *,
     import threading
 
     logs.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen([sys.executable, "-m", "iamflow.demo", "_runner", *dag_ids], env=dict(env),
+    # ``tools`` is not installed: the child finds it from the repository root
+    child_env = dict(env)
+    child_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project_root()), env.get("PYTHONPATH")) if p)
+    process = subprocess.Popen([sys.executable, "-m", "tools.demo", "_runner", *dag_ids], env=child_env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
     assert process.stdout is not None
     timed_out: dict[str, bool] = {}
@@ -399,21 +374,28 @@ def run_dags(env: Mapping[str, str], dag_ids: Sequence[str], logs: Path, *,
 def _local_aws_port() -> int:
     from iamflow.aws.local import free_port
 
-    value = os.environ.get("IAMFLOW_LOCAL_AWS_PORT")
-    return int(value) if value else free_port()
+    return local_aws_port() or free_port()
 
 
 def _seed(endpoint_url: str) -> str:
-    """Seed the demo account when ``iamflow.demo_seed`` exists; say what happened."""
-    if importlib.util.find_spec("iamflow.demo_seed") is None:
-        return "no demo seed available (iamflow.demo_seed); the account starts empty"
-    from iamflow import demo_seed  # type: ignore[attr-defined]
+    """Seed the demo account; say what happened."""
+    from tools.demo_seed import seed
 
-    seed = getattr(demo_seed, "seed", None)
-    if seed is None:
-        return "iamflow.demo_seed has no seed(); the account starts empty"
     outcome = seed(endpoint_url)
-    return f"demo account seeded{f': {outcome}' if isinstance(outcome, str) and outcome else ''}"
+    return f"demo account seeded{f': {outcome}' if outcome else ''}"
+
+
+def local_aws(port: int, host: str) -> int:
+    """The embedded AWS with the demo account seeded, in the foreground until Ctrl+C."""
+    from iamflow.aws.local import serve
+    from iamflow.errors import IamflowError
+    from tools.demo_seed import seed
+
+    try:
+        return serve(port=port, host=host, seed=seed)
+    except IamflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 # --- run -------------------------------------------------------------------------------------------
@@ -473,7 +455,7 @@ def run(dag_ids: Sequence[str] = (), *, out: Any = None) -> int:
         return 1
     say(f"iamflow demo: {len(runs)} DAG run(s), {len(runs) - len(failed)} succeeded, {len(failed)} failed "
         f"in {time.monotonic() - started:.0f}s" + (f" (failed: {', '.join(failed)})" if failed else ""))
-    report_dir = Path(env["IAMFLOW_REPORT_DIR"]) / "latest"
+    report_dir = Path(env[REPORT_DIR_ENV]) / "latest"
     if report_dir.is_dir():
         say(f"Compliance reports: {report_dir}")
         for name in ("report.html", "findings.json", "findings.csv", "findings.ocsf.json"):
@@ -488,7 +470,7 @@ def run(dag_ids: Sequence[str] = (), *, out: Any = None) -> int:
 
 def up(*, out: Any = None) -> int:
     """``make up``: the embedded AWS and ``airflow standalone`` until Ctrl+C."""
-    from iamflow.aws.local import LocalAws, free_port
+    from iamflow.aws.local import LocalAws
 
     out = out or sys.stdout
 
@@ -511,7 +493,7 @@ def up(*, out: Any = None) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     process: subprocess.Popen[bytes] | None = None
     try:
-        port = int(os.environ.get("IAMFLOW_LOCAL_AWS_PORT") or free_port())
+        port = _local_aws_port()
         with (home / "logs" / "local-aws.log").open("a", encoding="utf-8") as aws_log, \
                 contextlib.redirect_stdout(aws_log), contextlib.redirect_stderr(aws_log), \
                 LocalAws(port=port) as aws:  # moto's own prints go to the log, not between our lines
@@ -669,18 +651,15 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m iamflow.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.demo", description=(__doc__ or "").split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", help="run every playbook DAG once against the embedded AWS")
     run_parser.add_argument("dag_ids", nargs="*", help="only these DAGs (default: every playbook and demo DAG)")
     sub.add_parser("up", help="airflow standalone + the embedded AWS, until Ctrl+C")
+    aws_parser = sub.add_parser("local-aws", help="only the embedded AWS, seeded with the demo account")
+    aws_parser.add_argument("--port", type=int, default=5000)
+    aws_parser.add_argument("--host", default="127.0.0.1")
     runner = sub.add_parser("_runner", help=argparse.SUPPRESS)  # the child process of `run`
     runner.add_argument("dag_ids", nargs="*")
     args = parser.parse_args(argv)
@@ -688,6 +667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _runner(args.dag_ids)
     if args.command == "run":
         return run(args.dag_ids)
+    if args.command == "local-aws":
+        return local_aws(args.port, args.host)
     return up()
 
 

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from iamflow.cli.common import EXIT_ERROR, EXIT_OK, expand_paths
+
 # the bootstrap playbook creates iamflow's own roles with an administrator's credentials; granting
 # the provisioner what it needs to apply that playbook would let it rewrite its own permissions
 BOOTSTRAP_PLAYBOOK = "iamflow-bootstrap"
@@ -21,14 +23,9 @@ def default_playbook_paths() -> list[Path]:
 
 def load_playbooks(paths: list[str] | None) -> list[Any] | None:
     """Load and validate playbooks (files or folders); print problems and return None on any error."""
-    from iamflow.spec.loader import discover_playbooks, lint_paths
+    from iamflow.spec.loader import lint_paths
 
-    files: list[Path] = []
-    for p in paths or []:
-        path = Path(p)
-        files.extend(discover_playbooks(path) if path.is_dir() else [path])
-    if not paths:
-        files = default_playbook_paths()
+    files = expand_paths(paths) if paths else default_playbook_paths()
     results = lint_paths(files)
     errors = [str(e) for r in results for e in r.errors]
     if errors or any(r.playbook is None for r in results):
@@ -45,7 +42,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
 
     playbooks = load_playbooks(args.playbooks)
     if playbooks is None:
-        return 1
+        return EXIT_ERROR
     ctx = RunContext(
         account_id=args.account or PLACEHOLDERS.account_id,
         partition=args.partition or PLACEHOLDERS.partition,
@@ -55,7 +52,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
     scoped = playbooks if args.playbooks else None
     doc = policy_for(args.role, scoped if args.role == "auditor" else playbooks, ctx)
     sys.stdout.write(render(doc))
-    return 0
+    return EXIT_OK
 
 
 def add_policy_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -9,13 +9,18 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from iamflow.cli.common import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    add_aws_options,
+    add_now_option,
+    build_clients,
+    parse_time,
+)
 from iamflow.errors import IamflowError
-
-EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
-DEFAULT_MUTELIST = Path(__file__).resolve().parents[2] / "mutelist.yaml"
 
 
 def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -24,38 +29,17 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--accounts", help="comma-separated account ids (default: every target of --targets)")
     p.add_argument("--targets", help="targets file (default: include/targets.yaml when present, else this account)")
     p.add_argument("--out", help="report folder (default: $IAMFLOW_REPORT_DIR, else ./reports)")
-    p.add_argument("--now", help="evaluate as of this ISO 8601 time (default: the current time)")
+    add_now_option(p, "evaluate as of this ISO 8601 time (default: the current time)")
     p.add_argument("--config", help="compliance settings (default: include/compliance.yaml)")
     p.add_argument("--mutelist", help="Prowler-format mutelist (default: include/mutelist.yaml when present)")
     p.add_argument("--run-id", help="name of the run folder (default: the time, e.g. 20250102T030405Z)")
     p.add_argument("--role-name", help="role to assume in --accounts that the targets file does not list")
     p.add_argument("--external-id-env", help="environment variable holding the ExternalId (overrides the targets file)")
-    p.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
-    p.add_argument("--region", help="region of KMS, Secrets Manager and Cognito (default: the session's)")
-    p.add_argument("--aws-conn-id", help="use this Airflow connection instead of the boto3 chain")
-    p.add_argument("--workers", type=int, default=1, help="accounts swept in parallel")
+    add_aws_options(p, region_help="region of KMS, Secrets Manager and Cognito (default: the session's)",
+                    workers=1, workers_help="accounts swept in parallel")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when any finding is FAIL or ERROR")
     p.set_defaults(func=cmd_sweep)
     return p
-
-
-def parse_now(value: str | None) -> datetime:
-    """Parse ``--now`` (ISO 8601; a naive time is UTC); the current time when None."""
-    if not value:
-        return datetime.now(UTC)
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _base_clients(args: argparse.Namespace) -> Any:
-    from iamflow.aws.clients import AwsClients
-
-    if args.aws_conn_id:
-        return AwsClients.from_airflow(args.aws_conn_id, region=args.region)
-    import boto3
-
-    session = boto3.Session(profile_name=args.profile, region_name=args.region)
-    return AwsClients.from_boto3(session, region=args.region or session.region_name or "us-east-1")
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -64,19 +48,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from iamflow.compliance.mutelist import Mutelist
     from iamflow.compliance.sweep import run_sweep
     from iamflow.compliance.targets import ExternalIdSource, TargetsConfig, resolve_targets
+    from iamflow.settings import mutelist_path
 
     try:
-        now = parse_now(args.now)
+        now = parse_time(args.now) or datetime.now(UTC)
         config = ComplianceConfig.load(args.config)
-        mutelist_path = args.mutelist or (DEFAULT_MUTELIST if DEFAULT_MUTELIST.exists() else None)
-        mutelist = Mutelist.load(mutelist_path)
+        mutelist = Mutelist.load(mutelist_path(args.mutelist))
         targets_config = TargetsConfig.load(args.targets)
         if args.role_name:
             targets_config = TargetsConfig(targets_config.accounts, targets_config.organization, args.role_name,
                                            targets_config.external_id, targets_config.session_name, targets_config.source)
         source = ExternalIdSource(env=args.external_id_env) if args.external_id_env else targets_config.external_id
         external_id = source.resolve() if source else None
-        base = _base_clients(args)
+        base = build_clients(args, default_region="us-east-1")
         only = [a.strip() for a in (args.accounts or "").split(",") if a.strip()]
         targets = resolve_targets(targets_config, base, only=only)
     except (IamflowError, ValueError) as exc:
