@@ -52,7 +52,9 @@ def _clients(args: argparse.Namespace, *, check_mode: bool):
     from iamflow.aws.clients import AwsClients
 
     if getattr(args, "aws_conn_id", None):
-        return AwsClients.from_airflow(args.aws_conn_id, region=args.region, check_mode=check_mode)
+        from iamflow.aws.hooks import clients_from_connection
+
+        return clients_from_connection(args.aws_conn_id, region=args.region, check_mode=check_mode)
     import boto3
 
     session = boto3.Session(profile_name=args.profile, region_name=args.region)

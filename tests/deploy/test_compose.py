@@ -295,7 +295,7 @@ def test_component_commands() -> None:
 
 
 def test_init_creates_the_sweep_pool() -> None:
-    from iamflow.operators.sweep import DEFAULT_SWEEP_POOL
+    from iamflow.airflow.operators.sweep import DEFAULT_SWEEP_POOL
 
     init = airflow_invocations(model()["services"]["airflow-init"])
     pools = [c[2] for c in init if c[:2] == ["pools", "set"]]

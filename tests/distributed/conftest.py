@@ -43,9 +43,9 @@ from typing import Any
 
 import pytest
 
+from iamflow.airflow.operators.sweep import pool_set_command
 from iamflow.aws.local import LocalAws, free_port
 from iamflow.demo import airflow_command, airflow_env
-from iamflow.operators.sweep import pool_set_command
 
 DAG_ID = "compliance_sweep"
 WORKERS = ("worker-a", "worker-b")

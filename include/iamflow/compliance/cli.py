@@ -51,7 +51,9 @@ def _base_clients(args: argparse.Namespace) -> Any:
     from iamflow.aws.clients import AwsClients
 
     if args.aws_conn_id:
-        return AwsClients.from_airflow(args.aws_conn_id, region=args.region)
+        from iamflow.aws.hooks import clients_from_connection
+
+        return clients_from_connection(args.aws_conn_id, region=args.region)
     import boto3
 
     session = boto3.Session(profile_name=args.profile, region_name=args.region)
