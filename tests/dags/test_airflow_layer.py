@@ -181,3 +181,42 @@ def test_the_airflow_layer_reads_the_external_id_from_an_airflow_connection(monk
     assert ExternalIdSource(airflow_connection="iamflow_sweep_test", field="external_id").resolve() == "ext-extra"
     with pytest.raises(ComplianceConfigError, match="'iamflow_sweep_test' has no 'login'.*ExternalId"):
         ExternalIdSource(airflow_connection="iamflow_sweep_test", field="login").resolve()
+
+
+# --- the base operator ----------------------------------------------------------------------------
+
+
+def test_the_base_operator_builds_its_clients_once_per_mode_from_the_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from iamflow.airflow.operators.base import IamflowBaseOperator
+
+    built: list[tuple[str | None, str | None, bool]] = []
+
+    def from_connection(aws_conn_id: str | None = "aws_default", *, region: str | None = None,
+                        check_mode: bool = False, call_log: object = None) -> object:
+        built.append((aws_conn_id, region, check_mode))
+        return object()
+
+    monkeypatch.setattr("iamflow.aws.hooks.clients_from_connection", from_connection)
+    op = IamflowBaseOperator(task_id="t", aws_conn_id="aws_prod", region_name="eu-west-1")
+    assert built == [], "the constructor does no I/O"
+    assert {"aws_conn_id", "region_name"} <= set(IamflowBaseOperator.template_fields)
+    read_write, read_only = op.clients(), op.clients(check_mode=True)
+    assert op.clients() is read_write and op.clients(check_mode=True) is read_only and read_write is not read_only
+    assert built == [("aws_prod", "eu-west-1", False), ("aws_prod", "eu-west-1", True)]
+
+
+def test_every_aws_operator_uses_the_base_operator() -> None:
+    from iamflow.airflow.operators.base import IamflowBaseOperator
+    from iamflow.airflow.operators.converge import IamflowResourceOperator
+    from iamflow.airflow.operators.onboarding import ApplyTeamPlaybookOperator, PlanTeamPlaybookOperator
+    from iamflow.airflow.operators.secrets import TriggerSecretRotationOperator, VerifySecretRotationOperator
+    from iamflow.airflow.operators.sweep import ResolveSweepTargetsOperator, SweepAccountOperator
+    from iamflow.airflow.sensors.secrets import SecretRotationSensor
+
+    for cls in (IamflowResourceOperator, ApplyTeamPlaybookOperator, PlanTeamPlaybookOperator,
+                TriggerSecretRotationOperator, VerifySecretRotationOperator, ResolveSweepTargetsOperator,
+                SweepAccountOperator, SecretRotationSensor):
+        assert issubclass(cls, IamflowBaseOperator), cls.__name__
+        assert "aws_conn_id" in cls.template_fields, cls.__name__

@@ -409,7 +409,7 @@ def build_team_dag(action: str, *, doc_md: str | None = None, config: Onboarding
         tags=["iamflow", "onboarding"],
         doc_md=doc_md,
         params=params,
-        default_args={"owner": "iamflow", "retries": 1, "retry_delay": timedelta(seconds=30)},
+        default_args={"owner": OWNER, "retries": 1, "retry_delay": timedelta(seconds=30)},
     ) as dag:
         validate = ValidateTeamRequestOperator(
             task_id=VALIDATE, action=action, retries=0,
