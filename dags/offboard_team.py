@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
-from iamflow.onboarding import OFFBOARD
-from iamflow.operators.onboarding import build_team_dag
+from iamflow.airflow.dag_factory import OFFBOARD, build_team_dag
 
 dag: DAG = build_team_dag(OFFBOARD, doc_md=__doc__)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
-from iamflow.onboarding import ONBOARD
-from iamflow.operators.onboarding import build_team_dag
+from iamflow.airflow.dag_factory import ONBOARD, build_team_dag
 
 dag: DAG = build_team_dag(ONBOARD, doc_md=__doc__)

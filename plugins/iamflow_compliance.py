@@ -1,6 +1,6 @@
 """The iamflow plugin: the Compliance view in the Airflow UI.
 
-Registers :func:`iamflow.ui.app.create_app` with the api-server at ``/compliance`` and links it
+Registers :func:`iamflow.airflow.ui.app.create_app` with the api-server at ``/compliance`` and links it
 from the navigation as "Compliance". The app reads the sweep's reports from
 ``$IAMFLOW_REPORT_DIR`` (``./reports`` by default) on each request.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from iamflow.ui.app import URL_PREFIX, create_app
+from iamflow.airflow.ui.app import URL_PREFIX, create_app
 
 compliance_app = create_app()
 

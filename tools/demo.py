@@ -557,7 +557,7 @@ def up(*, out: Any = None) -> int:
 
 def ensure_pools(env: Mapping[str, str]) -> None:
     """Create the pools the DAGs use (Airflow never schedules a task whose pool does not exist)."""
-    from iamflow.operators.sweep import pool_set_command
+    from iamflow.airflow.operators.sweep import pool_set_command
 
     command = pool_set_command()
     done = subprocess.run(airflow_command(*command[1:]), env=dict(env), capture_output=True, text=True,

@@ -51,7 +51,7 @@ def test_the_sweep_is_mapped_over_the_targets_in_its_pool(dag: Any) -> None:
 
 
 def test_the_pool_can_be_overridden_and_the_command_creates_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    from iamflow.operators.sweep import pool_set_command, sweep_pool
+    from iamflow.airflow.operators.sweep import pool_set_command, sweep_pool
 
     assert pool_set_command() == ["airflow", "pools", "set", "iamflow_sweep", "4",
                                   "iamflow compliance sweep: accounts swept at the same time"]
@@ -64,7 +64,7 @@ def test_merge_publishes_the_report_asset_whatever_happened_upstream(dag: Any) -
     assert [o.uri for o in merge.outlets] == ["x-iamflow://reports/compliance/latest"]
     assert merge.outlets[0].name == "iamflow_compliance_report"
     assert merge.trigger_rule == "all_done"
-    from iamflow.callbacks import notify_report
+    from iamflow.airflow.callbacks import notify_report
 
     assert merge.on_report is notify_report  # high and critical failures are notified after the merge
     assert merge.on_failure_callback, "a failed merge is notified"
@@ -104,12 +104,12 @@ class _Ti:
 
 
 def _with_clients(op: Any, clients: Any) -> Any:
-    op.get_base_clients = lambda: clients
+    op.clients = lambda *, check_mode=False: clients
     return op
 
 
 def test_resolve_returns_the_current_account_and_fixes_the_clock(aws, clients) -> None:
-    from iamflow.operators.sweep import SWEEP_TIME_KEY, ResolveSweepTargetsOperator
+    from iamflow.airflow.operators.sweep import SWEEP_TIME_KEY, ResolveSweepTargetsOperator
 
     ti = _Ti()
     targets = _with_clients(ResolveSweepTargetsOperator(task_id="r"), clients).execute({"ti": ti})
@@ -121,8 +121,8 @@ def test_resolve_returns_the_current_account_and_fixes_the_clock(aws, clients) -
 def test_an_unreachable_account_raises_until_the_last_attempt(aws, clients, tmp_path: Path) -> None:
     from botocore.exceptions import ClientError
 
+    from iamflow.airflow.operators.sweep import SweepAccountOperator
     from iamflow.compliance.findings import ERROR
-    from iamflow.operators.sweep import SweepAccountOperator
     from tests.helpers.faults import error_response
 
     sts = clients.client("sts")
@@ -141,8 +141,8 @@ def test_an_unreachable_account_raises_until_the_last_attempt(aws, clients, tmp_
 
 
 def test_sweep_then_merge_writes_the_reports(aws, clients, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iamflow.airflow.operators.sweep import MergeSweepReportsOperator, SweepAccountOperator
     from iamflow.compliance.report import FINDINGS_JSON, LATEST
-    from iamflow.operators.sweep import MergeSweepReportsOperator, SweepAccountOperator
 
     monkeypatch.setenv("IAMFLOW_PLAYBOOKS_DIR", str(tmp_path / "no-playbooks"))
     (tmp_path / "no-playbooks").mkdir()

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from iamflow.dag_factory import RECAP_TASK_ID, PlaybookInvalidWarning, build_playbook_dags
-from iamflow.operators import IamflowResourceOperator, PlaybookInvalidOperator, PlaybookRecapOperator
-from iamflow.operators.converge import FAILED_RESULT_KEY
+from iamflow.airflow.dag_factory import RECAP_TASK_ID, PlaybookInvalidWarning, build_playbook_dags
+from iamflow.airflow.operators import IamflowResourceOperator, PlaybookInvalidOperator, PlaybookRecapOperator
+from iamflow.airflow.operators.converge import FAILED_RESULT_KEY
 from iamflow.settings import project_root
 
 PLAYBOOKS_DAG_FILE = project_root() / "dags" / "playbooks.py"
@@ -345,7 +345,7 @@ def _moto_operator(playbooks: Path, key: str, monkeypatch: pytest.MonkeyPatch, *
 
     op = IamflowResourceOperator(task_id=key, playbook_path=str(playbooks / "web-app.yaml"), resource_key=key,
                                  **kwargs)
-    monkeypatch.setattr(op, "get_clients", lambda check_mode: AwsClients.from_boto3(
+    monkeypatch.setattr(op, "clients", lambda *, check_mode=False: AwsClients.from_boto3(
         boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"),
         check_mode=check_mode))
     return op
@@ -386,7 +386,7 @@ def test_resource_operator_lets_throttling_through(playbooks: Path, monkeypatch:
                            "ResponseMetadata": {"HTTPStatusCode": 403}}, "GetPolicy")
 
     op = IamflowResourceOperator(task_id="t", playbook_path=str(playbooks / "web-app.yaml"), resource_key=POLICY_KEY)
-    monkeypatch.setattr(op, "get_clients", lambda check_mode: object())
+    monkeypatch.setattr(op, "clients", lambda *, check_mode=False: object())
     monkeypatch.setattr(iamflow.engine, "run_resource", throttled)
     with pytest.raises(ClientError, match="Throttling"):  # Airflow's retries apply
         op.execute({"ti": FakeTI(), "params": {}})

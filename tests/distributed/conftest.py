@@ -43,8 +43,8 @@ from typing import Any
 
 import pytest
 
+from iamflow.airflow.operators.sweep import pool_set_command
 from iamflow.aws.local import LocalAws, free_port
-from iamflow.operators.sweep import pool_set_command
 from tools.demo import airflow_command, airflow_env
 
 DAG_ID = "compliance_sweep"

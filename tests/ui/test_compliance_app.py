@@ -10,10 +10,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from iamflow.airflow.ui import data
+from iamflow.airflow.ui.app import create_app, trend_chart
 from iamflow.compliance.findings import FAIL, MUTED, PASS, Finding
 from iamflow.compliance.report import write_reports
-from iamflow.ui import data
-from iamflow.ui.app import create_app, trend_chart
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
 A1, A2 = "111111111111", "222222222222"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from iamflow import notify
+from iamflow.airflow import notify
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # shaped like a secret access key
 
@@ -132,7 +132,7 @@ def findings() -> list[dict[str, Any]]:
 
 
 def test_failure_is_logged_without_secrets(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="iamflow.notify"):
+    with caplog.at_level(logging.INFO, logger="iamflow.airflow.notify"):
         notify.on_failure_callback(failing_context())
     text = caplog.text
     assert "Task failed: compliance_sweep.sweep_account[1]" in text
@@ -175,7 +175,7 @@ def test_smtp_failure_is_logged_not_raised(smtp_sink: SmtpSink, monkeypatch: pyt
     monkeypatch.setenv("AIRFLOW_CONN_IAMFLOW_SMTP", json.dumps({
         "conn_type": "smtp", "host": "127.0.0.1", "port": 1,
         "extra": {"disable_ssl": True, "disable_tls": True, "to": "a@example.com", "retry_limit": 0, "timeout": 2}}))
-    with caplog.at_level(logging.WARNING, logger="iamflow.notify"):
+    with caplog.at_level(logging.WARNING, logger="iamflow.airflow.notify"):
         notify.on_failure_callback(failing_context())
         result = notify.send(notify.Message("s", "t"))
     assert result == {"log": True, "smtp": False}
@@ -183,7 +183,7 @@ def test_smtp_failure_is_logged_not_raised(smtp_sink: SmtpSink, monkeypatch: pyt
 
 
 def test_slack_channel(webhook: HTTPServer, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.DEBUG, logger="iamflow.notify"):
+    with caplog.at_level(logging.DEBUG, logger="iamflow.airflow.notify"):
         assert notify.send(notify.failure_message(failing_context())) == {"log": True, "slack": True}
     [post] = webhook.posts  # type: ignore[attr-defined]
     assert post["path"] == "/services/T000/B000/XXXX"

@@ -174,24 +174,6 @@ class AwsClients:
 
         return cls(factory, check_mode=check_mode, call_log=call_log, region=region)
 
-    @classmethod
-    def from_airflow(
-        cls,
-        aws_conn_id: str | None = "aws_default",
-        *,
-        region: str | None = None,
-        check_mode: bool = False,
-        call_log: CallLog | None = None,
-    ) -> AwsClients:
-        """Build clients through iamflow's Airflow hooks, so the connection's endpoints, assume-role and retries apply."""
-        from iamflow.aws.hooks import hook_for_service
-
-        def factory(service: str) -> BaseClient:
-            # hook.conn, not hook.get_session().client(): only conn applies the connection's endpoint_url
-            return hook_for_service(service, aws_conn_id, region).conn
-
-        return cls(factory, check_mode=check_mode, call_log=call_log, region=region)
-
     @property
     def check_mode(self) -> bool:
         """Whether non-read calls are refused."""

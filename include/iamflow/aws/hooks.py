@@ -2,17 +2,24 @@
 
 ``AwsBaseHook`` owns credentials, assume-role, region, ``endpoint_url`` and botocore retries; each
 hook here only fixes ``client_type``. The provider already ships ``SecretsManagerHook`` and
-``StsHook``, which are re-exported. Importing this module imports the provider (over a second),
-so DAG files import it inside tasks, never at parse time.
+``StsHook``, which are re-exported. :func:`clients_from_connection` builds iamflow's
+:class:`~iamflow.aws.clients.AwsClients` through these hooks, and :func:`airflow_connection_field`
+is the Airflow-backed lookup for :mod:`iamflow.connections`. Importing this module imports the
+provider (over a second), so DAG files import it inside tasks, never at parse time.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.secrets_manager import SecretsManagerHook
 from airflow.providers.amazon.aws.hooks.sts import StsHook
+
+from iamflow.aws.clients import AwsClients, CallLog
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
 
 __all__ = [
     "AwsBaseHook",
@@ -22,6 +29,8 @@ __all__ = [
     "OrganizationsHook",
     "SecretsManagerHook",
     "StsHook",
+    "airflow_connection_field",
+    "clients_from_connection",
     "hook_for_service",
 ]
 
@@ -89,3 +98,43 @@ def hook_for_service(
         # any other service still gets the connection's credentials, endpoints and retries
         return AwsBaseHook(aws_conn_id=aws_conn_id, region_name=region_name, client_type=service)
     return hook_class(aws_conn_id=aws_conn_id, region_name=region_name)
+
+
+def clients_from_connection(
+    aws_conn_id: str | None = "aws_default",
+    *,
+    region: str | None = None,
+    check_mode: bool = False,
+    call_log: CallLog | None = None,
+) -> AwsClients:
+    """Build clients through these hooks, so the connection's endpoints, assume-role and retries apply.
+
+    :param aws_conn_id: Airflow connection for AWS; ``None`` uses the boto3 credential chain.
+    :param region: AWS region; the connection's when not given.
+    :param check_mode: Refuse every non-read call before it is sent.
+    :param call_log: Where calls are recorded; a new one when omitted.
+    """
+
+    def factory(service: str) -> BaseClient:
+        # hook.conn, not hook.get_session().client(): only conn applies the connection's endpoint_url
+        return hook_for_service(service, aws_conn_id, region).conn
+
+    return AwsClients(factory, check_mode=check_mode, call_log=call_log, region=region)
+
+
+def airflow_connection_field(conn_id: str, field: str) -> str | None:
+    """Return ``password``, ``login`` or a key of the extra of the Airflow connection ``conn_id``.
+
+    Any secrets backend configured for Airflow applies. None when the connection has no such field.
+    """
+    try:
+        from airflow.sdk import BaseHook
+    except ImportError:  # pragma: no cover - older Airflow layouts
+        from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    conn = BaseHook.get_connection(conn_id)
+    if field == "password":
+        return conn.password
+    if field == "login":
+        return conn.login
+    value = (conn.extra_dejson or {}).get(field)
+    return None if value is None else str(value)

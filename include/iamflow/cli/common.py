@@ -50,11 +50,30 @@ def add_json_option(parser: argparse.ArgumentParser, help: str) -> None:
 # --- AWS clients ---------------------------------------------------------------------------------
 
 
-def clients_from_connection(aws_conn_id: str, region: str | None, check_mode: bool) -> AwsClients:
-    """Build clients from an Airflow connection (its endpoints, assume-role and retries apply)."""
-    from iamflow.aws.clients import AwsClients
+def read_airflow_connection(conn_id: str, field: str) -> str | None:
+    """The CLI's connection lookup: Airflow's, loaded only when a connection is actually read."""
+    from iamflow.aws.hooks import airflow_connection_field
 
-    return AwsClients.from_airflow(aws_conn_id, region=region, check_mode=check_mode)
+    return airflow_connection_field(conn_id, field)
+
+
+def use_airflow_connections() -> None:
+    """Let the CLI read Airflow connections (an ExternalId in ``targets.yaml``'s ``airflow_connection``)."""
+    from iamflow.connections import connection_lookup, set_connection_lookup
+
+    if connection_lookup() is None:
+        set_connection_lookup(read_airflow_connection)
+
+
+def clients_from_connection(aws_conn_id: str, region: str | None, check_mode: bool) -> AwsClients:
+    """Build clients from an Airflow connection (its endpoints, assume-role and retries apply).
+
+    Importing the hooks loads the Amazon provider (over a second), so only ``--aws-conn-id`` pays it.
+    """
+    from iamflow.aws.hooks import clients_from_connection as from_connection
+
+    use_airflow_connections()
+    return from_connection(aws_conn_id, region=region, check_mode=check_mode)
 
 
 def build_clients(args: argparse.Namespace, *, check_mode: bool = False,

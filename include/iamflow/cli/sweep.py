@@ -19,6 +19,7 @@ from iamflow.cli.common import (
     add_now_option,
     build_clients,
     parse_time,
+    use_airflow_connections,
 )
 from iamflow.errors import IamflowError
 
@@ -50,6 +51,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from iamflow.compliance.targets import ExternalIdSource, TargetsConfig, resolve_targets
     from iamflow.settings import mutelist_path
 
+    use_airflow_connections()
     try:
         now = parse_time(args.now) or datetime.now(UTC)
         config = ComplianceConfig.load(args.config)

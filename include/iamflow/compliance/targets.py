@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iamflow.compliance.config import ComplianceConfigError, read_yaml_file
+from iamflow.connections import ConnectionLookupError, connection_field
 from iamflow.settings import targets_path
 
 if TYPE_CHECKING:
@@ -74,12 +75,10 @@ class ExternalIdSource:
                 raise ComplianceConfigError(f"the ExternalId environment variable {self.env} is not set")
             return value
         if self.airflow_connection:
-            value = _airflow_connection_field(self.airflow_connection, self.field)
-            if not value:
-                raise ComplianceConfigError(
-                    f"Airflow connection {self.airflow_connection!r} has no {self.field!r} to use as ExternalId"
-                )
-            return value
+            try:
+                return connection_field(self.airflow_connection, self.field)
+            except ConnectionLookupError as exc:
+                raise ComplianceConfigError(f"{exc} (to use as ExternalId)") from exc
         return None
 
 
@@ -173,19 +172,6 @@ def _external_id(value: Any, source: str) -> ExternalIdSource | None:
     if set(value) - {"env", "airflow_connection", "field"} or not (value.get("env") or value.get("airflow_connection")):
         raise ComplianceConfigError(f"{source}: external_id: expected env or airflow_connection (and optionally field)")
     return ExternalIdSource(value.get("env"), value.get("airflow_connection"), str(value.get("field") or "password"))
-
-
-def _airflow_connection_field(conn_id: str, field_name: str) -> str | None:
-    try:
-        from airflow.sdk import BaseHook
-    except ImportError:  # pragma: no cover - older Airflow layouts
-        from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
-    conn = BaseHook.get_connection(conn_id)
-    if field_name == "password":
-        return conn.password
-    if field_name == "login":
-        return conn.login
-    return (conn.extra_dejson or {}).get(field_name)
 
 
 def resolve_targets(config: TargetsConfig, base: AwsClients, *, only: Iterable[str] = ()) -> list[Target]:

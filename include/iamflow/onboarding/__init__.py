@@ -2,7 +2,7 @@
 
 Pure apart from reading and writing files: no Airflow, no boto3. ``dags/onboard_team.py`` and
 ``dags/offboard_team.py`` build their form from :func:`form_schema`; the operators in
-``iamflow.operators.onboarding`` call the rest: :mod:`~iamflow.onboarding.request` (the form, the
+``iamflow.airflow.operators.onboarding`` call the rest: :mod:`~iamflow.onboarding.request` (the form, the
 validation, the configuration), :mod:`~iamflow.onboarding.render` (the team playbook and the
 approval text) and :mod:`~iamflow.onboarding.lock` (the per-team lock).
 

@@ -16,6 +16,7 @@ import pytest
 
 from iamflow.aws import local
 from iamflow.aws.clients import AwsClients
+from iamflow.aws.hooks import clients_from_connection
 from iamflow.aws.local import LocalAws, airflow_connection_json, free_port, local_env, serve
 from iamflow.errors import CheckModeViolation, IamflowError
 
@@ -48,9 +49,9 @@ def _plain_client(local_aws: LocalAws, service: str) -> object:
     )
 
 
-def test_from_airflow_reaches_the_embedded_aws(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_clients_from_connection_reach_the_embedded_aws(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", airflow_connection_json(local_aws.endpoint_url))
-    clients = AwsClients.from_airflow("aws_default")
+    clients = clients_from_connection("aws_default")
 
     created = clients.client("iam").create_role(RoleName="from-airflow", AssumeRolePolicyDocument=TRUST)
     assert created["Role"]["Arn"] == "arn:aws:iam::123456789012:role/from-airflow"
@@ -72,11 +73,11 @@ def test_from_boto3_honours_aws_endpoint_url(local_aws: LocalAws, monkeypatch: p
     assert role["RoleName"] == "via-env"
 
 
-def test_from_airflow_in_check_mode_refuses_writes(
+def test_clients_from_connection_in_check_mode_refuse_writes(
     local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", airflow_connection_json(local_aws.endpoint_url))
-    clients = AwsClients.from_airflow(check_mode=True)
+    clients = clients_from_connection(check_mode=True)
     with pytest.raises(CheckModeViolation, match="iam:CreateRole"):
         clients.client("iam").create_role(RoleName="nope", AssumeRolePolicyDocument=TRUST)
     assert clients.client("iam").list_roles()["Roles"] == []

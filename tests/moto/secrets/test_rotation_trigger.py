@@ -12,9 +12,9 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 from airflow.sdk.module_loading import import_string
 
+from iamflow.airflow.sensors.secrets import SecretRotationSensor
+from iamflow.airflow.triggers.secrets import SecretRotationCompleteTrigger
 from iamflow.aws.clients import AwsClients
-from iamflow.operators.secrets import SecretRotationSensor
-from iamflow.triggers.secrets import SecretRotationCompleteTrigger
 
 NAME = "myapp/database/credentials"
 VALUE = json.dumps({"username": "app", "password": "Sup3rS3cretValue!x9"})
@@ -25,11 +25,11 @@ NEW_VALUE = json.dumps({"username": "app", "password": "fresh-value-123"})
 def sm(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A secret on in-process moto; clients "from Airflow" are wired to the same moto."""
 
-    def from_airflow(cls: type[AwsClients], aws_conn_id: str | None = "aws_default", *, region: str | None = None,
-                     check_mode: bool = False, call_log: Any = None) -> AwsClients:
+    def from_connection(aws_conn_id: str | None = "aws_default", *, region: str | None = None,
+                        check_mode: bool = False, call_log: Any = None) -> AwsClients:
         return AwsClients.from_boto3(region=region or "us-east-1", check_mode=check_mode, call_log=call_log)
 
-    monkeypatch.setattr(AwsClients, "from_airflow", classmethod(from_airflow))
+    monkeypatch.setattr("iamflow.aws.hooks.clients_from_connection", from_connection)
     client = boto3.client("secretsmanager", region_name="us-east-1")
     client.create_secret(Name=NAME, SecretString=VALUE)
     return client
@@ -129,7 +129,7 @@ def test_sensor_defers_while_the_rotation_is_in_progress(sm: Any) -> None:
     assert deferred.method_name == "execute_complete"
     assert deferred.timeout >= timedelta(seconds=600)
     classpath, kwargs = deferred.trigger.serialize()
-    assert classpath == "iamflow.triggers.secrets.SecretRotationCompleteTrigger"
+    assert classpath == "iamflow.airflow.triggers.secrets.SecretRotationCompleteTrigger"
     assert kwargs["secret_id"] == NAME and kwargs["aws_conn_id"] == "aws_x" and kwargs["poke_interval"] == 5
     remaining = datetime.fromisoformat(kwargs["deadline"]) - datetime.now(UTC)
     assert timedelta(seconds=590) < remaining <= timedelta(seconds=600)

@@ -1,4 +1,4 @@
-"""Operators (and the DAG shape) of team onboarding and offboarding.
+"""Operators of team onboarding and offboarding (the DAG is built by :func:`iamflow.airflow.dag_factory.build_team_dag`).
 
 validate_request → render_playbook → plan → approve → apply → publish → recap
 
@@ -32,23 +32,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import DAG, BaseOperator, Param, TriggerRule
+from airflow.sdk import TriggerRule
 from airflow.sdk.exceptions import AirflowFailException
 
-from iamflow.onboarding.request import (
-    OFFBOARD,
-    ONBOARD,
-    OnboardingConfig,
-    TeamRequest,
-    form_schema,
-    load_config,
-)
+from iamflow.airflow.operators.base import IamflowBaseOperator
+from iamflow.onboarding import OFFBOARD, ONBOARD, OnboardingConfig, TeamRequest, load_config
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from iamflow.aws.clients import AwsClients
-    from iamflow.onboarding.lock import LockHolder
+    from iamflow.onboarding import LockHolder
 
 VALIDATE, RENDER, PLAN, APPROVE, APPLY, PUBLISH, RECAP = (
     "validate_request", "render_playbook", "plan", "approve", "apply", "publish", "recap")
@@ -71,19 +64,17 @@ def _staged(context: Context) -> Path:
     return Path(data["path"])
 
 
-class _TeamOperator(BaseOperator):
+class _TeamOperator(IamflowBaseOperator):
     """Shared bits: the configuration, the AWS clients, the lock of this run's team."""
 
     ui_color = "#e3f1e0"
 
     def __init__(self, *, action: str = ONBOARD, aws_conn_id: str | None = "aws_default",
                  region_name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(aws_conn_id=aws_conn_id, region_name=region_name, **kwargs)
         if action not in (ONBOARD, OFFBOARD):
             raise ValueError(f"action must be {ONBOARD!r} or {OFFBOARD!r}, got {action!r}")
         self.action = action
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
 
     def config(self) -> OnboardingConfig:
         from iamflow.errors import IamflowError
@@ -92,13 +83,6 @@ class _TeamOperator(BaseOperator):
             return load_config()
         except IamflowError as exc:
             raise AirflowFailException(str(exc)) from exc
-
-    def get_clients(self, *, check_mode: bool) -> AwsClients:
-        """The AWS clients of the connection (read-only ones in check mode)."""
-        from iamflow.aws.clients import AwsClients
-
-        return AwsClients.from_airflow(aws_conn_id=self.aws_conn_id, region=self.region_name,
-                                       check_mode=check_mode)
 
     def load(self, path: Path) -> Any:
         from iamflow.errors import IamflowError
@@ -113,7 +97,7 @@ class _TeamOperator(BaseOperator):
         """Run the whole playbook with the engine; transient AWS errors propagate (so retries apply)."""
         from iamflow.engine import run_playbook
 
-        return run_playbook(self.get_clients(check_mode=check_mode), playbook, check_mode=check_mode)
+        return run_playbook(self.clients(check_mode=check_mode), playbook, check_mode=check_mode)
 
 
 class ValidateTeamRequestOperator(_TeamOperator):
@@ -339,66 +323,6 @@ class TeamRecapOperator(_TeamOperator):
         return {str(k): str(v).split(".")[-1].lower() for k, v in per_run.items()} if isinstance(per_run, dict) else {}
 
 
-# --- the DAGs --------------------------------------------------------------------------------------
-
-APPROVAL_BODY = f"{{{{ ti.xcom_pull(task_ids='{PLAN}', key='{BODY_KEY}') }}}}"
-APPROVAL_SUBJECT = f"{{{{ ti.xcom_pull(task_ids='{PLAN}', key='{SUBJECT_KEY}') }}}}"
-
-
-def build_team_dag(action: str, *, doc_md: str | None = None, config: OnboardingConfig | None = None) -> DAG:
-    """The ``onboard_team`` or ``offboard_team`` DAG (no AWS call, one small YAML read at parse time)."""
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
-
-    config = config or load_config()
-    verb = "Onboard" if action == ONBOARD else "Offboard"
-    params = {name: Param(**schema) for name, schema in form_schema(config, action).items()}
-    with DAG(
-        dag_id=f"{action}_team",
-        description=f"{verb} a team: render its playbook, plan, approve, apply",
-        schedule=None,
-        catchup=False,
-        max_active_runs=1,
-        tags=["iamflow", "onboarding"],
-        doc_md=doc_md,
-        params=params,
-        default_args={"owner": "iamflow", "retries": 1, "retry_delay": timedelta(seconds=30)},
-    ) as dag:
-        validate = ValidateTeamRequestOperator(
-            task_id=VALIDATE, action=action, retries=0,
-            doc_md="Re-validate the form (team slug, environment, owners, policies) before any AWS call, refuse "
-                   "a team that another playbook claims, and take the team's lock.")
-        render = RenderTeamPlaybookOperator(
-            task_id=RENDER, action=action, retries=0,
-            doc_md="Render `include/templates/team-playbook.yaml.j2` to the teams folder's `.pending/` and "
-                   "validate it with the playbook loader.")
-        plan = PlanTeamPlaybookOperator(
-            task_id=PLAN, action=action,
-            doc_md="Plan every resource in check mode (writes refused by botocore); the diff goes to the approval.")
-        approve = ApprovalOperator(
-            task_id=APPROVE,
-            subject=APPROVAL_SUBJECT,
-            body=APPROVAL_BODY,
-            defaults=ApprovalOperator.REJECT,
-            response_timeout=timedelta(hours=config.approval_timeout_hours),
-            retries=0,
-            doc_md="Approve to apply exactly the plan shown; Reject, or no answer before the timeout, changes "
-                   "nothing.")
-        apply = ApplyTeamPlaybookOperator(
-            task_id=APPLY, action=action,
-            doc_md="Re-plan, refuse if the plan differs from the approved one, then converge every resource in "
-                   "dependency order.")
-        publish = PublishTeamPlaybookOperator(
-            task_id=PUBLISH, action=action, retries=0,
-            doc_md="Onboarding: move the playbook to the teams folder (the DAG factory and the drift check pick "
-                   "it up). Offboarding: remove the team's published playbook.")
-        recap = TeamRecapOperator(
-            task_id=RECAP, action=action,
-            doc_md="PLAY RECAP and outcome; removes the staged file, releases the team's lock, fails the run if "
-                   "a step failed.")
-        validate >> render >> plan >> approve >> apply >> publish >> recap
-    return dag
-
-
 __all__: Sequence[str] = (
     "ApplyTeamPlaybookOperator",
     "PlanTeamPlaybookOperator",
@@ -406,5 +330,4 @@ __all__: Sequence[str] = (
     "RenderTeamPlaybookOperator",
     "TeamRecapOperator",
     "ValidateTeamRequestOperator",
-    "build_team_dag",
 )

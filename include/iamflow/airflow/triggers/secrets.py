@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-CLASSPATH = "iamflow.triggers.secrets.SecretRotationCompleteTrigger"
+CLASSPATH = "iamflow.airflow.triggers.secrets.SecretRotationCompleteTrigger"
 
 
 def _parse(value: str) -> datetime:
@@ -68,10 +68,10 @@ class SecretRotationCompleteTrigger(BaseTrigger):
 
     def _check(self) -> bool:
         """One blocking check, run in a worker thread; read-only clients built here."""
-        from iamflow.aws.clients import AwsClients
+        from iamflow.aws.hooks import clients_from_connection
         from iamflow.secrets.rotation import rotation_complete
 
-        clients = AwsClients.from_airflow(aws_conn_id=self.aws_conn_id, region=self.region_name, check_mode=True)
+        clients = clients_from_connection(self.aws_conn_id, region=self.region_name, check_mode=True)
         return rotation_complete(clients, self.secret_id, _parse(self.since))
 
     def _event(self, status: str, **extra: Any) -> TriggerEvent:

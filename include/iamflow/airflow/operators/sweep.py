@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Asset, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from iamflow.airflow.operators.base import IamflowBaseOperator, aws_template_fields
 from iamflow.settings import mutelist_path, sweep_pool
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from iamflow.aws.clients import AwsClients
     from iamflow.compliance.mutelist import Mutelist
     from iamflow.compliance.sweep import SweepResult
 
@@ -68,26 +68,11 @@ def pool_set_command(slots: int = DEFAULT_SWEEP_POOL_SLOTS, pool: str | None = N
     return ["airflow", "pools", "set", pool or sweep_pool(), str(slots), SWEEP_POOL_DESCRIPTION]
 
 
-class _SweepSettings:
-    """Where the sweep's settings and AWS access come from (shared by the three operators)."""
+def load_mutelist(path: str | None) -> Mutelist:
+    """The mutelist at ``path``; the shipped ``include/mutelist.yaml`` when None and present; else none."""
+    from iamflow.compliance.mutelist import Mutelist
 
-    aws_conn_id: str | None
-    region_name: str | None
-    targets_path: str | None
-    config_path: str | None
-    mutelist_path: str | None
-
-    def get_base_clients(self) -> AwsClients:
-        """Clients of the account the connection's credentials act in (the targets' roles are assumed from it)."""
-        from iamflow.aws.clients import AwsClients
-
-        return AwsClients.from_airflow(aws_conn_id=self.aws_conn_id, region=self.region_name)
-
-    def load_mutelist(self) -> Mutelist:
-        """The configured mutelist; the shipped ``include/mutelist.yaml`` when there is one; else none."""
-        from iamflow.compliance.mutelist import Mutelist
-
-        return Mutelist.load(mutelist_path(self.mutelist_path))
+    return Mutelist.load(mutelist_path(path))
 
 
 def _settings_error(exc: Exception) -> AirflowFailException:
@@ -105,7 +90,7 @@ def parse_sweep_time(value: Any) -> datetime:
     return datetime.now(UTC)
 
 
-class ResolveSweepTargetsOperator(_SweepSettings, BaseOperator):
+class ResolveSweepTargetsOperator(IamflowBaseOperator):
     """Return the accounts to sweep, as a list of JSON-able targets for dynamic task mapping.
 
     Also pushes the sweep's clock under the XCom key ``sweep_time``.
@@ -117,21 +102,17 @@ class ResolveSweepTargetsOperator(_SweepSettings, BaseOperator):
     :param targets_path: ``targets.yaml`` (the shipped ``include/targets.yaml`` when None). (templated)
     :param accounts: Comma-separated account ids to keep (all targets when empty). (templated)
     :param aws_conn_id: Airflow connection for AWS; ``None`` uses the boto3 credential chain. (templated)
-    :param region_name: AWS region; the connection's region when not given.
+    :param region_name: AWS region; the connection's region when not given. (templated)
     """
 
-    template_fields: Sequence[str] = ("targets_path", "accounts", "aws_conn_id")
+    template_fields: Sequence[str] = aws_template_fields("targets_path", "accounts")
     ui_color = "#dbe8f7"
 
     def __init__(self, *, targets_path: str | None = None, accounts: str | Sequence[str] = "",
                  aws_conn_id: str | None = "aws_default", region_name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(aws_conn_id=aws_conn_id, region_name=region_name, **kwargs)
         self.targets_path = targets_path
         self.accounts = accounts
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.config_path = None
-        self.mutelist_path = None
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from iamflow.compliance.targets import TargetsConfig, resolve_targets
@@ -144,7 +125,8 @@ class ResolveSweepTargetsOperator(_SweepSettings, BaseOperator):
             raise _settings_error(exc) from exc
         wanted = self.accounts.split(",") if isinstance(self.accounts, str) else list(self.accounts or ())
         only = [a.strip() for a in wanted if a and a.strip()]
-        targets = resolve_targets(config, self.get_base_clients(), only=only)
+        # the connection's credentials act in the current account; the targets' roles are assumed from it
+        targets = resolve_targets(config, self.clients(), only=only)
         context["ti"].xcom_push(key=SWEEP_TIME_KEY, value=sweep_time.isoformat())
         self.log.info("Sweeping %d account(s) from %s as of %s: %s", len(targets), config.source,
                       sweep_time.isoformat(), ", ".join(
@@ -153,7 +135,7 @@ class ResolveSweepTargetsOperator(_SweepSettings, BaseOperator):
         return [t.to_dict() for t in targets]
 
 
-class SweepAccountOperator(_SweepSettings, BaseOperator):
+class SweepAccountOperator(IamflowBaseOperator):
     """Sweep one account (collect once, run every enabled check, mute) and return its findings.
 
     Meant to be mapped: ``SweepAccountOperator.partial(...).expand(target=resolve.output)``.
@@ -168,24 +150,22 @@ class SweepAccountOperator(_SweepSettings, BaseOperator):
     :param config_path: ``compliance.yaml`` (the shipped one when None). (templated)
     :param mutelist_path: Prowler-format mutelist (``include/mutelist.yaml`` when None and present). (templated)
     :param aws_conn_id: Airflow connection for AWS. (templated)
-    :param region_name: Region of KMS, Secrets Manager and Cognito; the connection's when not given.
+    :param region_name: Region of KMS, Secrets Manager and Cognito; the connection's when not given. (templated)
     """
 
-    template_fields: Sequence[str] = ("target", "sweep_time", "targets_path", "config_path", "mutelist_path",
-                                      "aws_conn_id")
+    template_fields: Sequence[str] = aws_template_fields("target", "sweep_time", "targets_path", "config_path",
+                                                         "mutelist_path")
     ui_color = "#c9e4d6"
 
     def __init__(self, *, target: dict[str, Any], sweep_time: str | None = None, targets_path: str | None = None,
                  config_path: str | None = None, mutelist_path: str | None = None,
                  aws_conn_id: str | None = "aws_default", region_name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(aws_conn_id=aws_conn_id, region_name=region_name, **kwargs)
         self.target = target
         self.sweep_time = sweep_time
         self.targets_path = targets_path
         self.config_path = config_path
         self.mutelist_path = mutelist_path
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
 
     def is_last_attempt(self, context: Context) -> bool:
         """Whether Airflow will not retry this task if it fails now."""
@@ -205,12 +185,12 @@ class SweepAccountOperator(_SweepSettings, BaseOperator):
         now = parse_sweep_time(self.sweep_time)
         try:
             config = ComplianceConfig.load(self.config_path or None)
-            mutelist = self.load_mutelist()
+            mutelist = load_mutelist(self.mutelist_path)
             targets_config = TargetsConfig.load(self.targets_path or None)
         except IamflowError as exc:
             raise _settings_error(exc) from exc
         last = self.is_last_attempt(context)
-        base = self.get_base_clients()
+        base = self.clients()
         external_id = None
         if target.role_arn and targets_config.external_id is not None:
             try:
@@ -234,7 +214,7 @@ class SweepAccountOperator(_SweepSettings, BaseOperator):
         return result.to_dict()
 
 
-class MergeSweepReportsOperator(_SweepSettings, BaseOperator):
+class MergeSweepReportsOperator(BaseOperator):
     """Merge every account's findings and write the reports (``$IAMFLOW_REPORT_DIR/<run id>/`` and ``latest/``).
 
     Runs whatever happened upstream (``trigger_rule="all_done"``): an account whose task left no
@@ -267,9 +247,6 @@ class MergeSweepReportsOperator(_SweepSettings, BaseOperator):
         self.config_path = config_path
         self.mutelist_path = mutelist_path
         self.on_report = on_report
-        self.aws_conn_id = None
-        self.region_name = None
-        self.targets_path = None
 
     def execute(self, context: Context) -> dict[str, Any]:
         from iamflow.compliance.config import ComplianceConfig
@@ -281,7 +258,7 @@ class MergeSweepReportsOperator(_SweepSettings, BaseOperator):
         now = parse_sweep_time(self.sweep_time)
         try:
             config = ComplianceConfig.load(self.config_path or None)
-            mutelist = self.load_mutelist()
+            mutelist = load_mutelist(self.mutelist_path)
         except IamflowError as exc:
             raise _settings_error(exc) from exc
         results = [TargetResult.from_dict(r) for r in (self.results or []) if r]

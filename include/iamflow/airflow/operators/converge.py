@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from iamflow.airflow.operators.base import IamflowBaseOperator
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from iamflow.aws.clients import AwsClients
     from iamflow.engine import ResourceResult
     from iamflow.spec.models import ResourceBase
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 FAILED_RESULT_KEY = "iamflow_failed_result"
 
 
-class IamflowResourceOperator(BaseOperator):
+class IamflowResourceOperator(IamflowBaseOperator):
     """Converge one resource of a playbook to its declared state (or, in check mode, only plan it).
 
     The playbook is loaded and validated again at run time, so a task always applies what the
@@ -58,19 +59,10 @@ class IamflowResourceOperator(BaseOperator):
         check_mode: bool | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(aws_conn_id=aws_conn_id, region_name=region_name, **kwargs)
         self.playbook_path = playbook_path
         self.resource_key = resource_key
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
         self.check_mode = check_mode
-
-    def get_clients(self, check_mode: bool) -> AwsClients:
-        """Build the AWS clients from the Airflow connection (read-only ones in check mode)."""
-        from iamflow.aws.clients import AwsClients
-
-        return AwsClients.from_airflow(aws_conn_id=self.aws_conn_id, region=self.region_name,
-                                       check_mode=check_mode)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -99,7 +91,7 @@ class IamflowResourceOperator(BaseOperator):
                        "(the DAG is refreshed at the next parse)")
 
         try:
-            clients = self.get_clients(check_mode)
+            clients = self.clients(check_mode=check_mode)
             result = run_resource(clients, playbook, self.resource_key, check_mode=check_mode)
         except IamflowError as exc:
             raise fail(str(exc)) from exc

@@ -8,13 +8,13 @@ from typing import Any
 
 def on_failure_callback(context: Mapping[str, Any]) -> None:
     """Notify that a task failed (log, plus SMTP or Slack when their connections exist)."""
-    from iamflow.notify import on_failure_callback as notify
+    from iamflow.airflow.notify import on_failure_callback as notify
 
     notify(context)
 
 
 def notify_report(summary: Mapping[str, Any]) -> None:
     """Notify the high and critical failures of a finished compliance sweep."""
-    from iamflow.notify import notify_report as notify
+    from iamflow.airflow.notify import notify_report as notify
 
     notify(summary)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException
 
-from iamflow.operators.converge import FAILED_RESULT_KEY
+from iamflow.airflow.operators.converge import FAILED_RESULT_KEY
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -1,5 +1,12 @@
-"""Build one Airflow DAG per playbook file (``dags/playbooks.py`` stays a two-line file).
+"""Build every DAG iamflow ships; the files in ``dags/`` only call these builders.
 
+- :func:`build_playbook_dags`: one DAG per playbook file (``dags/playbooks.py``);
+- :func:`build_team_dag`: ``onboard_team`` and ``offboard_team``;
+- :func:`build_compliance_sweep_dag`: ``compliance_sweep``;
+- :func:`build_secret_rotation_dag`: ``secret_rotation``.
+
+Playbook DAGs
+-------------
 Each resource of a playbook becomes an ``IamflowResourceOperator`` task (task id = the resource
 key ``kind.name``, sanitised), ordered by ``iamflow.spec.loader.dependencies``; independent
 resources run in parallel. A ``PlaybookRecapOperator`` runs last, whatever happened upstream, and
@@ -49,10 +56,46 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from airflow.sdk import DAG, Param, get_parsing_context
 
-from iamflow.callbacks import on_failure_callback
+from iamflow.airflow.callbacks import notify_report, on_failure_callback
+from iamflow.airflow.operators.converge import (
+    IamflowResourceOperator,
+    PlaybookInvalidOperator,
+    resource_doc_md,
+)
+from iamflow.airflow.operators.onboarding import (
+    APPLY,
+    APPROVE,
+    BODY_KEY,
+    PLAN,
+    PUBLISH,
+    RECAP,
+    RENDER,
+    SUBJECT_KEY,
+    VALIDATE,
+    ApplyTeamPlaybookOperator,
+    PlanTeamPlaybookOperator,
+    PublishTeamPlaybookOperator,
+    RenderTeamPlaybookOperator,
+    TeamRecapOperator,
+    ValidateTeamRequestOperator,
+)
+from iamflow.airflow.operators.recap import PlaybookRecapOperator
+from iamflow.airflow.operators.secrets import TriggerSecretRotationOperator, VerifySecretRotationOperator
+from iamflow.airflow.operators.sweep import (
+    COMPLIANCE_REPORT_ASSET,
+    MERGE_TASK_ID,
+    RESOLVE_TASK_ID,
+    SWEEP_TASK_ID,
+    SWEEP_TIME_KEY,
+    MergeSweepReportsOperator,
+    ReportCallback,
+    ResolveSweepTargetsOperator,
+    SweepAccountOperator,
+    sweep_pool,
+)
+from iamflow.airflow.sensors.secrets import SecretRotationSensor
 from iamflow.errors import Problem
-from iamflow.operators.converge import IamflowResourceOperator, PlaybookInvalidOperator, resource_doc_md
-from iamflow.operators.recap import PlaybookRecapOperator
+from iamflow.onboarding import OFFBOARD, ONBOARD, OnboardingConfig, form_schema, load_config
 from iamflow.settings import playbooks_dir
 from iamflow.spec.loader import (
     LoadResult,
@@ -64,6 +107,18 @@ from iamflow.spec.loader import (
 
 if TYPE_CHECKING:
     from iamflow.spec.models import Playbook
+
+__all__ = [
+    "OFFBOARD",
+    "ONBOARD",
+    "PlaybookInvalidWarning",
+    "build_compliance_sweep_dag",
+    "build_playbook_dags",
+    "build_secret_rotation_dag",
+    "build_team_dag",
+    "playbook_params",
+    "task_id_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -330,3 +385,155 @@ def _first_line(text: str) -> str:
 
 def _md_escape(text: str) -> str:
     return text.replace("\n", " ").replace("<", "&lt;")
+
+
+# --- team onboarding and offboarding -----------------------------------------------------------
+
+APPROVAL_BODY = f"{{{{ ti.xcom_pull(task_ids='{PLAN}', key='{BODY_KEY}') }}}}"
+APPROVAL_SUBJECT = f"{{{{ ti.xcom_pull(task_ids='{PLAN}', key='{SUBJECT_KEY}') }}}}"
+
+
+def build_team_dag(action: str, *, doc_md: str | None = None, config: OnboardingConfig | None = None) -> DAG:
+    """The ``onboard_team`` or ``offboard_team`` DAG (no AWS call, one small YAML read at parse time)."""
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    config = config or load_config()
+    verb = "Onboard" if action == ONBOARD else "Offboard"
+    params = {name: Param(**schema) for name, schema in form_schema(config, action).items()}
+    with DAG(
+        dag_id=f"{action}_team",
+        description=f"{verb} a team: render its playbook, plan, approve, apply",
+        schedule=None,
+        catchup=False,
+        max_active_runs=1,
+        tags=["iamflow", "onboarding"],
+        doc_md=doc_md,
+        params=params,
+        default_args={"owner": OWNER, "retries": 1, "retry_delay": timedelta(seconds=30)},
+    ) as dag:
+        validate = ValidateTeamRequestOperator(
+            task_id=VALIDATE, action=action, retries=0,
+            doc_md="Re-validate the form (team slug, environment, owners, policies) before any AWS call, refuse "
+                   "a team that another playbook claims, and take the team's lock.")
+        render = RenderTeamPlaybookOperator(
+            task_id=RENDER, action=action, retries=0,
+            doc_md="Render `include/templates/team-playbook.yaml.j2` to the teams folder's `.pending/` and "
+                   "validate it with the playbook loader.")
+        plan = PlanTeamPlaybookOperator(
+            task_id=PLAN, action=action,
+            doc_md="Plan every resource in check mode (writes refused by botocore); the diff goes to the approval.")
+        approve = ApprovalOperator(
+            task_id=APPROVE,
+            subject=APPROVAL_SUBJECT,
+            body=APPROVAL_BODY,
+            defaults=ApprovalOperator.REJECT,
+            response_timeout=timedelta(hours=config.approval_timeout_hours),
+            retries=0,
+            doc_md="Approve to apply exactly the plan shown; Reject, or no answer before the timeout, changes "
+                   "nothing.")
+        apply = ApplyTeamPlaybookOperator(
+            task_id=APPLY, action=action,
+            doc_md="Re-plan, refuse if the plan differs from the approved one, then converge every resource in "
+                   "dependency order.")
+        publish = PublishTeamPlaybookOperator(
+            task_id=PUBLISH, action=action, retries=0,
+            doc_md="Onboarding: move the playbook to the teams folder (the DAG factory and the drift check pick "
+                   "it up). Offboarding: remove the team's published playbook.")
+        recap = TeamRecapOperator(
+            task_id=RECAP, action=action,
+            doc_md="PLAY RECAP and outcome; removes the staged file, releases the team's lock, fails the run if "
+                   "a step failed.")
+        validate >> render >> plan >> approve >> apply >> publish >> recap
+    return dag
+
+
+# --- the compliance sweep ---------------------------------------------------------------------------
+
+SWEEP_TIME = f"{{{{ ti.xcom_pull(task_ids='{RESOLVE_TASK_ID}', key='{SWEEP_TIME_KEY}') }}}}"
+
+
+def build_compliance_sweep_dag(*, doc_md: str | None = None, on_report: ReportCallback | None = notify_report) -> DAG:
+    """The ``compliance_sweep`` DAG: resolve the targets, sweep each account (mapped, in a pool), merge.
+
+    :param doc_md: The DAG's documentation (the DAG file's docstring).
+    :param on_report: Notification slot: called with the merge task's summary (run id, paths,
+        counts). The default logs the high and critical failures, and mails or posts them when
+        ``iamflow_smtp`` / ``iamflow_slack`` connections exist.
+    """
+    with DAG(
+        dag_id="compliance_sweep",
+        schedule="0 2 * * *",
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["iamflow", "compliance", "demo"],
+        doc_md=doc_md,
+        default_args={"owner": OWNER, "retries": 2, "retry_delay": timedelta(minutes=1),
+                      "on_failure_callback": on_failure_callback},
+        params={
+            "accounts": Param("", type="string", title="Accounts",
+                              description="Comma-separated account ids to sweep (default: every target of targets.yaml)"),
+        },
+    ) as dag:
+        resolve = ResolveSweepTargetsOperator(
+            task_id=RESOLVE_TASK_ID,
+            accounts="{{ params.accounts }}",
+            doc_md="List the accounts to sweep from `include/targets.yaml` (Organizations when it says so) "
+                   "and fix the sweep's clock.",
+        )
+        sweep = SweepAccountOperator.partial(
+            task_id=SWEEP_TASK_ID,
+            sweep_time=SWEEP_TIME,
+            pool=sweep_pool(),
+            retry_delay=timedelta(seconds=30),
+            map_index_template="{{ iamflow_account }}",
+            execution_timeout=timedelta(hours=1),
+            doc_md="Sweep one account: assume its role, collect once, run every enabled check and the drift "
+                   "check, apply the mutelist. The last attempt turns an unreachable account into ERROR findings.",
+        ).expand(target=resolve.output)
+        MergeSweepReportsOperator(
+            task_id=MERGE_TASK_ID,
+            results=sweep.output,
+            targets=resolve.output,
+            sweep_time=SWEEP_TIME,
+            outlets=[COMPLIANCE_REPORT_ASSET],
+            on_report=on_report,
+            doc_md="Merge every account's findings, write the reports and `latest/`, log the summary and "
+                   "update the report Asset.",
+        )
+    return dag
+
+
+# --- secret rotation verification -------------------------------------------------------------------
+
+
+def build_secret_rotation_dag(*, doc_md: str | None = None) -> DAG:
+    """The ``secret_rotation`` DAG: optionally rotate one secret and wait for it, then verify every rotation."""
+    with DAG(
+        dag_id="secret_rotation",
+        schedule="@daily",
+        start_date=START_DATE,
+        catchup=False,
+        tags=["iamflow", "secrets", "verification"],
+        doc_md=doc_md,
+        default_args={"owner": OWNER, "retries": 2, "retry_delay": timedelta(seconds=30),
+                      "on_failure_callback": on_failure_callback},
+        params={
+            "rotate_now_secret": Param("", type="string",
+                                       description="A secret to rotate now (through its Lambda) before verifying"),
+            "include_all": Param(False, type="boolean", description="Also verify every other secret in the account"),
+        },
+    ) as dag:
+        trigger = TriggerSecretRotationOperator(task_id="trigger_rotation",
+                                                secret_id="{{ params.rotate_now_secret }}")
+        wait = SecretRotationSensor(
+            task_id="wait_for_rotation",
+            secret_id="{{ params.rotate_now_secret }}",
+            since="{{ ti.xcom_pull(task_ids='trigger_rotation')['since'] }}",
+            timeout=60 * 60,
+            poke_interval=30,
+            deferrable=True,  # waits in the triggerer, holding no worker slot
+        )
+        verify = VerifySecretRotationOperator(task_id="verify_rotation", trigger_rule="none_failed")
+        trigger >> wait >> verify
+    return dag

@@ -1,0 +1,9 @@
+"""Airflow operators over the iamflow engine (cheap to import: the engine loads inside ``execute``)."""
+
+from __future__ import annotations
+
+from iamflow.airflow.operators.base import IamflowBaseOperator
+from iamflow.airflow.operators.converge import IamflowResourceOperator, PlaybookInvalidOperator
+from iamflow.airflow.operators.recap import PlaybookRecapOperator
+
+__all__ = ["IamflowBaseOperator", "IamflowResourceOperator", "PlaybookInvalidOperator", "PlaybookRecapOperator"]

@@ -1,0 +1,1 @@
+"""Sensors of iamflow's DAGs (deferrable ones wait in the triggerer)."""
