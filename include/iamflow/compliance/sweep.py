@@ -117,7 +117,11 @@ def resolve_access_key_ids(clients: AwsClients, findings: list[Finding], budget:
         if key_id is None:
             out.append(f)
             continue
-        message = re.sub(rf"(?i)\baccess key {slot}\b", lambda m, k=key_id: f"{m.group(0)} ({k})", f.message, count=1)
+
+        def named(m: re.Match[str], k: str = key_id) -> str:
+            return f"{m.group(0)} ({k})"
+
+        message = re.sub(rf"(?i)\baccess key {slot}\b", named, f.message, count=1)
         out.append(f.with_status(f.status, message=message, extra={**f.extra, "access_key_id": key_id}))
     return out
 

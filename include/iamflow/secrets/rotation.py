@@ -256,7 +256,8 @@ def _list_versions(clients: AwsClients, name: str) -> dict[str, datetime]:
 def load_validator(dotted: str) -> Validator:
     """Import ``package.module:function``."""
     module_name, _, attr = dotted.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    validator: Validator = getattr(importlib.import_module(module_name), attr)
+    return validator
 
 
 def _check_value(clients: AwsClients, t: _Target) -> RotationCheck:
