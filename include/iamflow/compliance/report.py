@@ -22,6 +22,7 @@ from typing import Any
 
 from iamflow import __version__
 from iamflow.compliance.findings import CONTRACT_FIELDS, ERROR, FAIL, SEVERITIES, STATUSES, Finding
+from iamflow.compliance.mutelist import ExpiredSuppression
 from iamflow.secrets.hygiene import redact
 
 FINDINGS_JSON = "findings.json"
@@ -73,7 +74,7 @@ def write_reports(
     *,
     run_id: str | None = None,
     generated_at: datetime | None = None,
-    expired_suppressions: Iterable[dict[str, Any]] = (),
+    expired_suppressions: Iterable[ExpiredSuppression] = (),
     accounts: Iterable[str] = (),
     call_counts: dict[str, dict[str, int]] | None = None,
     dag_run_id: str | None = None,

@@ -29,7 +29,7 @@ from iamflow.compliance.collect import (
 )
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import FAIL, Finding
-from iamflow.compliance.mutelist import Mutelist
+from iamflow.compliance.mutelist import ExpiredSuppression, Mutelist
 from iamflow.compliance.registry import Check, enabled_checks, evaluate, steps_for
 from iamflow.compliance.report import ReportPaths, write_reports
 from iamflow.compliance.snapshot import ALL_STEPS, Snapshot
@@ -204,7 +204,7 @@ class SweepResult:
     paths: ReportPaths
     findings: list[Finding]
     results: list[TargetResult]
-    expired_suppressions: list[dict[str, Any]]
+    expired_suppressions: list[ExpiredSuppression]
 
 
 def finish_sweep(
