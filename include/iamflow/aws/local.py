@@ -284,7 +284,8 @@ class _BoundedMotoServer:
             ) from error
 
     def get_host_and_port(self) -> tuple[str, int]:
-        return self._server.get_host_and_port()
+        address: tuple[str, int] = self._server.get_host_and_port()
+        return address
 
     def stop(self) -> None:
         server = self._server

@@ -144,7 +144,7 @@ def collect_account(
 class _Collector:
     """The steps of :func:`collect_account`, sharing clients, snapshot, clock and options."""
 
-    def __init__(self, clients: AwsClients, snapshot: Snapshot, now: datetime, opts: CollectOptions, sleep: Sleep):
+    def __init__(self, clients: AwsClients, snapshot: Snapshot, now: datetime, opts: CollectOptions, sleep: Sleep | None):
         self.clients = clients
         self.snapshot = snapshot
         self.now = now
@@ -218,7 +218,8 @@ class _Collector:
         delays = iter(self._backoff())
         while True:
             try:
-                return iam.get_credential_report()
+                report: dict[str, Any] = iam.get_credential_report()
+                return report
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code")
                 if code not in REPORT_ABSENT | REPORT_BUSY:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from iamflow.compliance.config import ComplianceConfigError, read_yaml_file
 from iamflow.compliance.findings import FAIL, MUTED, Finding
@@ -92,6 +92,24 @@ def _expiry(value: Any, where: str) -> datetime | None:
     raise ComplianceConfigError(f"{where}: not a date: {value!r}")
 
 
+class MuteDescription(TypedDict):
+    """A mute entry as a muted finding's ``muted_by`` and the report show it."""
+
+    account: str
+    check: str
+    resources: list[str]
+    owner: str
+    reason: str
+    expires: str | None
+
+
+class ExpiredSuppression(MuteDescription):
+    """An expired entry, with how many FAIL findings it would have muted and the mutelist it is in."""
+
+    would_mute: int
+    mutelist: str
+
+
 @dataclass(frozen=True)
 class MuteEntry:
     """One check entry under one account of the mutelist."""
@@ -138,7 +156,7 @@ class MuteEntry:
         given = {k: v for k, v in self.exceptions.items() if v}
         return bool(given) and all(tests[k](v) for k, v in given.items())
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> MuteDescription:
         """The entry as shown in a muted finding's ``muted_by`` and in the report."""
         return {
             "account": self.account,
@@ -201,11 +219,11 @@ class Mutelist:
             out.append(f.with_status(MUTED, muted_by={**entry.describe(), "mutelist": self.source}) if entry else f)
         return out
 
-    def expired_entries(self, now: datetime, findings: Iterable[Finding] = (), accounts: Iterable[str] = ()) -> list[dict[str, Any]]:
+    def expired_entries(self, now: datetime, findings: Iterable[Finding] = (), accounts: Iterable[str] = ()) -> list[ExpiredSuppression]:
         """Expired entries relevant to these accounts, each with how many FAIL findings it would have muted."""
         fails = [f for f in findings if f.status == FAIL]
         wanted = set(accounts) | {f.account_id for f in fails}
-        out = []
+        out: list[ExpiredSuppression] = []
         for e in self.entries:
             if not e.expired(now) or (e.account != "*" and wanted and e.account not in wanted):
                 continue

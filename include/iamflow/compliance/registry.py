@@ -14,7 +14,7 @@ import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from iamflow.compliance import snapshot as snap
 from iamflow.compliance.findings import ERROR, GLOBAL_REGION, SEVERITIES, Finding, Result
@@ -53,6 +53,19 @@ STEP_PERMISSIONS: dict[str, tuple[str, ...]] = {
 BASE_PERMISSIONS = ("sts:GetCallerIdentity",)
 
 CheckFunction = Callable[["Snapshot", "ComplianceConfig", datetime], Iterable[Result]]
+
+
+class CheckScope(TypedDict):
+    """``@check`` keywords a group of checks shares: what they collect and which service they judge."""
+
+    needs: tuple[str, ...]
+    service: str
+
+
+class ResourceScope(CheckScope):
+    """A :class:`CheckScope` whose checks all report on one resource type."""
+
+    resource_type: str
 
 
 @dataclass(frozen=True)

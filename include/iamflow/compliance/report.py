@@ -22,6 +22,7 @@ from typing import Any
 
 from iamflow import __version__
 from iamflow.compliance.findings import CONTRACT_FIELDS, ERROR, FAIL, SEVERITIES, STATUSES, Finding
+from iamflow.compliance.mutelist import ExpiredSuppression
 from iamflow.secrets.hygiene import redact
 
 FINDINGS_JSON = "findings.json"
@@ -73,7 +74,7 @@ def write_reports(
     *,
     run_id: str | None = None,
     generated_at: datetime | None = None,
-    expired_suppressions: Iterable[dict[str, Any]] = (),
+    expired_suppressions: Iterable[ExpiredSuppression] = (),
     accounts: Iterable[str] = (),
     call_counts: dict[str, dict[str, int]] | None = None,
     dag_run_id: str | None = None,
@@ -212,9 +213,9 @@ def _summary(rows: list[dict[str, Any]], run_id: str, generated_at: datetime, ac
              expired: list[dict[str, Any]], diff: _Diff, previous_run: str | None,
              call_counts: dict[str, dict[str, int]]) -> dict[str, Any]:
     totals = Counter(r["status"] for r in rows)
-    by_account: dict[str, Counter] = defaultdict(Counter)
-    by_severity: dict[str, Counter] = {s: Counter() for s in SEVERITIES}
-    by_control: dict[str, Counter] = defaultdict(Counter)
+    by_account: dict[str, Counter[str]] = defaultdict(Counter)
+    by_severity: dict[str, Counter[str]] = {s: Counter() for s in SEVERITIES}
+    by_control: dict[str, Counter[str]] = defaultdict(Counter)
     control_checks: dict[str, set[str]] = defaultdict(set)
     for r in rows:
         by_account[r["account_id"]][r["status"]] += 1
@@ -224,7 +225,10 @@ def _summary(rows: list[dict[str, Any]], run_id: str, generated_at: datetime, ac
                 key = f"{framework} {control}"
                 by_control[key][r["status"]] += 1
                 control_checks[key].add(r["check_id"])
-    status_counts = lambda c: {s: c.get(s, 0) for s in STATUSES}  # noqa: E731
+
+    def status_counts(c: Counter[str]) -> dict[str, int]:
+        return {s: c.get(s, 0) for s in STATUSES}
+
     return {
         "run_id": run_id,
         "generated_at": generated_at.isoformat(),
@@ -415,7 +419,10 @@ def render_html(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
         )
     hidden = max(passes - HTML_PASS_ROWS, 0)
     hidden_note = f"<p><small>{hidden} further PASS findings are only in findings.json.</small></p>" if hidden else ""
-    options = lambda values: "".join(f'<option value="{_e(v)}">{_e(v)}</option>' for v in values)  # noqa: E731
+
+    def options(values: Iterable[str]) -> str:
+        return "".join(f'<option value="{_e(v)}">{_e(v)}</option>' for v in values)
+
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>iamflow compliance sweep {_e(summary['run_id'])}</title>
 <style>{_CSS}</style></head><body>

@@ -28,7 +28,7 @@ from iamflow.compliance.collect import (
 )
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import FAIL, Finding
-from iamflow.compliance.mutelist import Mutelist
+from iamflow.compliance.mutelist import ExpiredSuppression, Mutelist
 from iamflow.compliance.registry import Check, enabled_checks, evaluate, steps_for
 from iamflow.compliance.report import ReportPaths, write_reports
 from iamflow.compliance.snapshot import ALL_STEPS, Snapshot
@@ -109,7 +109,11 @@ def resolve_access_key_ids(clients: AwsClients, findings: list[Finding], budget:
         if key_id is None:
             out.append(f)
             continue
-        message = re.sub(rf"(?i)\baccess key {slot}\b", lambda m, k=key_id: f"{m.group(0)} ({k})", f.message, count=1)
+
+        def named(m: re.Match[str], k: str = key_id) -> str:
+            return f"{m.group(0)} ({k})"
+
+        message = re.sub(rf"(?i)\baccess key {slot}\b", named, f.message, count=1)
         out.append(f.with_status(f.status, message=message, extra={**f.extra, "access_key_id": key_id}))
     return out
 
@@ -192,7 +196,7 @@ class SweepResult:
     paths: ReportPaths
     findings: list[Finding]
     results: list[TargetResult]
-    expired_suppressions: list[dict[str, Any]]
+    expired_suppressions: list[ExpiredSuppression]
 
 
 def finish_sweep(

@@ -20,7 +20,7 @@ import json
 import os
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from botocore.exceptions import ClientError
 from cryptography.exceptions import InvalidTag
@@ -131,7 +131,15 @@ def envelope_decrypt(kms_client: Any, envelope: Mapping[str, Any] | str, context
         del data_key
 
 
-def prove_key(kms_client: Any, key_id: str) -> dict[str, Any]:
+class KeyProof(TypedDict):
+    """What an envelope round trip proved: the key (as KMS named it) and the algorithm used."""
+
+    key: str
+    ok: bool
+    alg: str
+
+
+def prove_key(kms_client: Any, key_id: str) -> KeyProof:
     """Prove a key usable with an envelope round trip of a random probe; never returns key or probe.
 
     Raises ``EnvelopeIntegrityError`` when the round trip does not give the probe back.

@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
@@ -256,7 +256,8 @@ def _list_versions(clients: AwsClients, name: str) -> dict[str, datetime]:
 def load_validator(dotted: str) -> Validator:
     """Import ``package.module:function``."""
     module_name, _, attr = dotted.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    validator: Validator = getattr(importlib.import_module(module_name), attr)
+    return validator
 
 
 def _check_value(clients: AwsClients, t: _Target) -> RotationCheck:
@@ -353,7 +354,16 @@ def rotation_complete(clients: AwsClients, secret_id: str, since: datetime) -> b
     return created is not None and _utc(created) >= _utc(since).replace(microsecond=0)
 
 
-def summarize(checks: list[RotationCheck]) -> dict[str, Any]:
+class RotationSummary(TypedDict):
+    """Counts by status, how many secrets were verified, the ones that did not pass, and every check."""
+
+    counts: dict[str, int]
+    secrets: int
+    failing: list[str]
+    checks: list[dict[str, str]]
+
+
+def summarize(checks: list[RotationCheck]) -> RotationSummary:
     """A JSON-able summary: counts by status, the secrets that did not pass, and every check."""
     counts = {PASS: 0, FAIL: 0, ERROR: 0}
     for c in checks:

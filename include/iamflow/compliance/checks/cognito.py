@@ -7,11 +7,11 @@ from datetime import datetime
 
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import Result, errored, failed, passed
-from iamflow.compliance.registry import check
+from iamflow.compliance.registry import ResourceScope, check
 from iamflow.compliance.snapshot import USER_POOLS, Snapshot, UserPool
 
-_POOL = {"needs": (USER_POOLS,), "service": "cognito-idp", "resource_type": "AwsCognitoUserPool"}
-_CLIENT = {"needs": (USER_POOLS,), "service": "cognito-idp", "resource_type": "AwsCognitoUserPoolClient"}
+_POOL: ResourceScope = {"needs": (USER_POOLS,), "service": "cognito-idp", "resource_type": "AwsCognitoUserPool"}
+_CLIENT: ResourceScope = {"needs": (USER_POOLS,), "service": "cognito-idp", "resource_type": "AwsCognitoUserPoolClient"}
 _PASSWORD_FIX = "Update the pool's password policy (UpdateUserPool Policies.PasswordPolicy) so that "
 
 

@@ -7,10 +7,15 @@ from datetime import datetime
 
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import Result, failed, passed
-from iamflow.compliance.registry import check
+from iamflow.compliance.registry import ResourceScope, check
 from iamflow.compliance.snapshot import PASSWORD_POLICY, Snapshot
 
-_COMMON = {"needs": (PASSWORD_POLICY,), "service": "iam", "resource_type": "AwsAccountPasswordPolicy", "severity": "medium"}
+
+class _PasswordPolicyScope(ResourceScope):
+    severity: str
+
+
+_COMMON: _PasswordPolicyScope = {"needs": (PASSWORD_POLICY,), "service": "iam", "resource_type": "AwsAccountPasswordPolicy", "severity": "medium"}
 _FIX = "Update the account password policy (IAM > Account settings, or UpdateAccountPasswordPolicy) so that "
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import Result, errored, failed, passed
-from iamflow.compliance.registry import check
+from iamflow.compliance.registry import CheckScope, check
 from iamflow.compliance.snapshot import (
     AUTHORIZATION_DETAILS,
     AuthorizationDetails,
@@ -23,7 +24,7 @@ from iamflow.policy.lint import grants_admin, grants_full_service
 
 ADMIN_POLICY = ":iam::aws:policy/AdministratorAccess"
 SUPPORT_POLICY = ":iam::aws:policy/AWSSupportAccess"
-_NEEDS = {"needs": (AUTHORIZATION_DETAILS,), "service": "iam"}
+_NEEDS: CheckScope = {"needs": (AUTHORIZATION_DETAILS,), "service": "iam"}
 _NARROW = ("Replace the policy with one that names the actions and resources the principals need "
            "(start from IAM Access Analyzer's generated policy), then detach and delete the broad one.")
 
@@ -110,7 +111,7 @@ def iam_customer_unattached_policy_no_administrative_privileges(
     yield from _judge_managed(_managed(snapshot, aws=False, attached=False), "admin", _ADMIN)
 
 
-def _inline(snapshot: Snapshot) -> Iterator[tuple[Principal, str, dict]]:
+def _inline(snapshot: Snapshot) -> Iterator[tuple[Principal, str, dict[str, Any]]]:
     for principal in _auth(snapshot).principals():
         for name, document in principal.inline_policies.items():
             yield principal, name, document

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from iamflow.compliance.checks._common import day
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import Result, errored, failed, passed
-from iamflow.compliance.registry import check
+from iamflow.compliance.registry import ResourceScope, check
 from iamflow.compliance.snapshot import KMS_KEYS, KmsKey, Snapshot
 from iamflow.policy.lint import statement_list
 
 # AWS's rotation period when RotationPeriodInDays is not reported (older API answers, moto)
 DEFAULT_ROTATION_PERIOD_DAYS = 365
-_KEY = {"needs": (KMS_KEYS,), "service": "kms", "resource_type": "AwsKmsKey"}
+_KEY: ResourceScope = {"needs": (KMS_KEYS,), "service": "kms", "resource_type": "AwsKmsKey"}
 
 
 def _keys(snapshot: Snapshot) -> Iterator[KmsKey]:
@@ -107,7 +108,7 @@ def kms_cmk_not_deleted_unintentionally(snapshot: Snapshot, config: ComplianceCo
             yield passed(key.arn, f"KMS key {key.key_id} is not scheduled for deletion (state {key.state}).", **_fields(key))
 
 
-def _public_statements(policy: dict) -> list[str]:
+def _public_statements(policy: dict[str, Any]) -> list[str]:
     found = []
     for i, s in enumerate(statement_list(policy)):
         if str(s.get("Effect", "")).lower() != "allow" or s.get("Condition"):

@@ -8,10 +8,10 @@ from datetime import datetime
 from iamflow.compliance.checks._common import age_days, day, iso
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import Result, failed, passed
-from iamflow.compliance.registry import check
+from iamflow.compliance.registry import ResourceScope, check
 from iamflow.compliance.snapshot import SECRETS, Secret, Snapshot
 
-_SECRET = {"needs": (SECRETS,), "service": "secretsmanager", "resource_type": "AwsSecretsManagerSecret"}
+_SECRET: ResourceScope = {"needs": (SECRETS,), "service": "secretsmanager", "resource_type": "AwsSecretsManagerSecret"}
 
 
 def _secrets(snapshot: Snapshot) -> Iterator[Secret]:
