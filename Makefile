@@ -2,7 +2,7 @@
 #
 #   make venv    create .venv and install the locked requirements (only when they changed)
 #   make test    lint, then the whole test suite        PYTEST_ARGS="-k clients -x" to narrow it
-#   make lint    ruff only
+#   make lint    ruff, mypy (strict on spec/, policy/, resources/) and the import contracts
 #   make run     the demo: embedded AWS, seeded account, every DAG once, recap and report paths
 #   make up      the same stack as a live Airflow UI on http://localhost:8080
 #   make lock    rewrite requirements.txt from .venv (after adding or upgrading a package)
@@ -43,6 +43,8 @@ $(STAMP): requirements.txt pyproject.toml
 
 lint: venv
 	$(BIN)/ruff check $(wildcard $(LINT_PATHS))
+	$(BIN)/mypy
+	PYTHONPATH=include $(BIN)/lint-imports --no-logo
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS) tests

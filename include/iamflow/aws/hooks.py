@@ -127,10 +127,8 @@ def airflow_connection_field(conn_id: str, field: str) -> str | None:
 
     Any secrets backend configured for Airflow applies. None when the connection has no such field.
     """
-    try:
-        from airflow.sdk import BaseHook
-    except ImportError:  # pragma: no cover - older Airflow layouts
-        from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.sdk import BaseHook
+
     conn = BaseHook.get_connection(conn_id)
     if field == "password":
         return conn.password

@@ -17,7 +17,7 @@ from iamflow.spec.models import (
 )
 
 # The key usages AWS allows for each key spec (SM2 exists only in the China regions: left out).
-KEY_USAGES: dict[str, tuple[str, ...]] = {
+KEY_USAGES: dict[str, tuple[KeyUsage, ...]] = {
     "SYMMETRIC_DEFAULT": ("ENCRYPT_DECRYPT",),
     "RSA_2048": ("ENCRYPT_DECRYPT", "SIGN_VERIFY"),
     "RSA_3072": ("ENCRYPT_DECRYPT", "SIGN_VERIFY"),
@@ -137,7 +137,7 @@ class KmsKey(ResourceBase):
     def _combinations(self) -> KmsKey:
         allowed = KEY_USAGES[self.key_spec]
         if self.key_usage is None:
-            self.key_usage = allowed[0]  # type: ignore[assignment]
+            self.key_usage = allowed[0]
         elif self.key_usage not in allowed:
             raise ValueError(
                 f"key_usage: {self.key_usage} is not allowed with key_spec {self.key_spec} "

@@ -19,6 +19,7 @@ from iamflow.airflow.operators.base import IamflowBaseOperator, aws_template_fie
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from iamflow.secrets.rotation import RotationSummary
     from iamflow.spec.kinds_secrets import Secret
 
 SUMMARY_KEY = "rotation_summary"
@@ -26,12 +27,13 @@ SUMMARY_KEY = "rotation_summary"
 
 def declared_secrets(paths: Sequence[str] | None) -> list[Secret]:
     """The ``secret`` resources of the given playbooks (every playbook when ``paths`` is empty)."""
+    from iamflow.spec.kinds_secrets import Secret
     from iamflow.spec.loader import discover_playbooks, load_playbook
 
     files = [str(p) for p in paths] if paths else [str(p) for p in discover_playbooks()]
     out: list[Secret] = []
     for path in files:
-        out.extend(r for r in load_playbook(path).resources if r.kind == "secret")  # type: ignore[misc]
+        out.extend(r for r in load_playbook(path).resources if isinstance(r, Secret))
     return out
 
 
@@ -71,7 +73,7 @@ class VerifySecretRotationOperator(IamflowBaseOperator):
         self.pending_max_hours = pending_max_hours
         self.grace_days = grace_days
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> RotationSummary:
         from iamflow.errors import IamflowError
         from iamflow.secrets.rotation import FAIL, format_checks, summarize, verify_rotation
 

@@ -181,7 +181,7 @@ class SweepAccountOperator(IamflowBaseOperator):
         from iamflow.errors import IamflowError
 
         target = Target.from_dict(dict(self.target))
-        context[ACCOUNT_LABEL_KEY] = target.label  # type: ignore[literal-required]
+        context[ACCOUNT_LABEL_KEY] = target.label  # type: ignore[literal-required]  # our own key in the task context, read back by the UI label
         now = parse_sweep_time(self.sweep_time)
         try:
             config = ComplianceConfig.load(self.config_path or None)
