@@ -544,12 +544,12 @@ def up(*, out: Any = None) -> int:
                     if process.poll() is not None and not stop["requested"]:
                         say(f"airflow standalone exited ({process.returncode}); see {log_path}")
                 say("Stopping Airflow ...")
-                _stop_process_group(process)
+                stop_process_group(process)
                 process = None
             say("Stopped.")
     finally:
         if process is not None:
-            _stop_process_group(process)
+            stop_process_group(process)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
@@ -597,23 +597,21 @@ def _login(home: Path, stop: dict[str, bool], *, timeout: float = 60.0) -> str:
     return f"see {path} (not written yet)"
 
 
-def _stop_process_group(process: subprocess.Popen[bytes], *, grace: float = 20.0) -> None:
-    """Stop the process we started and its children (its own session): SIGTERM, then SIGKILL.
+def stop_process_group(process: subprocess.Popen[bytes], *, grace: float = 20.0) -> None:
+    """Stop a process we started and its children (its own session): SIGTERM, then SIGKILL.
 
     ``airflow standalone`` returns before its components have finished shutting down, so this
     waits for the whole group, not only for the process itself.
     """
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
+        if not _group_alive(process):
             break
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline and _group_alive(process):
             time.sleep(0.2)
-        if not _group_alive(process):
-            break
-    if process.poll() is None:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=5)
 
 

@@ -18,13 +18,12 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 import pytest
 
 from iamflow.settings import project_root
+from tools.demo import stop_process_group
 
 ARTIFACTS = project_root() / "test-artifacts" / "ui"
 BROWSER_FLAGS = (
@@ -168,27 +168,7 @@ def _tail(path: Path, lines: int = 25) -> str:
 
 def stop_group(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
     """SIGTERM the process's group (it leads its own session), then SIGKILL whatever is left of it."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        if not _group_alive(process):
-            break
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and _group_alive(process):
-            time.sleep(0.2)
-    with suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
-
-
-def _group_alive(process: subprocess.Popen[bytes]) -> bool:
-    process.poll()  # reap the leader: a zombie leader must not count as alive
-    try:
-        os.killpg(process.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    stop_process_group(process, grace=grace)
 
 
 @contextmanager
