@@ -243,9 +243,6 @@ class CognitoAppClientHandler(ResourceHandler[CognitoAppClient, AppClientState, 
             plan.changes.append(_store_client_secret(secret_name, label))
         return plan
 
-    def exists(self, current: AppClientState | None) -> bool:
-        return current is not None
-
     def arn(self, resource: CognitoAppClient, env: PlanEnv, current: AppClientState | None) -> str:
         """App clients have no ARN: findings name the pool."""
         return pool_arn(env, current["pool_id"] if current else None)
