@@ -99,6 +99,7 @@ from iamflow.onboarding import OFFBOARD, ONBOARD, OnboardingConfig, form_schema,
 from iamflow.settings import playbooks_dir
 from iamflow.spec.loader import (
     LoadResult,
+    add_ownership_problems,
     check_playbook,
     dependencies,
     dependency_levels,
@@ -176,6 +177,10 @@ def build_playbook_dags(directory: str | Path | None = None) -> dict[str, DAG]:
     if wanted:
         paths = _only_for(wanted, paths, root)
     checked = [(path, _check(path)) for path in paths]
+    # Two playbooks declaring one object would undo each other on every run: both become placeholders
+    # naming the conflict. (A worker parsing for one DAG loads only the files that can give its id; the
+    # scheduler's placeholder then has tasks that DAG lacks, so nothing converges there either.)
+    add_ownership_problems([result for _, result in checked])
     dags: dict[str, DAG] = {}
     sources: dict[str, Path] = {}
     invalid: list[tuple[Path, list[str], bool]] = []

@@ -140,6 +140,10 @@ class CognitoUserPool(ResourceBase):
     force: bool = False
     admin_users: list[AdminUser] | None = None
 
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        """Pool names repeat in AWS; a pool is the one tagged ``iamflow:id = <playbook>/<pool>``."""
+        return [(self.kind, pool_tag_value(playbook, self.name))]
+
     _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
 
     @field_validator("name")
@@ -280,6 +284,10 @@ class CognitoAppClient(ResourceBase):
     allowed_oauth_scopes: list[str] | None = None
     allow_replace: bool = False
 
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        """An app client is found by name within its pool."""
+        return [(self.kind, pool_tag_value(*pool_owner(playbook, self.user_pool)), self.name)]
+
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
@@ -343,6 +351,10 @@ class CognitoGroup(ResourceBase):
     description: str | None = Field(default=None, max_length=2048)
     precedence: int | None = Field(default=None, ge=0, le=2147483647)
     role: str | None = None
+
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        """A group is one name within its pool, which may be another playbook's (``playbook/pool``)."""
+        return [(self.kind, pool_tag_value(*pool_owner(playbook, self.user_pool)), self.name)]
 
     @field_validator("name")
     @classmethod

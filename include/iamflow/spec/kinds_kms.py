@@ -88,6 +88,10 @@ class KmsKey(ResourceBase):
         """The declared aliases, or ``alias/<name>`` when none are declared."""
         return list(self.aliases) if self.aliases else [f"alias/{self.name}"]
 
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        """A key is found through its aliases: each names one key of the account and region."""
+        return [("kms_alias", alias) for alias in self.alias_names]
+
     def arn(self, ctx: Any) -> str:
         return f"arn:{ctx.partition}:kms:{ctx.region}:{ctx.account_id}:{self.alias_names[0]}"
 

@@ -9,7 +9,7 @@ looks like a hard-coded credential anywhere in the file, and the policy linter (
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,8 +73,12 @@ def load_playbook(path: str | Path, *, policies: Path | None = None) -> Playbook
 
 
 def lint_paths(paths: Iterable[str | Path], *, policies: Path | None = None) -> list[LoadResult]:
-    """Validate many playbook files; also reports playbook names used by two files."""
+    """Validate many playbook files that run together.
+
+    Also reports playbook names used by two files, and objects that two playbooks both declare.
+    """
     results = [check_playbook(p, policies=policies) for p in paths]
+    add_ownership_problems(results)
     seen: dict[str, str] = {}
     for r in results:
         if r.playbook is None:
@@ -84,6 +88,21 @@ def lint_paths(paths: Iterable[str | Path], *, policies: Path | None = None) -> 
             r.problems.append(Problem(str(r.path), None, "name",
                                       f"playbook name {r.playbook.name!r} is also used by {other}"))
     return results
+
+
+def add_ownership_problems(results: Sequence[LoadResult]) -> None:
+    """Add a problem to each playbook that declares an object another of ``results`` declares too."""
+    from iamflow.spec.ownership import conflict_problems
+
+    # a second file naming an already-seen playbook is refused for that; it owns nothing
+    first: dict[str, Playbook] = {}
+    for r in results:
+        if r.playbook is not None:
+            first.setdefault(r.playbook.name, r.playbook)
+    problems = conflict_problems(list(first.values()))
+    for r in results:
+        if r.playbook is not None:
+            r.problems.extend(problems.get(r.playbook.source, []))
 
 
 def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadResult:

@@ -63,6 +63,13 @@ class ResourceBase(BaseModel):
         """The ARN other resources use to refer to this one (``ctx`` is a RunContext)."""
         raise NotImplementedError(f"{self.kind} cannot be referred to by ARN")
 
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        """What makes this object one object in an account: two declarations of one identity conflict.
+
+        :param playbook: the name of the playbook declaring it (some kinds are scoped by it).
+        """
+        return [(self.kind, self.name)]
+
     def lint_warnings(self) -> list[tuple[str, str]]:
         """(field, message) for settings that are allowed but weaker than they should be."""
         return []
@@ -145,6 +152,10 @@ class IamManagedPolicy(ResourceBase):
     def arn(self, ctx: Any) -> str:
         return str(ctx.iam_arn("policy", self.name, self.path))
 
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        # IAM names are unique in an account whatever their path, and not distinguished by case
+        return [(self.kind, self.name.lower())]
+
     _name = field_validator("name")(lambda cls, v: _check_name(v, 128))
     _path = field_validator("path")(lambda cls, v: _check_path(v))
     _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
@@ -179,6 +190,10 @@ class IamRole(ResourceBase):
 
     def arn(self, ctx: Any) -> str:
         return str(ctx.iam_arn("role", self.name, self.path))
+
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        # IAM names are unique in an account whatever their path, and not distinguished by case
+        return [(self.kind, self.name.lower())]
 
     _name = field_validator("name")(lambda cls, v: _check_name(v, 64))
     _path = field_validator("path")(lambda cls, v: _check_path(v))
@@ -227,6 +242,10 @@ class IamInstanceProfile(ResourceBase):
 
     def arn(self, ctx: Any) -> str:
         return str(ctx.iam_arn("instance-profile", self.name, self.path))
+
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        # IAM names are unique in an account whatever their path, and not distinguished by case
+        return [(self.kind, self.name.lower())]
 
     _name = field_validator("name")(lambda cls, v: _check_name(v, 128))
     _path = field_validator("path")(lambda cls, v: _check_path(v))
