@@ -31,9 +31,22 @@ def read_yaml_file(file: Path, what: str = "file") -> dict[str, Any]:
     if not file.exists():
         raise ComplianceConfigError(f"{file}: no such {what}")
     try:
-        return yaml.safe_load(file.read_text()) or {}
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ComplianceConfigError(f"{file}: the {what} is not UTF-8 text (byte {exc.start})") from exc
+    except OSError as exc:
+        raise ComplianceConfigError(f"{file}: cannot read the {what}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ComplianceConfigError(f"{file}: not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise ComplianceConfigError(f"{file}: the {what} is nested too deeply") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ComplianceConfigError(f"{file}: the {what} must be a mapping, not {type(data).__name__}")
+    return data
 
 @dataclass(frozen=True)
 class Thresholds:

@@ -18,6 +18,14 @@
 
 A leading ``*`` in a pattern means "anything before". Only ``FAIL`` findings become ``MUTED``: a
 ``PASS`` has nothing to hide and an ``ERROR`` (a collection failure) must never be hidden.
+
+Patterns are Python regexes searched as Prowler does (``re.search``), run by RE2, an engine whose
+time is linear in the text: a pattern such as ``(a+)+$`` cannot stall the sweep. RE2 refuses the
+constructs only a backtracking engine has (backreferences like ``\1``, lookarounds like
+``(?=...)``, possessive quantifiers); such a pattern is an error naming the file and the entry.
+Without the ``google-re2`` package, Python's engine runs the patterns, and any pattern that could
+backtrack catastrophically (a repeat inside a repeat, an alternation under a repeat,
+backreferences, lookarounds) is refused instead.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
 from iamflow.compliance.config import ComplianceConfigError, read_yaml_file
 from iamflow.compliance.findings import FAIL, MUTED, Finding
@@ -38,8 +46,91 @@ _ENTRY_KEYS = {"Regions", "Resources", "Tags", "Exceptions", "Description", "own
 _EXCEPTION_KEYS = {"Accounts", "Regions", "Resources", "Tags"}
 
 
-def _compile(pattern: Any, where: str) -> re.Pattern[str]:
-    if not isinstance(pattern, (str, int)):
+class Pattern(Protocol):
+    """A compiled mutelist pattern (RE2's or Python's): what the matching uses."""
+
+    @property
+    def pattern(self) -> str: ...
+
+    def search(self, text: str) -> object | None: ...
+
+    def fullmatch(self, text: str) -> object | None: ...
+
+
+# repeats of at most this many copies cannot blow up, whatever they contain
+_BOUNDED_REPEAT = 1
+
+
+def _backtracking_construct(text: str) -> str | None:
+    """What in a Python regex could backtrack catastrophically (None when nothing can).
+
+    Refused: backreferences, lookarounds, conditionals, and any repeat of more than one copy whose
+    body holds another repeat or an alternation (``(a+)+``, ``(a|aa)*``, ``(.*a){9}``).
+    """
+    from re import _constants as c  # type: ignore[attr-defined]  # the stdlib's regex opcodes, no public name
+    from re import _parser  # type: ignore[attr-defined]  # the stdlib's regex parser, no public name
+
+    repeats = (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT)
+
+    def walk(items: Any, in_repeat: bool) -> str | None:
+        for op, arg in items:
+            if op in (c.GROUPREF, c.GROUPREF_EXISTS):
+                return "a backreference or conditional group"
+            if op in (c.ASSERT, c.ASSERT_NOT):
+                return "a lookaround"
+            if op in repeats:
+                low, high, body = arg
+                if in_repeat and high > _BOUNDED_REPEAT:
+                    return "a repeat inside a repeat"
+                found = walk(body, in_repeat or high > _BOUNDED_REPEAT)
+            elif op is c.BRANCH:
+                if in_repeat:
+                    return "an alternation inside a repeat"
+                found = next((r for b in arg[1] if (r := walk(b, in_repeat))), None)
+            elif op in (c.SUBPATTERN, c.ATOMIC_GROUP):
+                found = walk(arg[-1], in_repeat)
+            else:
+                found = None
+            if found:
+                return found
+        return None
+
+    return walk(_parser.parse(text), False)
+
+
+def _compile_python(text: str) -> Pattern:
+    """Python's engine, for a pattern that cannot backtrack catastrophically (else ValueError)."""
+    compiled = re.compile(text)  # a syntax error first, as re.error
+    construct = _backtracking_construct(text)
+    if construct:
+        raise ValueError(f"it uses {construct}, which can take exponential time on some resource names; "
+                         "write it without nesting repeats")
+    return compiled
+
+
+def _compile_engine(text: str) -> Pattern:
+    """RE2 when installed, else Python's engine behind :func:`_backtracking_construct`."""
+    try:
+        import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
+    except ImportError:
+        return _compile_python(text)
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print its own parse errors on stderr
+    try:
+        compiled: Pattern = re2.compile(text, options=options)
+    except re2.error as exc:
+        detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        try:
+            re.compile(text)
+        except re.error as py_exc:  # not a regex at all: say what Python says about it
+            raise re.error(str(py_exc)) from exc
+        raise ValueError(f"the linear-time regex engine (RE2) does not support it ({detail}); backreferences, "
+                         "lookarounds and possessive quantifiers are not allowed") from exc
+    return compiled
+
+
+def _compile(pattern: Any, where: str) -> Pattern:
+    if isinstance(pattern, bool) or not isinstance(pattern, (str, int)):
         raise ComplianceConfigError(f"{where}: expected a string pattern, got {type(pattern).__name__}")
     text = str(pattern)
     if text == "*":
@@ -47,17 +138,21 @@ def _compile(pattern: Any, where: str) -> re.Pattern[str]:
     elif text.startswith("*"):
         text = ".*" + text[1:]
     try:
-        return re.compile(text)
+        return _compile_engine(text)
     except re.error as exc:
         raise ComplianceConfigError(f"{where}: bad regex {pattern!r}: {exc}") from exc
+    except ValueError as exc:
+        raise ComplianceConfigError(f"{where}: pattern {pattern!r} refused: {exc}") from exc
+    except (RecursionError, OverflowError) as exc:
+        raise ComplianceConfigError(f"{where}: pattern {pattern!r} refused: it is too complex") from exc
 
 
 @lru_cache(maxsize=512)
-def _check_regex(check_id: str) -> re.Pattern[str]:
+def _check_regex(check_id: str) -> Pattern:
     return _compile(check_id, "check id")
 
 
-def _patterns(value: Any, where: str) -> tuple[re.Pattern[str], ...]:
+def _patterns(value: Any, where: str) -> tuple[Pattern, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -65,11 +160,11 @@ def _patterns(value: Any, where: str) -> tuple[re.Pattern[str], ...]:
     return tuple(_compile(p, f"{where}[{i}]") for i, p in enumerate(value))
 
 
-def _search(patterns: Iterable[re.Pattern[str]], *values: str) -> bool:
+def _search(patterns: Iterable[Pattern], *values: str) -> bool:
     return any(p.search(v) for p in patterns for v in values if v)
 
 
-def _tags_match(patterns: tuple[re.Pattern[str], ...], tags: dict[str, str]) -> bool:
+def _tags_match(patterns: tuple[Pattern, ...], tags: dict[str, str]) -> bool:
     pairs = [f"{k}={v}" for k, v in tags.items()]
     return all(any(p.fullmatch(pair) for pair in pairs) for p in patterns)
 
@@ -116,10 +211,10 @@ class MuteEntry:
 
     account: str
     check: str
-    regions: tuple[re.Pattern[str], ...]
-    resources: tuple[re.Pattern[str], ...]
-    tags: tuple[re.Pattern[str], ...] = ()
-    exceptions: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
+    regions: tuple[Pattern, ...]
+    resources: tuple[Pattern, ...]
+    tags: tuple[Pattern, ...] = ()
+    exceptions: dict[str, tuple[Pattern, ...]] = field(default_factory=dict)
     description: str = ""
     owner: str = ""
     reason: str = ""
@@ -193,7 +288,13 @@ class Mutelist:
         top = next((k for k in TOP_KEYS if k in data), None)
         if top is None:
             raise ComplianceConfigError(f"{source}: expected a top-level key {TOP_KEYS[0]!r}")
-        accounts = (data[top] or {}).get("Accounts") or {}
+        body = data[top] or {}
+        if not isinstance(body, dict):
+            raise ComplianceConfigError(f"{source}: {top}: expected a mapping with Accounts")
+        unknown = sorted(str(k) for k in set(body) - {"Accounts"})
+        if unknown:
+            raise ComplianceConfigError(f"{source}: {top}: unknown key(s) {', '.join(unknown)}; expected Accounts")
+        accounts = body.get("Accounts") or {}
         if not isinstance(accounts, dict):
             raise ComplianceConfigError(f"{source}: {top}.Accounts: expected a mapping")
         entries = []
