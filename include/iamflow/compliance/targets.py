@@ -217,8 +217,8 @@ def resolve_targets(config: TargetsConfig, base: AwsClients, *, only: Iterable[s
                                partition=current.partition) from exc
         if not found:
             raise TargetResolutionError(
-                f"{config.source}: organization: {_describe_selector(config.organization)} matches no active "
-                "account; nothing was swept", account_id=current.account_id, partition=current.partition)
+                f"{config.source}: organization: {_describe_selector(config.organization)}; nothing was swept",
+                account_id=current.account_id, partition=current.partition)
         for account_id, name in found:
             targets.setdefault(account_id, Target(account_id, None, name))
     wanted = set(only)
@@ -245,7 +245,9 @@ def _describe_selector(selector: OrganizationSelector) -> str:
         parts.append("tags " + ", ".join(f"{k}={v}" for k, v in sorted(selector.tags.items())))
     if selector.exclude:
         parts.append(f"exclude {', '.join(selector.exclude)}")
-    return "the filter (" + "; ".join(parts) + ")" if parts else "every account"
+    if not parts:
+        return "the organization lists no active account (is this account in an organization?)"
+    return "the filter (" + "; ".join(parts) + ") matches no active account"
 
 
 def _aws_failure(what: str, exc: BaseException, *, account_id: str | None = None,
@@ -254,7 +256,8 @@ def _aws_failure(what: str, exc: BaseException, *, account_id: str | None = None
     from iamflow.aws.errors import is_transient
     from iamflow.compliance.collect import describe_error
 
-    return TargetResolutionError(f"{what}: {describe_error(exc)}", account_id=account_id, partition=partition,
+    detail = " ".join(describe_error(exc).split())  # one line, whatever the answer's body held
+    return TargetResolutionError(f"{what}: {detail}", account_id=account_id, partition=partition,
                                  retryable=is_transient(exc))
 
 
