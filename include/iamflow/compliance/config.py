@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from iamflow.compliance.patterns import cached_pattern, compile_pattern
 from iamflow.errors import IamflowError
 from iamflow.settings import compliance_config_path
 
@@ -85,7 +86,7 @@ class RoleSelector:
         """Return True when the role's path, name or tags match the selector."""
         if any(path.startswith(p) for p in self.paths):
             return True
-        if any(re.fullmatch(p, name) for p in self.name_patterns):
+        if any(cached_pattern(p).fullmatch(name) for p in self.name_patterns):
             return True
         return any(tags.get(k) == v for k, v in self.tags.items())
 
@@ -222,9 +223,11 @@ def _selector(data: Any, source: str) -> RoleSelector:
     patterns = _str_list(data.get("name_patterns") or [], source, f"{where}.name_patterns")
     for p in patterns:
         try:
-            re.compile(p)
+            compile_pattern(p)
         except re.error as exc:
             raise ComplianceConfigError(f"{source}: {where}.name_patterns: bad regex {p!r}: {exc}") from exc
+        except ValueError as exc:
+            raise ComplianceConfigError(f"{source}: {where}.name_patterns: pattern {p!r} refused: {exc}") from exc
     tags = data.get("tags") or {}
     _expect_mapping(tags, source, f"{where}.tags")
     return RoleSelector(
