@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from iamflow.compliance.patterns import cached_pattern, compile_pattern
 from iamflow.errors import IamflowError
 from iamflow.settings import compliance_config_path
 
@@ -31,9 +32,22 @@ def read_yaml_file(file: Path, what: str = "file") -> dict[str, Any]:
     if not file.exists():
         raise ComplianceConfigError(f"{file}: no such {what}")
     try:
-        return yaml.safe_load(file.read_text()) or {}
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ComplianceConfigError(f"{file}: the {what} is not UTF-8 text (byte {exc.start})") from exc
+    except OSError as exc:
+        raise ComplianceConfigError(f"{file}: cannot read the {what}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ComplianceConfigError(f"{file}: not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise ComplianceConfigError(f"{file}: the {what} is nested too deeply") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ComplianceConfigError(f"{file}: the {what} must be a mapping, not {type(data).__name__}")
+    return data
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -72,7 +86,7 @@ class RoleSelector:
         """Return True when the role's path, name or tags match the selector."""
         if any(path.startswith(p) for p in self.paths):
             return True
-        if any(re.fullmatch(p, name) for p in self.name_patterns):
+        if any(cached_pattern(p).fullmatch(name) for p in self.name_patterns):
             return True
         return any(tags.get(k) == v for k, v in self.tags.items())
 
@@ -209,9 +223,11 @@ def _selector(data: Any, source: str) -> RoleSelector:
     patterns = _str_list(data.get("name_patterns") or [], source, f"{where}.name_patterns")
     for p in patterns:
         try:
-            re.compile(p)
+            compile_pattern(p)
         except re.error as exc:
             raise ComplianceConfigError(f"{source}: {where}.name_patterns: bad regex {p!r}: {exc}") from exc
+        except ValueError as exc:
+            raise ComplianceConfigError(f"{source}: {where}.name_patterns: pattern {p!r} refused: {exc}") from exc
     tags = data.get("tags") or {}
     _expect_mapping(tags, source, f"{where}.tags")
     return RoleSelector(
