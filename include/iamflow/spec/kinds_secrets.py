@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from iamflow.policy.lint import is_secret_key
 from iamflow.spec.models import Document, ResourceBase, _check_tags, is_arn, register_model
 from iamflow.spec.names import KMS_ALIAS_NAME, SECRET_NAME, check_name, is_name
 
@@ -33,7 +34,8 @@ CALLABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*")
 # Keys that no literal may fill: a literal value would put the secret in the playbook.
 LITERAL_VALUE_FIELDS = ("value", "secret_string", "secret_binary", "secret", "password", "SecretString",
                         "SecretBinary")
-# Template keys that must be generated, never literal.
+# Template keys that must be generated, never literal (as well as every key ``is_secret_key`` names:
+# pwd, dsn, signing_key, connection_string ...).
 _SECRETISH_KEY = re.compile(r"(pass(word|wd|phrase)?|secret|token|private_?key|api_?key|credential)", re.I)
 
 
@@ -168,7 +170,7 @@ def _check_template(value: Any, path: str) -> int:
                 raise ValueError(f"template{path}: keys must be non-empty strings")
             sub = f"{path}.{k}"
             is_marker = isinstance(v, dict) and "generate" in v
-            if _SECRETISH_KEY.search(k) and not is_marker and not isinstance(v, dict):
+            if (_SECRETISH_KEY.search(k) or is_secret_key(k)) and not is_marker and not isinstance(v, dict):
                 raise ValueError(
                     f"template{sub}: looks like a secret field, so it must be generated "
                     "({generate: {...}}); literal secret values never go in a playbook"
