@@ -38,12 +38,13 @@ UNWAIVABLE_RULES = frozenset({"hardcoded-credential"})
 
 ACCESS_KEY_ID = "access key id"
 SECRET_ACCESS_KEY = "secret access key"
-PASSWORD_IN_URL = "password in a URL"
+PASSWORD_IN_URL = "password in a URL or connection string"
 LITERAL_SECRET = "literal secret"
 _CREDENTIAL_WORDS = {
     ACCESS_KEY_ID: "looks like a hard-coded AWS access key id",
     SECRET_ACCESS_KEY: "looks like a hard-coded AWS secret access key",
-    PASSWORD_IN_URL: "holds a URL with a literal password in it (user:password@host)",
+    PASSWORD_IN_URL: "holds a URL or connection string with a literal password in it (user:password@host, "
+                     "Password=...)",
     LITERAL_SECRET: "holds what looks like a literal secret (a long, random-looking value under a secret-like key)",
 }
 
@@ -56,6 +57,8 @@ _ARN_ACCOUNT_RE = re.compile(r"^arn:[^:]*:[^:]*:[^:]*:([^:]*):")
 _PLACEHOLDER_RE = re.compile(r"\$\{[^}]*\}")
 # scheme://user:password@host; the password part must be non-empty (a placeholder is removed first)
 _URL_PASSWORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:[^\s/@]+@")
+# Password=...; in an ADO.NET / ODBC / libpq style connection string
+_CONN_PASSWORD_RE = re.compile(r"(?<![A-Za-z0-9_])(password|pwd)[ \t]*=[ \t]*[^\s;&'\"]", re.IGNORECASE)
 # key words that mark a secret, matched in a key split into lower-case words (dbPassword -> db_password)
 _SECRET_KEY_SUBSTRINGS = ("password", "passwd", "passphrase", "secret", "credential", "token", "apikey",
                           "api_key", "private_key", "privatekey", "signing_key", "signingkey", "access_key",
@@ -65,7 +68,9 @@ _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
 _FILE_NAME_RE = re.compile(r"[A-Za-z0-9_./-]+\.(json|ya?ml|pem|key|crt|cer|txt|env|ini|cfg|conf|p12|pfx)")
 # a value made of words and numbers joined by separators (prod-db.internal, myapp/production/db)
-_WORDY_RE = re.compile(r"([a-z]+|[A-Z][a-z]+|[A-Z]+|[0-9]+)([-_./:@]+([a-z]+|[A-Z][a-z]+|[A-Z]+|[0-9]+))*")
+# (each alternative starts differently and separators are required between words, so matching is linear)
+_WORD = r"(?:[A-Z]*[a-z]+(?:[A-Z][a-z]+)*|[A-Z]+|[0-9]+)"
+_WORDY_RE = re.compile(rf"{_WORD}(?:[-_./:@]+{_WORD})*")
 _NOT_SECRET_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "none", "enabled", "disabled"})
 MIN_SECRET_LENGTH = 12
 MIN_SECRET_ENTROPY = 3.5  # bits per character (Shannon)
@@ -356,7 +361,8 @@ def _credential_kinds(text: str) -> list[str]:
         kinds.append(ACCESS_KEY_ID)
     if any(_looks_like_secret(token) for token in _TOKEN_SPLIT_RE.split(text) if len(token) >= 40):
         kinds.append(SECRET_ACCESS_KEY)
-    if _URL_PASSWORD_RE.search(_PLACEHOLDER_RE.sub("", text)):
+    literal = _PLACEHOLDER_RE.sub("", text)
+    if _URL_PASSWORD_RE.search(literal) or _CONN_PASSWORD_RE.search(literal):
         kinds.append(PASSWORD_IN_URL)
     return kinds
 
