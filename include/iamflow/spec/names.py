@@ -73,17 +73,35 @@ def describe_char(ch: str) -> str:
     return f"U+{ord(ch):04X}" + (f" {name}" if name else f" ({unicodedata.category(ch)})")
 
 
-def first_outside(value: str, charset: CharSet) -> tuple[int, str] | None:
-    """(position counted from 1, character) of the first character of ``value`` outside ``charset``."""
-    for index, ch in enumerate(value, 1):
-        if not charset.allows(ch):
-            return index, ch
+# Filled in when a resource is planned; where a value may hold one (tags, paths), it stands for a
+# value of AWS's own set, as long as the longest value it can take.
+RUNTIME_PLACEHOLDERS = {"account_id": "123456789012", "partition": "aws-us-gov", "region": "ap-southeast-2"}
+_RUNTIME_RE = re.compile(r"\$\{(" + "|".join(RUNTIME_PLACEHOLDERS) + r")\}")
+
+
+def with_runtime_samples(value: str) -> str:
+    """``value`` with each run-time placeholder replaced by the longest value it can take."""
+    return _RUNTIME_RE.sub(lambda m: RUNTIME_PLACEHOLDERS[m.group(1)], value)
+
+
+def first_outside(value: str, charset: CharSet, *, placeholders: bool = False) -> tuple[int, str] | None:
+    """(position counted from 1, character) of the first character of ``value`` outside ``charset``.
+
+    With ``placeholders``, the run-time placeholders (``${account_id}`` ...) are not looked at.
+    """
+    skip: set[int] = set()
+    if placeholders:
+        for m in _RUNTIME_RE.finditer(value):
+            skip.update(range(m.start(), m.end()))
+    for index, ch in enumerate(value):
+        if index not in skip and not charset.allows(ch):
+            return index + 1, ch
     return None
 
 
-def check_chars(value: str, charset: CharSet, what: str) -> None:
+def check_chars(value: str, charset: CharSet, what: str, *, placeholders: bool = False) -> None:
     """Raise ``ValueError`` naming the first character of ``value`` that ``charset`` does not allow."""
-    bad = first_outside(value, charset)
+    bad = first_outside(value, charset, placeholders=placeholders)
     if bad is not None:
         position, ch = bad
         raise ValueError(
@@ -116,20 +134,24 @@ def is_name(value: str, charset: CharSet, max_len: int, min_len: int = 1) -> boo
 def check_iam_path(value: str, *, policy: bool = False) -> str:
     """An IAM path: ``/`` alone or ``/.../``, 1-512 characters (a managed policy's path is stricter)."""
     what = "a managed policy path" if policy else "an IAM path"
-    check_length(value, what, 512)
-    check_chars(value, POLICY_PATH_CHARS if policy else IAM_PATH_CHARS, what)
-    if not (POLICY_PATH_RE if policy else IAM_PATH_RE).fullmatch(value):
+    check_length(with_runtime_samples(value), what, 512)
+    check_chars(value, POLICY_PATH_CHARS if policy else IAM_PATH_CHARS, what, placeholders=True)
+    if not (POLICY_PATH_RE if policy else IAM_PATH_RE).fullmatch(with_runtime_samples(value)):
         hint = " with no empty segment" if policy else ""
         raise ValueError(f"{what} must begin and end with '/'{hint} (for example /developers/), got {value!r}")
     return value
 
 
 def check_tag(key: str, value: str) -> None:
-    """A tag key (1-128) and value (0-256) of AWS's tag character set; ``aws:`` keys are AWS's."""
-    check_name(key, TAG, "tag key", 128)
-    if key.lower().startswith("aws:"):
-        raise ValueError(f"tag key {key!r}: keys beginning with 'aws:' are reserved by AWS")
-    check_name(value, TAG, f"tag {key!r}: value", 256, min_len=0)
+    """A tag key (1-128) and value (0-256) of AWS's tag character set; ``aws:`` keys are AWS's.
+
+    Run-time placeholders (``${account_id}`` ...) may appear in both.
+    """
+    for text, what, limit, least in ((key, "tag key", 128, 1), (value, f"tag {key!r}: value", 256, 0)):
+        check_length(with_runtime_samples(text), what, limit, least)
+        check_chars(text, TAG, what, placeholders=True)
+        if text is key and key.lower().startswith("aws:"):
+            raise ValueError(f"tag key {key!r}: keys beginning with 'aws:' are reserved by AWS")
 
 
 # Characters kept as they are when a name becomes part of a secret name (every other one, '/'

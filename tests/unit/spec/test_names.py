@@ -203,3 +203,18 @@ def test_admin_secret_name_over_the_secrets_manager_limit_is_refused(tmp_path: P
     [problem] = errors
     assert (problem.resource, problem.field) == ("users", "admin_users")
     assert "over Secrets Manager's 512" in problem.message
+
+
+def test_run_time_placeholders_may_appear_in_tags_and_paths(tmp_path: Path) -> None:
+    role = {"kind": "iam_role", "name": "r", "trust_policy": TRUST, "path": "/${partition}/${region}/",
+            "tags": {"Account-${account_id}": "${account_id}:${region}"}}
+    policy = {"kind": "iam_managed_policy", "name": "p", "path": "/${region}/", "document": DOC}
+    _path_, errors = _load(tmp_path, [role, policy])
+    assert errors == []
+
+
+def test_a_placeholder_counts_as_long_as_its_longest_value(tmp_path: Path) -> None:
+    # ${account_id} is 12 digits once filled in: 245 + 12 = 257 characters
+    case = next(c for c in CASES if c.id == "tag-value")
+    _refused(tmp_path, case, "v" * 245 + "${account_id}", "at most 256 characters, got 257")
+    _refused(tmp_path, case, "${account_id}{x}", "'{' at position 14")
