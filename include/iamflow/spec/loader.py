@@ -192,6 +192,7 @@ def _load_resource(c: _Collector, index: int, item: Any, variables: dict[str, st
                                                    playbook_dir)
     if len(c.problems) > before:
         return None
+    _scan_credentials(c, item, resource=label)  # again after substitution: AKIA${a}${b} is a key only now
     try:
         return TypeAdapter(model).validate_python(item)
     except PydanticValidationError as exc:
@@ -269,7 +270,7 @@ def _substitute_vars(c: _Collector, label: str, value: Any, variables: dict[str,
 
 
 def _scan_credentials(c: _Collector, raw: Any, *, resource: str | None = None, prefix: str = "") -> None:
-    from iamflow.policy.lint import scan_credentials
+    from iamflow.policy.lint import credential_message, scan_credentials
 
     if resource is None and isinstance(raw, dict):
         # attribute each hit to the resource it sits in, when it sits in one
@@ -278,9 +279,9 @@ def _scan_credentials(c: _Collector, raw: Any, *, resource: str | None = None, p
         raw = {k: v for k, v in raw.items() if k != "resources"}
     for where, kind in scan_credentials(raw):
         field_name = ".".join(x for x in (prefix, where.lstrip(".")) if x) or None
-        c.add(resource, field_name,
-              f"looks like a hard-coded AWS {kind}; keep credentials out of playbooks (use roles, or Secrets Manager)",
-              rule="hardcoded-credential")
+        message = f"{credential_message(kind)}; keep credentials out of playbooks (use roles, or Secrets Manager)"
+        if Problem(c.file, resource, field_name, message, "hardcoded-credential", "error") not in c.problems:
+            c.add(resource, field_name, message, rule="hardcoded-credential")
 
 
 def _check_duplicates(c: _Collector, resources: list[ResourceBase]) -> None:

@@ -18,11 +18,10 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-IAM_NAME_RE = re.compile(r"^[\w+=,.@-]+$")
-IAM_PATH_RE = re.compile(r"^/([\x21-\x7e]*/)?$")
-# An ARN, allowing run-time placeholders such as ${account_id} in any segment.
-ARN_RE = re.compile(r"^arn:(\$\{[a-z_]+\}|aws|aws-cn|aws-us-gov):[a-z0-9-]+:[a-z0-9-]*:(\$\{[a-z_]+\}|\d{12}|aws)?:.+$")
-TAG_KEY_RE = re.compile(r"^[\w.:/=+@\- ]{1,128}$", re.UNICODE)
+from iamflow.spec.names import IAM_NAME, check_iam_path, check_name, check_tag, is_name
+
+# An ARN, allowing run-time placeholders such as ${account_id} in any segment (matched in full).
+ARN_RE = re.compile(r"arn:(\$\{[a-z_]+\}|aws|aws-cn|aws-us-gov):[a-z0-9-]+:[a-z0-9-]*:(\$\{[a-z_]+\}|\d{12}|aws)?:[^\s]+")
 
 Document = dict[str, Any] | str
 
@@ -108,18 +107,17 @@ class ResourceBase(BaseModel):
         return out
 
 
-def _check_name(value: str, limit: int) -> str:
-    if len(value) > limit:
-        raise ValueError(f"must be at most {limit} characters, got {len(value)}")
-    if not IAM_NAME_RE.match(value):
-        raise ValueError("may contain only letters, digits and +=,.@_-")
-    return value
+def is_iam_name(value: str, limit: int = 128) -> bool:
+    """True when ``value`` is an IAM name of at most ``limit`` characters."""
+    return is_name(value, IAM_NAME, limit)
+
+
+def _check_name(value: str, limit: int, what: str = "an IAM name") -> str:
+    return check_name(value, IAM_NAME, what, limit)
 
 
 def _check_path(value: str) -> str:
-    if len(value) > 512 or not IAM_PATH_RE.match(value):
-        raise ValueError("must begin and end with '/' (for example /developers/)")
-    return value
+    return check_iam_path(value)
 
 
 def _check_tags(value: dict[str, str] | None) -> dict[str, str] | None:
@@ -128,12 +126,7 @@ def _check_tags(value: dict[str, str] | None) -> dict[str, str] | None:
     if len(value) > 50:
         raise ValueError(f"at most 50 tags, got {len(value)}")
     for k, v in value.items():
-        if k.lower().startswith("aws:"):
-            raise ValueError(f"tag key {k!r}: keys beginning with 'aws:' are reserved by AWS")
-        if not TAG_KEY_RE.match(k):
-            raise ValueError(f"tag key {k!r} is not a valid tag key")
-        if len(str(v)) > 256:
-            raise ValueError(f"tag {k!r}: value longer than 256 characters")
+        check_tag(k, str(v))
     return value
 
 
@@ -156,8 +149,8 @@ class IamManagedPolicy(ResourceBase):
         # IAM names are unique in an account whatever their path, and not distinguished by case
         return [(self.kind, self.name.lower())]
 
-    _name = field_validator("name")(lambda cls, v: _check_name(v, 128))
-    _path = field_validator("path")(lambda cls, v: _check_path(v))
+    _name = field_validator("name")(lambda cls, v: _check_name(v, 128, "a managed policy name"))
+    _path = field_validator("path")(lambda cls, v: check_iam_path(v, policy=True))
     _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
 
     @model_validator(mode="after")
@@ -195,7 +188,7 @@ class IamRole(ResourceBase):
         # IAM names are unique in an account whatever their path, and not distinguished by case
         return [(self.kind, self.name.lower())]
 
-    _name = field_validator("name")(lambda cls, v: _check_name(v, 64))
+    _name = field_validator("name")(lambda cls, v: _check_name(v, 64, "a role name"))
     _path = field_validator("path")(lambda cls, v: _check_path(v))
     _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
 
@@ -219,7 +212,7 @@ class IamRole(ResourceBase):
     @classmethod
     def _inline_names(cls, v: dict[str, Document] | None) -> dict[str, Document] | None:
         for key in v or {}:
-            _check_name(key, 128)
+            _check_name(key, 128, "an inline policy name")
         return v
 
     @model_validator(mode="after")
@@ -247,7 +240,7 @@ class IamInstanceProfile(ResourceBase):
         # IAM names are unique in an account whatever their path, and not distinguished by case
         return [(self.kind, self.name.lower())]
 
-    _name = field_validator("name")(lambda cls, v: _check_name(v, 128))
+    _name = field_validator("name")(lambda cls, v: _check_name(v, 128, "an instance profile name"))
     _path = field_validator("path")(lambda cls, v: _check_path(v))
     _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
 
@@ -260,10 +253,10 @@ class IamInstanceProfile(ResourceBase):
 def _check_ref(value: str, resource_type: str) -> str:
     """A reference is either a bare name (of a resource in the playbook) or a well-formed ARN."""
     if is_arn(value):
-        if not ARN_RE.match(value) or f":{resource_type}/" not in value:
+        if not ARN_RE.fullmatch(value) or f":{resource_type}/" not in value:
             raise ValueError(f"{value!r} is not a valid IAM {resource_type} ARN")
         return value
-    if not IAM_NAME_RE.match(value):
+    if not is_iam_name(value):
         raise ValueError(f"{value!r} is neither a resource name nor an ARN")
     return value
 
@@ -297,6 +290,12 @@ class Playbook(BaseModel):
     accounts: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)  # default tags merged into every resource's tags
     schedule: str | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        _check_tags(v)
+        return v
     resources: list[Any] = Field(default_factory=list)  # validated one by one by the loader
 
     # set by the loader
