@@ -59,8 +59,8 @@ _Parser: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SEQ, _MAP = "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
 _SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in
                          ("null", "bool", "int", "float", "binary", "timestamp", "str"))
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_JSON_STRUCT = re.compile(r"[\[\]{},:]")
+# a string (its closing quote optional, so no match is ever retried: linear on any text), or a structural character
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{},:]', re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -231,6 +231,7 @@ class _Builder:
         self.documents = 0
         self.constructor = SafeConstructor()
         self.resolver = Resolver()
+        self.scalars: dict[tuple[Any, ...], Any] = {}
 
     def build(self, events: Iterator[Any]) -> tuple[Any, Positions]:
         for event in events:
@@ -274,6 +275,14 @@ class _Builder:
         self.stack.append(_Frame(container, path))
 
     def _scalar(self, event: Any) -> Any:
+        # scalars repeat (kinds, effects, actions) and their values are immutable: build each once
+        key = (event.tag, event.value, event.implicit)
+        if key in self.scalars:
+            return self.scalars[key]
+        value = self.scalars[key] = self._construct(event)
+        return value
+
+    def _construct(self, event: Any) -> Any:
         tag = event.tag
         if tag is None:
             tag = self.resolver.resolve(ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]  # PyYAML is untyped
@@ -348,27 +357,19 @@ def _check_json_shape(text: str, limits: Limits) -> None:
     """Depth and value count of a JSON text, in one linear pass that builds nothing."""
     depth = 0
     nodes = 1
-    for m in _JSON_STRUCT.finditer(_JSON_STRING.sub('""', text)):
+    for m in _JSON_TOKEN.finditer(text):
         ch = m.group()
+        if ch[0] == '"':
+            continue  # a string, skipped whole (an unterminated one runs to the end)
         if ch in "[{":
             depth += 1
             if depth > limits.max_depth:
-                line, column = _line_column(text, _original_offset(text, m.start()))
                 raise SourceError(f"nested more than {limits.max_depth} levels deep", limit="depth",
-                                  line=line, column=column)
+                                  at=_line_column(text, m.start()))
         elif ch in "]}":
             depth -= 1
         else:
             nodes += 1  # each ',' starts one more value, each ':' follows one more key
             if nodes > limits.max_nodes:
-                raise SourceError(f"more than {limits.max_nodes} values in one file", limit="nodes")
-
-
-def _original_offset(text: str, stripped_offset: int) -> int:
-    """Map an offset in the string-stripped text back to ``text`` (only computed for an error)."""
-    shift = 0
-    for m in _JSON_STRING.finditer(text):
-        if m.start() - shift >= stripped_offset:
-            break
-        shift += len(m.group()) - 2
-    return stripped_offset + shift
+                raise SourceError(f"more than {limits.max_nodes} values in one file", limit="nodes",
+                                  at=_line_column(text, m.start()))
