@@ -186,7 +186,8 @@ def load_json(text: str, limits: Limits | None = None) -> tuple[Any, Positions]:
                 raise exc from None
         raise SourceError(f"duplicate key {dup.key!r} (a second value would silently replace the first)") from None
     except json.JSONDecodeError as exc:
-        raise SourceError("invalid JSON", line=exc.lineno, column=exc.colno, detail=exc.msg) from None
+        # json's messages never quote the text ("Expecting ',' delimiter"), so they are part of ours
+        raise SourceError(f"invalid JSON ({exc.msg})", line=exc.lineno, column=exc.colno) from None
     except RecursionError:  # not reached under MAX_DEPTH; kept so no nesting can raise past here
         raise SourceError(f"nested more than {limits.max_depth} levels deep", limit="depth") from None
     try:
