@@ -38,6 +38,10 @@ So the factory validates each file on its own and, for a file with errors, build
 - a ``PlaybookInvalidWarning`` (``warnings.warn``) so the problems also reach the dag-processor
   log and ``DagBag.captured_warnings``.
 
+Every file is read under the loader's limits (size, values, depth, no anchors or aliases; see
+``iamflow.spec.source``), so one file's cost is bounded whatever it holds: an alias bomb or an
+oversized file becomes its placeholder, naming the limit, and cannot delay the other DAGs.
+
 The other playbooks' DAGs load as usual. The same fallback covers two files that would produce
 the same ``dag_id`` (the later file becomes the placeholder) and a DAG that Airflow refuses to
 build (an invalid cron ``schedule``).
@@ -53,7 +57,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from airflow.sdk import DAG, Param, get_parsing_context
 
 from iamflow.airflow.callbacks import notify_report, on_failure_callback
@@ -105,6 +108,7 @@ from iamflow.spec.loader import (
     dependency_levels,
     discover_playbooks,
 )
+from iamflow.spec.source import load_file
 
 if TYPE_CHECKING:
     from iamflow.spec.models import Playbook
@@ -331,10 +335,10 @@ def _invalid_dag(path: Path, root: Path, problems: list[str], taken: dict[str, P
 
 
 def _readable_name(path: Path) -> str | None:
-    """The ``name`` of a playbook that does not validate, when it can still be read safely."""
+    """The ``name`` of a playbook that does not validate, when it can still be read under the limits."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        raw, _positions = load_file(path)
+    except ValueError:  # a SourceError, or an invalid IAMFLOW_MAX_PLAYBOOK_BYTES
         return None
     name = raw.get("name") if isinstance(raw, dict) else None
     return name if isinstance(name, str) and len(name) <= 200 and _NAME_RE.match(name) else None

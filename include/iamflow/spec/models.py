@@ -5,8 +5,9 @@ A playbook is a named list of resources. Each resource has a ``kind`` (the discr
 an explicit empty list or map means "make it empty" (``model_fields_set`` tells the two apart).
 
 Documents (trust policies, managed policy documents, inline policies) are given inline as a map or
-as the name of a JSON/YAML file under ``include/policies/`` (or next to the playbook). The loader
-replaces file names by the loaded document, so after loading every document field is a dict.
+as the name of a JSON/YAML file under ``include/policies/`` (or next to the playbook; a name that
+resolves anywhere else is refused). The loader replaces file names by the loaded document, so
+after loading every document field is a dict.
 ``${var}`` placeholders are replaced by the playbook's ``vars`` at load time; the run-time ones
 (``${account_id}``, ``${partition}``, ``${region}``) are replaced when a resource is planned.
 """
