@@ -13,8 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from iamflow.compliance.patterns import cached_pattern, compile_pattern
 from iamflow.errors import IamflowError
 from iamflow.settings import compliance_config_path
@@ -28,21 +26,19 @@ class ComplianceConfigError(IamflowError):
 
 
 def read_yaml_file(file: Path, what: str = "file") -> dict[str, Any]:
-    """Read a settings file as YAML (an empty file is an empty mapping); errors name the file."""
+    """Read a settings file as YAML (an empty file is an empty mapping); errors name the file.
+
+    The file is read by the same bounded reader as playbooks: a size limit, UTF-8 only, no
+    anchors or aliases, no duplicate keys, bounded nesting.
+    """
+    from iamflow.spec.source import SourceError, load_yaml, read_text
+
     if not file.exists():
         raise ComplianceConfigError(f"{file}: no such {what}")
     try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ComplianceConfigError(f"{file}: the {what} is not UTF-8 text (byte {exc.start})") from exc
-    except OSError as exc:
-        raise ComplianceConfigError(f"{file}: cannot read the {what}: {exc.strerror or exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ComplianceConfigError(f"{file}: not valid YAML: {exc}") from exc
-    except RecursionError as exc:
-        raise ComplianceConfigError(f"{file}: the {what} is nested too deeply") from exc
+        data, _positions = load_yaml(read_text(file))
+    except SourceError as exc:
+        raise ComplianceConfigError(f"{file}: the {what} cannot be read: {exc.describe(with_detail=True)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
