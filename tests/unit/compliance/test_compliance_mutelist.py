@@ -182,6 +182,9 @@ def test_without_re2_backtracking_patterns_are_refused(monkeypatch: pytest.Monke
     ("- a list\n", "must be a mapping, not list"),
     ("Mutelist: {\n", "invalid YAML"),
     ("[" * 5000 + "]" * 5000, "exceeded maximum nesting depth"),
+    # a second key silently replacing the first would unmute (or mute) other findings
+    ("Mutelist:\n  Accounts:\n    '*': {Checks: {}}\n    '*': {Checks: {}}\n", "duplicate key '*'"),
+    ("a: &x [1, 2]\nb: [*x, *x]\n", "anchors and aliases"),
 ])
 def test_malformed_files_are_errors_naming_the_file_and_the_entry(tmp_path, text: str, message: str) -> None:
     path = tmp_path / "mutelist.yaml"
