@@ -6,8 +6,28 @@ from typing import Any
 
 from iamflow.policy.document import DEFAULT_VERSION, normalize_policy, parse_document
 from iamflow.policy.tags import compare_tags, tags_from_list, tags_to_list
-from iamflow.resources.base import Change, PlanEnv, dumps
+from iamflow.aws.errors import not_found
+from iamflow.resources.base import Adopt, Change, PlanEnv, dumps
 from iamflow.spec.models import ResourceBase
+
+# The tag by which iamflow finds objects it created that have no name of their own (KMS keys) or
+# whose names are not unique (user pools), and tells them from others'.
+ID_TAG = "iamflow:id"
+
+
+def adopt_by_name(service: str, operation: str, **ids: str) -> Adopt:
+    """An ``adopt`` for a create that is idempotent by name: the object, read by that name, or None.
+
+    IAM's creates are (a retry of a create whose answer was lost fails with ``EntityAlreadyExists``):
+    their retries stay on, and the object that answer names is the one the create made, or one made
+    meanwhile under the same name, which the read would have found and managed all the same.
+    """
+
+    def adopt(clients: Any, params: dict[str, Any]) -> dict[str, Any] | None:
+        got = not_found(clients.client(service), operation, **ids)
+        return None if got is None else dict(got)
+
+    return adopt
 
 
 def desired_document(document: dict[str, Any] | str | None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from iamflow.aws.errors import not_found
 from iamflow.policy.tags import tags_to_list
-from iamflow.resources._common import desired_tags, read_tags, tag_changes
+from iamflow.resources._common import adopt_by_name, desired_tags, read_tags, tag_changes
 from iamflow.resources.base import Change, Grant, Plan, PlanEnv, ResourceHandler
 from iamflow.spec.models import IamInstanceProfile
 
@@ -76,7 +76,8 @@ class IamInstanceProfileHandler(ResourceHandler[IamInstanceProfile, InstanceProf
             params: dict[str, Any] = {"InstanceProfileName": name, "Path": res.path}
             if tags:
                 params["Tags"] = tags_to_list(tags, "Key", "Value")
-            plan.changes.append(Change("iam", "create_instance_profile", params, f"create {label}"))
+            plan.changes.append(Change("iam", "create_instance_profile", params, f"create {label}",
+                                       adopt=adopt_by_name("iam", "get_instance_profile", InstanceProfileName=name)))
             if want_role:
                 plan.changes.append(_add(name, want_role))
             plan.after = {

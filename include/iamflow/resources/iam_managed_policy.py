@@ -13,6 +13,7 @@ from iamflow.aws.errors import not_found, paginate
 from iamflow.policy.document import policies_equal
 from iamflow.policy.tags import tags_to_list
 from iamflow.resources._common import (
+    adopt_by_name,
     current_document,
     desired_document,
     desired_tags,
@@ -158,7 +159,9 @@ class IamManagedPolicyHandler(ResourceHandler[IamManagedPolicy, ManagedPolicySta
                 params["Description"] = description
             if tags:
                 params["Tags"] = tags_to_list(tags, "Key", "Value")
-            plan.changes.append(Change("iam", "create_policy", params, f"create {label}"))
+            arn = env.ctx.iam_arn("policy", res.name, res.path)
+            plan.changes.append(Change("iam", "create_policy", params, f"create {label}",
+                                       adopt=adopt_by_name("iam", "get_policy", PolicyArn=arn)))
             plan.after = {
                 "name": res.name,
                 "path": res.path,

@@ -13,6 +13,7 @@ from iamflow.aws.errors import not_found, paginate
 from iamflow.policy.document import policies_equal
 from iamflow.policy.tags import tags_to_list
 from iamflow.resources._common import (
+    adopt_by_name,
     current_document,
     desired_document,
     desired_tags,
@@ -185,7 +186,8 @@ def _plan_create(plan: Plan, res: IamRole, desired: DesiredRole) -> None:
         params["PermissionsBoundary"] = desired["boundary"]
     if desired["tags"]:
         params["Tags"] = tags_to_list(desired["tags"], "Key", "Value")
-    plan.changes.append(Change("iam", "create_role", params, f"create role {name}"))
+    plan.changes.append(Change("iam", "create_role", params, f"create role {name}",
+                               adopt=adopt_by_name("iam", "get_role", RoleName=name)))
     for arn in desired["managed_policies"]:
         plan.changes.append(_attach(name, arn))
     if res.is_managed("inline_policies"):
