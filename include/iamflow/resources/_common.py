@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from iamflow.aws.errors import not_found
 from iamflow.policy.document import DEFAULT_VERSION, normalize_policy, parse_document
 from iamflow.policy.tags import compare_tags, tags_from_list, tags_to_list
-from iamflow.aws.errors import not_found
 from iamflow.resources.base import Adopt, Change, PlanEnv, dumps
 from iamflow.spec.models import ResourceBase
 
