@@ -50,6 +50,7 @@ from iamflow.resources._common import (
     current_document,
     desired_document,
     desired_tags,
+    id_tag_value,
     render_for_api,
     view_document,
 )
@@ -312,7 +313,7 @@ class KmsKeyHandler(ResourceHandler[KmsKey, KmsKeyState, None]):
 
 def key_marker(env: PlanEnv, res: KmsKey) -> str:
     """The value of the ``iamflow:id`` tag of the key ``res`` declares: ``<playbook>/kms_key.<name>``."""
-    return f"{env.playbook.name}/{res.key}"
+    return id_tag_value(env, res)
 
 
 def find_tagged_key(kms: Any, marker: str) -> dict[str, Any] | None:

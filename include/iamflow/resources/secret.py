@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 from iamflow.aws.errors import not_found
 from iamflow.policy.document import parse_document, policies_equal
 from iamflow.policy.tags import tags_to_list
-from iamflow.resources._common import desired_document, desired_tags, read_tags, tag_changes, view_document
+from iamflow.resources._common import (
+    creation_tags,
+    desired_document,
+    desired_tags,
+    read_tags,
+    tag_changes,
+    view_document,
+)
 from iamflow.resources.base import (
     Change,
     Generated,
@@ -276,9 +283,8 @@ def _plan_create(plan: Plan, res: Secret, env: PlanEnv, wanted: DesiredRotation 
     kms = env.ref_arn(res.kms_key, _KMS_KINDS) if res.kms_key else None
     if kms:
         params["KmsKeyId"] = kms
-    tags = desired_tags(env, res)
-    if tags:
-        params["Tags"] = tags_to_list(tags, "Key", "Value")
+    tags = creation_tags(env, res, desired_tags(env, res))
+    params["Tags"] = tags_to_list(tags, "Key", "Value")
     plan.changes.append(
         Change("secretsmanager", "create_secret", params,
                f"create secret {name} with a value generated at apply time ({describe_value(res)})",

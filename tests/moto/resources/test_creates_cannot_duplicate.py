@@ -13,7 +13,6 @@ import boto3
 import pytest
 from _handler_helpers import converge, make_env, operations, plan_of, trust
 
-from tests.helpers.faults import fail_nth_write, lose_nth_write
 from iamflow.errors import ApplyError
 from iamflow.resources import handler_for
 from iamflow.resources.base import Change, Plan
@@ -23,6 +22,7 @@ from iamflow.spec.kinds_cognito import CognitoAppClient, CognitoUserPool
 from iamflow.spec.kinds_kms import KmsKey
 from iamflow.spec.kinds_secrets import Secret
 from iamflow.spec.models import IamInstanceProfile, IamManagedPolicy, IamRole
+from tests.helpers.faults import fail_nth_write, lose_nth_write
 
 pytestmark = pytest.mark.usefixtures("no_retry_delay")
 
@@ -300,6 +300,19 @@ def test_secret_lost_create_secret_answer_leaves_one_secret(clients, call_log, l
     assert len(secrets("app/db")) == 1
     assert raw("secretsmanager").get_resource_policy(SecretId="app/db").get("ResourcePolicy")
     fault.remove()
+    converge_again_without_writes(clients, call_log, res, env)
+
+
+def test_secret_made_between_read_and_create_is_adopted_by_name(clients, call_log):
+    """CreateSecret's retries carry one ClientRequestToken; a secret that exists anyway is looked up."""
+    res = app_secret()
+    env = make_env(clients, res)
+    plan = plan_of(clients, res, env)
+    raw("secretsmanager").create_secret(Name="app/db", Description="db", SecretString="made meanwhile")
+    handler_for("secret").apply(clients, plan)
+    assert any("it already exists; found the object and adopted it" in n for n in plan.notes)
+    assert len(secrets("app/db")) == 1
+    assert raw("secretsmanager").get_resource_policy(SecretId="app/db").get("ResourcePolicy")  # the follow-up ran
     converge_again_without_writes(clients, call_log, res, env)
 
 
