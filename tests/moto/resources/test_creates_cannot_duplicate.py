@@ -385,3 +385,27 @@ def test_iam_role_whose_follow_up_failed_is_converged_without_a_second_create(cl
     assert operations(plan) == ["attach_role_policy"]
     assert count_iam("iam_role", "app") == 1
     converge_again_without_writes(clients, call_log, res, env)
+
+
+def test_every_created_object_that_takes_tags_carries_its_iamflow_id(clients, call_log):
+    role, profile = iam_role(), IamInstanceProfile(kind="iam_instance_profile", name="app", tags={"a": "1"})
+    policy = IamManagedPolicy(kind="iam_managed_policy", name="app", document=POLICY_DOC)
+    secret = Secret(kind="secret", name="app/db", generate={"length": 32}, tags={"a": "1"}, purge_tags=True)
+    key = kms_key()
+    env = make_env(clients, role, profile, policy, secret, key)
+    for res in (role, profile, policy, secret, key):
+        converge(handler_for(res.kind), clients, res, env)
+    iam, sm, kms = raw("iam"), raw("secretsmanager"), raw("kms")
+    got = {
+        "iam_role": iam.get_role(RoleName="app")["Role"].get("Tags"),
+        "iam_instance_profile": iam.get_instance_profile(InstanceProfileName="app")["InstanceProfile"].get("Tags"),
+        "iam_managed_policy": iam.get_policy(PolicyArn=f"arn:aws:iam::{env.ctx.account_id}:policy/app")["Policy"]["Tags"],
+        "secret": sm.describe_secret(SecretId="app/db")["Tags"],
+    }
+    for kind, tags in got.items():
+        name = "app/db" if kind == "secret" else "app"
+        assert {t["Key"]: t["Value"] for t in tags or []}.get("iamflow:id") == f"t/{kind}.{name}", kind
+    key_tags = kms.list_resource_tags(KeyId=customer_keys()[0]["KeyId"])["Tags"]
+    assert {"TagKey": "iamflow:id", "TagValue": "t/kms_key.data"} in key_tags
+    for res in (role, profile, policy, secret, key):  # declared tags with purge leave the mark alone
+        converge_again_without_writes(clients, call_log, res, env)
