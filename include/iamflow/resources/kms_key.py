@@ -356,6 +356,14 @@ def _adopt_key(marker: str) -> Any:
     return adopt
 
 
+def _adopt_alias(clients: AwsClients, params: dict[str, Any]) -> dict[str, Any] | None:
+    """An alias is unique by name (a retry answers AlreadyExists): adopt it when it names the key."""
+    meta = _describe(clients.client("kms"), params["AliasName"])
+    if meta is None or params["TargetKeyId"] not in (meta["KeyId"], meta["Arn"]):
+        return None
+    return {"AliasName": params["AliasName"]}
+
+
 def _describe(kms: Any, key_id: str) -> dict[str, Any] | None:
     """DescribeKey; "not found" is an answer (None), not an error."""
     got = not_found(kms, "describe_key", KeyId=key_id)
@@ -421,7 +429,7 @@ def _plan_create(plan: Plan, res: KmsKey, desired: DesiredKey, alias_targets: di
         else:
             plan.changes.append(Change(
                 "kms", "create_alias", {"AliasName": alias, "TargetKeyId": NEW_KEY_ID},
-                f"create alias {alias} for the new key",
+                f"create alias {alias} for the new key", adopt=_adopt_alias,
             ))
     if res.rotation:
         plan.changes.append(_enable_rotation(NEW_KEY_ID, res.rotation_period_days, first))
@@ -558,7 +566,7 @@ def _plan_aliases(plan: Plan, res: KmsKey, current: KmsKeyState, after: dict[str
             plan.changes.append(_move_alias(alias, key_id, other, f"key {want[0]}"))
         else:
             plan.changes.append(Change("kms", "create_alias", {"AliasName": alias, "TargetKeyId": key_id},
-                                       f"create alias {alias} for key {want[0]}"))
+                                       f"create alias {alias} for key {want[0]}", adopt=_adopt_alias))
     extra = sorted(have - set(want)) if res.is_managed("aliases") else []
     for alias in extra:
         plan.changes.append(Change("kms", "delete_alias", {"AliasName": alias}, f"delete alias {alias}"))

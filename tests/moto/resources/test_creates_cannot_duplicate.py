@@ -409,3 +409,33 @@ def test_every_created_object_that_takes_tags_carries_its_iamflow_id(clients, ca
     assert {"TagKey": "iamflow:id", "TagValue": "t/kms_key.data"} in key_tags
     for res in (role, profile, policy, secret, key):  # declared tags with purge leave the mark alone
         converge_again_without_writes(clients, call_log, res, env)
+
+
+def test_kms_lost_create_alias_answer_retried_by_botocore_is_adopted(clients, call_log):
+    res = kms_key()
+    env = make_env(clients, res)
+    fault = lose_nth_write(clients, 2)  # CreateAlias, after CreateKey
+    plan = converge(handler_for("kms_key"), clients, res, env)
+    assert fault.lost == [("kms", "CreateAlias")] and fault.attempts == 2  # idempotent by name: retried
+    assert any("create alias alias/data" in n and "adopted" in n for n in plan.notes)
+    [key] = customer_keys()
+    assert raw("kms").describe_key(KeyId="alias/data")["KeyMetadata"]["KeyId"] == key["KeyId"]
+    fault.remove()
+    converge_again_without_writes(clients, call_log, res, env)
+
+
+def test_cognito_lost_create_group_answer_retried_by_botocore_is_adopted(clients, call_log):
+    from iamflow.spec.kinds_cognito import CognitoGroup
+
+    pool_res = user_pool()
+    group = CognitoGroup(kind="cognito_group", name="admins", user_pool="users", description="admins")
+    env = make_env(clients, pool_res, group)
+    converge(handler_for("cognito_user_pool"), clients, pool_res, env)
+    [pool_id] = pools()
+    fault = lose_nth_write(clients, 1)
+    plan = converge(handler_for("cognito_group"), clients, group, env)
+    assert fault.lost == [("cognito-idp", "CreateGroup")] and fault.attempts == 2
+    assert any("adopted" in n for n in plan.notes)
+    assert [g["GroupName"] for g in raw("cognito-idp").list_groups(UserPoolId=pool_id)["Groups"]] == ["admins"]
+    fault.remove()
+    converge_again_without_writes(clients, call_log, group, env)
