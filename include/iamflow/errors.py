@@ -24,9 +24,13 @@ class Problem:
     message: str
     rule: str | None = None
     severity: str = "error"  # "error" or "warning"
+    line: int | None = None  # 1-based place in ``file``, when known
+    column: int | None = None
 
     def __str__(self) -> str:
         where = self.file
+        if self.line is not None:
+            where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
         if self.resource:
             where += f": resource {self.resource!r}"
         if self.field:

@@ -5,19 +5,20 @@ environment changes) sees the current value. The shipped configuration lives bel
 ``include/`` of the project: the playbooks, the policy documents they use, ``compliance.yaml``,
 ``targets.yaml``, ``mutelist.yaml``, ``onboarding.yaml`` and the team playbook template.
 
-=============================  ===========================================  ==============================
-variable                       what                                         default
-=============================  ===========================================  ==============================
-``IAMFLOW_PLAYBOOKS_DIR``      playbooks the DAGs and the drift check read  ``include/playbooks``
-``IAMFLOW_POLICIES_DIR``       policy documents playbooks name by file      ``include/policies``
-``IAMFLOW_REPORT_DIR``         where the sweep writes its reports           ``./reports``
-``IAMFLOW_MUTELIST``           the sweep's mutelist (Prowler format)        ``include/mutelist.yaml``
-``IAMFLOW_TARGETS``            accounts the sweep covers                    ``include/targets.yaml``
-``IAMFLOW_ONBOARDING_CONFIG``  what a team onboarding request may ask for   ``include/onboarding.yaml``
-``IAMFLOW_TEAMS_DIR``          where onboarded teams' playbooks go          ``teams_dir`` of that file
-``IAMFLOW_SWEEP_POOL``         the Airflow pool of the per-account sweeps   ``iamflow_sweep``
-``IAMFLOW_LOCAL_AWS_PORT``     the embedded AWS's port under ``make run``   a free port
-=============================  ===========================================  ==============================
+==============================  ===========================================  ==============================
+variable                        what                                         default
+==============================  ===========================================  ==============================
+``IAMFLOW_PLAYBOOKS_DIR``       playbooks the DAGs and the drift check read  ``include/playbooks``
+``IAMFLOW_POLICIES_DIR``        policy documents playbooks name by file      ``include/policies``
+``IAMFLOW_REPORT_DIR``          where the sweep writes its reports           ``./reports``
+``IAMFLOW_MUTELIST``            the sweep's mutelist (Prowler format)        ``include/mutelist.yaml``
+``IAMFLOW_TARGETS``             accounts the sweep covers                    ``include/targets.yaml``
+``IAMFLOW_ONBOARDING_CONFIG``   what a team onboarding request may ask for   ``include/onboarding.yaml``
+``IAMFLOW_TEAMS_DIR``           where onboarded teams' playbooks go          ``teams_dir`` of that file
+``IAMFLOW_SWEEP_POOL``          the Airflow pool of the per-account sweeps   ``iamflow_sweep``
+``IAMFLOW_LOCAL_AWS_PORT``      the embedded AWS's port under ``make run``   a free port
+``IAMFLOW_MAX_PLAYBOOK_BYTES``  largest playbook or policy file read         ``1048576`` (1 MiB)
+==============================  ===========================================  ==============================
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ ONBOARDING_CONFIG_ENV = "IAMFLOW_ONBOARDING_CONFIG"
 TEAMS_DIR_ENV = "IAMFLOW_TEAMS_DIR"
 SWEEP_POOL_ENV = "IAMFLOW_SWEEP_POOL"
 LOCAL_AWS_PORT_ENV = "IAMFLOW_LOCAL_AWS_PORT"
+MAX_PLAYBOOK_BYTES_ENV = "IAMFLOW_MAX_PLAYBOOK_BYTES"
 
 DEFAULT_REPORT_DIR = "reports"
 DEFAULT_SWEEP_POOL = "iamflow_sweep"
+DEFAULT_MAX_PLAYBOOK_BYTES = 1024 * 1024
 # relative to the project root, as onboarding.yaml's own ``teams_dir`` is
 DEFAULT_TEAMS_DIR = "include/playbooks/teams"
 
@@ -128,3 +131,20 @@ def local_aws_port() -> int | None:
     """Return the embedded AWS's port for ``make run`` / ``make up``: ``$IAMFLOW_LOCAL_AWS_PORT``, else None (any free port)."""
     value = os.environ.get(LOCAL_AWS_PORT_ENV)
     return int(value) if value else None
+
+
+def max_playbook_bytes() -> int:
+    """Return the size limit of a playbook or policy file: ``$IAMFLOW_MAX_PLAYBOOK_BYTES``, else 1 MiB.
+
+    Text that ``${var}`` expansion adds to a playbook counts against the same limit.
+    """
+    value = os.environ.get(MAX_PLAYBOOK_BYTES_ENV)
+    if not value:
+        return DEFAULT_MAX_PLAYBOOK_BYTES
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise ValueError(f"{MAX_PLAYBOOK_BYTES_ENV} must be a positive number of bytes, got {value!r}")
+    return limit

@@ -118,6 +118,40 @@ def test_resolve_returns_the_current_account_and_fixes_the_clock(aws, clients) -
     json.dumps(targets)
 
 
+def test_resolve_fails_when_the_organization_filter_matches_no_account(aws, clients, tmp_path: Path) -> None:
+    import boto3
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from iamflow.airflow.operators.sweep import SWEEP_TIME_KEY, ResolveSweepTargetsOperator
+
+    org = boto3.client("organizations", region_name="us-east-1")
+    org.create_organization(FeatureSet="ALL")
+    org.create_account(Email="m@example.com", AccountName="member")
+    targets = tmp_path / "targets.yaml"
+    targets.write_text("role_name: R\norganization:\n  tags: {sweep: 'yes'}\n")
+    ti = _Ti()
+    op = _with_clients(ResolveSweepTargetsOperator(task_id="r", targets_path=str(targets)), clients)
+
+    with pytest.raises(AirflowFailException, match=r"tags sweep=yes\) matches no active account"):
+        op.execute({"ti": ti})
+    assert SWEEP_TIME_KEY not in ti.pushed
+
+
+def test_merge_after_a_failed_resolve_writes_an_error_report_and_fails(tmp_path: Path) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from iamflow.airflow.operators.sweep import MergeSweepReportsOperator
+    from iamflow.compliance.report import FINDINGS_JSON, LATEST
+    from iamflow.compliance.sweep import TARGETS_CHECK_ID
+
+    merge = MergeSweepReportsOperator(task_id="m", results=None, targets=None, report_dir=str(tmp_path / "reports"),
+                                      sweep_time=datetime.now(UTC).isoformat())
+    with pytest.raises(AirflowFailException, match="no account was swept: the resolve_targets task failed"):
+        merge.execute({"ti": _Ti(), "dag_run": SimpleNamespace(run_id="manual__x")})
+    rows = json.loads((tmp_path / "reports" / LATEST / FINDINGS_JSON).read_text())
+    assert [(r["check_id"], r["status"]) for r in rows] == [(TARGETS_CHECK_ID, "ERROR")]
+
+
 def test_an_unreachable_account_raises_until_the_last_attempt(aws, clients, tmp_path: Path) -> None:
     from botocore.exceptions import ClientError
 

@@ -188,6 +188,34 @@ def test_duplicate_name_keeps_the_first_file(playbooks: Path) -> None:
     assert "invalid" in set(dags["playbook_invalid_web-app.zz"].tags)
 
 
+def test_two_playbooks_declaring_one_role_both_become_placeholders(playbooks: Path) -> None:
+    _write(playbooks, "ci.yaml", """
+        name: ci
+        resources:
+          - kind: iam_role
+            name: web-role
+            trust_policy: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Service: codebuild.amazonaws.com}, Action: sts:AssumeRole}]}
+        """)
+    _write(playbooks, "docs.yaml", """
+        name: docs
+        resources:
+          - kind: iam_managed_policy
+            name: docs-policy
+            document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::d/*"}]}
+        """)
+    with pytest.warns(PlaybookInvalidWarning):
+        dags = build_playbook_dags()
+    for dag_id, other in (("playbook_web_app", "ci.yaml"), ("playbook_ci", "web-app.yaml")):
+        dag = dags[dag_id]
+        assert "invalid" in set(dag.tags), dag_id
+        assert "iam_role web-role is also declared by" in dag.doc_md and other in dag.doc_md
+        [task] = dag.tasks
+        with pytest.raises(AirflowFailException, match="one owner"):
+            task.execute({})
+    # a playbook that shares nothing with them is untouched
+    assert "invalid" not in set(dags["playbook_docs"].tags)
+
+
 def test_bad_schedule_only_breaks_its_own_dag(playbooks: Path) -> None:
     _write(playbooks, "nightly.yaml", f"""
         name: nightly

@@ -9,6 +9,11 @@ botocore calls *every* ``before-send`` handler even after one has answered, and 
 is one of them: left alone, it would still execute the write we claim failed. So an answered
 request is also pointed at an address moto does not recognise. botocore builds a fresh request
 for each retry attempt, so the next attempt is unaffected.
+
+:func:`lose_nth_write` is the other failure: the request is sent and done (moto executes it, in
+process or on a server), then its answer is lost: botocore sees a read timeout, a dropped
+connection or a 5xx in place of the answer, and applies its retry policy to that, as it would
+against AWS. A retry of a non-idempotent create then makes a second object.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+from botocore.httpsession import URLLib3Session
 
 from iamflow.aws.clients import is_read_operation
 
@@ -86,8 +93,48 @@ def _invocation_id(request: AWSPreparedRequest) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
+WriteSendHandler = Any  # (service, Operation, request, event_name, invocation, client) -> AWSResponse | None
+
+
 @dataclass
-class WriteFault:
+class _WriteInjector:
+    """What the per-write injectors share: on or off, a lock, and the handlers to unregister."""
+
+    active: bool = field(default=True, kw_only=True)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, kw_only=True)
+    _registrations: list[tuple[BaseClient, str, Any]] = field(default_factory=list, repr=False, kw_only=True)
+
+    def remove(self) -> None:
+        """Stop injecting, also on clients made later."""
+        self.active = False
+        for client, event, handler in self._registrations:
+            client.meta.events.unregister(event, handler)
+        self._registrations.clear()
+
+    def attach_to_writes(self, clients: AwsClients, handle: WriteSendHandler) -> None:
+        """Call ``handle`` for every send of a write, on every client of ``clients`` (made now or later)."""
+
+        def attach(service: str, client: BaseClient) -> None:
+            service_id = client.meta.service_model.service_id.hyphenize()
+            prefix = f"before-send.{service_id}."
+
+            def on_send(request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse | None:
+                operation = event_name[len(prefix):]
+                if not self.active or _already_answered(request) or is_read_operation(service, operation):
+                    return None
+                invocation = _invocation_id(request) or str(id(request))
+                return handle(service, operation, request, event_name, invocation, client)
+
+            event = f"before-send.{service_id}"
+            # first: ahead of moto's in-process stubber, which answers every request it recognises
+            client.meta.events.register_first(event, on_send)
+            self._registrations.append((client, event, on_send))
+
+        clients.add_client_hook(attach)
+
+
+@dataclass
+class WriteFault(_WriteInjector):
     """The state of :func:`fail_nth_write`: how many writes it saw and which one it failed."""
 
     n: int
@@ -97,17 +144,7 @@ class WriteFault:
     writes_seen: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (service, Operation)
     failed_sends: int = 0  # > 1 when botocore retried the failed call
-    active: bool = True
     _doomed: dict[str, bool] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _registrations: list[tuple[BaseClient, str, Any]] = field(default_factory=list, repr=False)
-
-    def remove(self) -> None:
-        """Stop injecting, also on clients made later."""
-        self.active = False
-        for client, event, handler in self._registrations:
-            client.meta.events.unregister(event, handler)
-        self._registrations.clear()
 
 
 def fail_nth_write(
@@ -128,33 +165,21 @@ def fail_nth_write(
         raise ValueError("n is 1-based")
     fault = WriteFault(n=n, code=code, status=status, message=message or f"injected {code} (write #{n})")
 
-    def attach(service: str, client: BaseClient) -> None:
-        service_id = client.meta.service_model.service_id.hyphenize()
-        prefix = f"before-send.{service_id}."
-
-        def on_send(request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse | None:
-            operation = event_name[len(prefix) :]
-            if not fault.active or _already_answered(request) or is_read_operation(service, operation):
+    def handle(service: str, operation: str, request: AWSPreparedRequest, event_name: str, invocation: str,
+               client: BaseClient) -> AWSResponse | None:
+        with fault._lock:
+            doomed = fault._doomed.get(invocation)
+            if doomed is None:
+                fault.writes_seen += 1
+                doomed = fault._doomed[invocation] = fault.writes_seen == fault.n
+                if doomed:
+                    fault.failed.append((service, operation))
+            if not doomed:
                 return None
-            invocation = _invocation_id(request) or str(id(request))
-            with fault._lock:
-                doomed = fault._doomed.get(invocation)
-                if doomed is None:
-                    fault.writes_seen += 1
-                    doomed = fault._doomed[invocation] = fault.writes_seen == fault.n
-                    if doomed:
-                        fault.failed.append((service, operation))
-                if not doomed:
-                    return None
-                fault.failed_sends += 1
-            return _answer(request, error_response(request, client, fault.code, fault.message, fault.status))
+            fault.failed_sends += 1
+        return _answer(request, error_response(request, client, fault.code, fault.message, fault.status))
 
-        event = f"before-send.{service_id}"
-        # first: ahead of moto's in-process stubber, which answers every request it recognises
-        client.meta.events.register_first(event, on_send)
-        fault._registrations.append((client, event, on_send))
-
-    clients.add_client_hook(attach)
+    fault.attach_to_writes(clients, handle)
     return fault
 
 
@@ -205,3 +230,75 @@ def throttle_first(
     client.meta.events.register_first(event, on_send)
     throttle._registration = (client, event, on_send)
     return throttle
+
+
+@dataclass
+class LostResponse(_WriteInjector):
+    """The state of :func:`lose_nth_write`: which call was done with its answer lost, and its attempts."""
+
+    n: int
+    error: str
+    writes_seen: int = 0
+    lost: list[tuple[str, str]] = field(default_factory=list)  # (service, Operation)
+    attempts: int = 0  # sends of the call whose answer was lost (> 1: botocore retried it)
+    _target: str | None = field(default=None, repr=False)
+    _seen: set[str] = field(default_factory=set, repr=False)
+
+
+LOST_ERRORS = ("read-timeout", "connection-closed", "500")
+
+
+def _execute(request: AWSPreparedRequest, event_name: str) -> AWSResponse:
+    """Send ``request`` for real: to in-process moto when it is active, else over HTTP."""
+    from moto.core.models import botocore_stubber
+
+    if botocore_stubber.enabled:
+        answered = botocore_stubber(event_name=event_name, request=request)
+        if answered is not None:
+            return answered
+    return URLLib3Session().send(request)
+
+
+def lose_nth_write(clients: AwsClients, n: int, error: str = "read-timeout") -> LostResponse:
+    """Let the ``n``-th write call (1-based, across all services) be done, then lose its answer.
+
+    Only the call's first attempt loses its answer; a retry (botocore's) is sent and answered
+    normally, as AWS would answer it: with "already exists" for a create idempotent by name, or
+    with a second object for one that is not.
+
+    :param error: what botocore sees instead of the answer: ``read-timeout`` (``ReadTimeoutError``),
+        ``connection-closed`` (``ConnectionClosedError``), both retried by botocore, or ``500`` (an
+        ``InternalFailure`` answer; use the ``no_retry_delay`` fixture to skip the backoff).
+    """
+    if n < 1:
+        raise ValueError("n is 1-based")
+    if error not in LOST_ERRORS:
+        raise ValueError(f"error must be one of {LOST_ERRORS}")
+    fault = LostResponse(n=n, error=error)
+
+    def handle(service: str, operation: str, request: AWSPreparedRequest, event_name: str, invocation: str,
+               client: BaseClient) -> AWSResponse | None:
+        with fault._lock:
+            first = False
+            if invocation not in fault._seen:
+                fault._seen.add(invocation)
+                fault.writes_seen += 1
+                if fault.writes_seen == fault.n:
+                    fault._target = invocation
+                    fault.lost.append((service, operation))
+                    first = True
+            if invocation != fault._target:
+                return None
+            fault.attempts += 1
+        if not first:
+            return None  # a retry of the lost call: AWS answers it
+        _execute(request, event_name)  # done; the answer is dropped
+        if fault.error == "read-timeout":
+            raise ReadTimeoutError(endpoint_url=request.url)
+        if fault.error == "connection-closed":
+            raise ConnectionClosedError(endpoint_url=request.url)
+        lost = error_response(request, client, "InternalFailure", "injected: the answer was lost", 500)
+        return _answer(request, lost)
+
+    fault.attach_to_writes(clients, handle)
+    return fault

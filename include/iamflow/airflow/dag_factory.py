@@ -38,6 +38,10 @@ So the factory validates each file on its own and, for a file with errors, build
 - a ``PlaybookInvalidWarning`` (``warnings.warn``) so the problems also reach the dag-processor
   log and ``DagBag.captured_warnings``.
 
+Every file is read under the loader's limits (size, values, depth, no anchors or aliases; see
+``iamflow.spec.source``), so one file's cost is bounded whatever it holds: an alias bomb or an
+oversized file becomes its placeholder, naming the limit, and cannot delay the other DAGs.
+
 The other playbooks' DAGs load as usual. The same fallback covers two files that would produce
 the same ``dag_id`` (the later file becomes the placeholder) and a DAG that Airflow refuses to
 build (an invalid cron ``schedule``).
@@ -53,7 +57,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from airflow.sdk import DAG, Param, get_parsing_context
 
 from iamflow.airflow.callbacks import notify_report, on_failure_callback
@@ -99,11 +102,13 @@ from iamflow.onboarding import OFFBOARD, ONBOARD, OnboardingConfig, form_schema,
 from iamflow.settings import playbooks_dir
 from iamflow.spec.loader import (
     LoadResult,
+    add_ownership_problems,
     check_playbook,
     dependencies,
     dependency_levels,
     discover_playbooks,
 )
+from iamflow.spec.source import load_file
 
 if TYPE_CHECKING:
     from iamflow.spec.models import Playbook
@@ -176,6 +181,10 @@ def build_playbook_dags(directory: str | Path | None = None) -> dict[str, DAG]:
     if wanted:
         paths = _only_for(wanted, paths, root)
     checked = [(path, _check(path)) for path in paths]
+    # Two playbooks declaring one object would undo each other on every run: both become placeholders
+    # naming the conflict. (A worker parsing for one DAG loads only the files that can give its id; the
+    # scheduler's placeholder then has tasks that DAG lacks, so nothing converges there either.)
+    add_ownership_problems([result for _, result in checked])
     dags: dict[str, DAG] = {}
     sources: dict[str, Path] = {}
     invalid: list[tuple[Path, list[str], bool]] = []
@@ -326,10 +335,10 @@ def _invalid_dag(path: Path, root: Path, problems: list[str], taken: dict[str, P
 
 
 def _readable_name(path: Path) -> str | None:
-    """The ``name`` of a playbook that does not validate, when it can still be read safely."""
+    """The ``name`` of a playbook that does not validate, when it can still be read under the limits."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        raw, _positions = load_file(path)
+    except ValueError:  # a SourceError, or an invalid IAMFLOW_MAX_PLAYBOOK_BYTES
         return None
     name = raw.get("name") if isinstance(raw, dict) else None
     return name if isinstance(name, str) and len(name) <= 200 and _NAME_RE.match(name) else None

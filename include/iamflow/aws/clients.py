@@ -8,6 +8,11 @@ Every client made here carries two botocore event handlers:
   any operation :func:`is_read_operation` does not accept, before parameters are even validated,
   so nothing is serialised, signed or sent.
 
+``client(service, retries=False)`` is a second client of the same service with botocore's retries
+off, for the one call a non-idempotent create makes: a retry of a create whose answer was lost
+would make a second object (a KMS key, a user pool). It is made by the same factory and carries
+the same handlers; only its retry handler is removed.
+
 What counts as a read: operations named ``Get*``, ``List*`` or ``Describe*``, plus the explicit
 :data:`READ_ALLOW_LIST`. Deliberately *not* reads, although they change no resource:
 
@@ -143,6 +148,7 @@ class AwsClients:
         self.call_log = call_log if call_log is not None else CallLog()
         self._region = region
         self._clients: dict[str, BaseClient] = {}
+        self._once_clients: dict[str, BaseClient] = {}
         self._hooks: list[ClientHook] = []
         # boto3 sessions are not thread-safe, so client creation is serialised; a read_only()
         # sibling shares the factory and therefore shares this lock.
@@ -184,27 +190,34 @@ class AwsClients:
         """The region given at construction, if any."""
         return self._region
 
-    def client(self, service: str) -> BaseClient:
-        """Return the cached client for ``service``, creating and instrumenting it on first use."""
-        existing = self._clients.get(service)
+    def client(self, service: str, *, retries: bool = True) -> BaseClient:
+        """Return the cached client for ``service``, creating and instrumenting it on first use.
+
+        :param retries: False for a client whose calls are sent once, whatever the retry policy
+            of the factory's clients (for creates that a retry could duplicate).
+        """
+        cache = self._clients if retries else self._once_clients
+        existing = cache.get(service)
         if existing is not None:
             return existing
         with self._factory_lock:
-            existing = self._clients.get(service)
+            existing = cache.get(service)
             if existing is not None:
                 return existing
             client = self._factory(service)
+            if not retries:
+                _disable_retries(client)
             self._instrument(service, client)
             for hook in list(self._hooks):
                 hook(service, client)
-            self._clients[service] = client
+            cache[service] = client
             return client
 
     def add_client_hook(self, hook: ClientHook) -> None:
         """Call ``hook(service, client)`` for every client, those already made and those made later."""
         with self._factory_lock:
             self._hooks.append(hook)
-            for service, client in list(self._clients.items()):
+            for service, client in [*self._clients.items(), *self._once_clients.items()]:
                 hook(service, client)
 
     def caller_context(self) -> RunContext:
@@ -274,6 +287,19 @@ class AwsClients:
     def __repr__(self) -> str:
         mode = "check mode" if self._check_mode else "read-write"
         return f"AwsClients({mode}, services={sorted(self._clients)}, region={self._region!r})"
+
+
+def _disable_retries(client: BaseClient) -> None:
+    """Remove botocore's retry handler from ``client``: every call is sent exactly once.
+
+    botocore registers its retry decision (legacy, standard and adaptive modes alike) on
+    ``needs-retry.<service-id>`` under the id ``retry-config-<service-id>``; without it a failed
+    attempt is final, as with ``Config(retries={"total_max_attempts": 1})``. Removing the handler
+    rather than rebuilding the client keeps whatever the factory configured (the connection's
+    endpoint, credentials, timeouts), which a factory taking only a service name cannot rebuild.
+    """
+    service_id = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.unregister(f"needs-retry.{service_id}", unique_id=f"retry-config-{service_id}")
 
 
 _INSTRUMENTED = "_iamflow_instrumented"

@@ -7,11 +7,17 @@ One module per command group: ``lint|plan|apply`` (:mod:`.converge`), ``sweep`` 
 ``verify-rotation`` (:mod:`.rotation`), ``policy`` (:mod:`.policy`), ``local-aws``
 (:mod:`.local_aws`); the options, client building, time parsing and playbook loading they share
 are in :mod:`.common`.
+
+Every command fails the same way: an error iamflow raised on purpose, or anything unexpected (a
+dead AWS endpoint, a full disk), is one ``error: ...`` line on stderr and exit 1; the traceback
+goes to the log, shown with ``--verbose``.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from collections.abc import Sequence
 
 from iamflow.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
@@ -20,6 +26,7 @@ from iamflow.cli.local_aws import add_local_aws_parser
 from iamflow.cli.policy import add_policy_parser
 from iamflow.cli.rotation import add_verify_parser
 from iamflow.cli.sweep import add_sweep_parser
+from iamflow.errors import IamflowError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,13 +38,75 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_parser(sub)
     add_verify_parser(sub)
     add_policy_parser(sub)
+    verbose_help = "log iamflow's debug messages, and the traceback of an unexpected error, on stderr"
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
+    for command in sub.choices.values():
+        # accepted after the command too; SUPPRESS keeps a --verbose given before it
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
     return parser
+
+
+EXIT_INTERRUPTED = 130
+log = logging.getLogger("iamflow.cli")
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its type and its message, newlines folded."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _OneLineFormatter(logging.Formatter):
+    """``warning: message: ExcType: what``: a log record without its traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f": {one_line(record.exc_info[1])}"
+        return f"{record.levelname.lower()}: {text}"
+
+
+def _log_to_stderr(verbose: bool) -> tuple[logging.Logger, logging.Handler, int]:
+    """Send iamflow's own log records to stderr: warnings as one line, or everything with tracebacks.
+
+    Only the ``iamflow`` logger: botocore's debug log would print request bodies (secret values).
+    """
+    logger = logging.getLogger("iamflow")
+    handler = logging.StreamHandler(sys.stderr)
+    if verbose:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(_OneLineFormatter())
+    level = logger.level
+    if verbose:
+        logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    return logger, handler, level
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``iamflow`` with ``argv`` (the command line when None); return the exit code."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    verbose = bool(getattr(args, "verbose", False))
+    logger, handler, level = _log_to_stderr(verbose)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except IamflowError as exc:
+        log.debug("iamflow %s failed", args.command, exc_info=True)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # the edge: whatever went wrong, one line and an exit code, never a traceback
+        log.debug("iamflow %s failed unexpectedly", args.command, exc_info=True)
+        hint = "" if verbose else " (run with --verbose for the traceback)"
+        print(f"error: {one_line(exc)}{hint}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
-__all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK", "build_parser", "main"]
+__all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "build_parser", "main", "one_line"]

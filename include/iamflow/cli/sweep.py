@@ -1,7 +1,15 @@
 """``iamflow sweep``: the nightly compliance sweep outside Airflow (same code as the DAG's tasks).
 
-Exit codes: 0 when the reports were written (whatever they say), 1 on a usage or configuration
-error; with ``--detailed-exitcode``, 2 when any finding is FAIL or ERROR.
+Exit codes:
+
+- 0: the reports were written and every target was resolved (whatever the findings say);
+- 1: the targets could not be resolved (an ``organization`` filter that matches no account, a
+  denied ``organizations:ListAccounts`` or ``sts:GetCallerIdentity``) or the configuration is
+  invalid; a report holding one ERROR finding that names the cause is written whenever the report
+  folder allows;
+- 2: only with ``--detailed-exitcode``, when any finding is FAIL or ERROR.
+
+No targets file, or one without ``accounts`` and ``organization``, sweeps the current account.
 """
 
 from __future__ import annotations
@@ -43,17 +51,41 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def _write_failure_report(args: argparse.Namespace, now: datetime, check_id: str, reason: str, *,
+                          account_id: str | None = None, partition: str = "aws") -> None:
+    """Write the run's report with the one ERROR finding that says why nothing was swept, if it can be."""
+    from iamflow.compliance.sweep import write_setup_failure
+
+    try:
+        paths = write_setup_failure(check_id, reason, args.out, now=now, account_id=account_id,
+                                    partition=partition, run_id=args.run_id).paths
+    except (OSError, ValueError) as exc:
+        print(f"error: no report could be written either: {exc}", file=sys.stderr)
+        return
+    print(f"reports: {paths.run_dir} (one ERROR finding: {check_id})")
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """Run the sweep and print where the reports are."""
+    """Run the sweep and print where the reports are.
+
+    Settings that do not load, or targets that cannot be resolved, exit 1 after writing a report
+    whose one ERROR finding names the cause (when the report folder and run id allow one).
+    """
     from iamflow.compliance.config import ComplianceConfig
     from iamflow.compliance.mutelist import Mutelist
-    from iamflow.compliance.sweep import run_sweep
-    from iamflow.compliance.targets import ExternalIdSource, TargetsConfig, resolve_targets
+    from iamflow.compliance.sweep import CONFIGURATION_CHECK_ID, TARGETS_CHECK_ID, run_sweep
+    from iamflow.compliance.targets import (
+        ExternalIdSource,
+        TargetResolutionError,
+        TargetsConfig,
+        resolve_targets,
+    )
     from iamflow.settings import mutelist_path
 
     use_airflow_connections()
+    now = datetime.now(UTC)
     try:
-        now = parse_time(args.now) or datetime.now(UTC)
+        now = parse_time(args.now) or now
         config = ComplianceConfig.load(args.config)
         mutelist = Mutelist.load(mutelist_path(args.mutelist))
         targets_config = TargetsConfig.load(args.targets)
@@ -62,11 +94,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                                            targets_config.external_id, targets_config.session_name, targets_config.source)
         source = ExternalIdSource(env=args.external_id_env) if args.external_id_env else targets_config.external_id
         external_id = source.resolve() if source else None
-        base = build_clients(args, default_region="us-east-1")
-        only = [a.strip() for a in (args.accounts or "").split(",") if a.strip()]
-        targets = resolve_targets(targets_config, base, only=only)
     except (IamflowError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        _write_failure_report(args, now, CONFIGURATION_CHECK_ID, str(exc))
+        return EXIT_ERROR
+    base = build_clients(args, default_region="us-east-1")
+    only = [a.strip() for a in (args.accounts or "").split(",") if a.strip()]
+    try:
+        targets = resolve_targets(targets_config, base, only=only)
+    except TargetResolutionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        _write_failure_report(args, now, TARGETS_CHECK_ID, str(exc), account_id=exc.account_id,
+                              partition=exc.partition)
         return EXIT_ERROR
     print(f"sweeping {len(targets)} account(s): {', '.join(t.label for t in targets)}", flush=True)
     result = run_sweep(targets, args.out, base=base, config=config, mutelist=mutelist, now=now, run_id=args.run_id,

@@ -13,8 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from iamflow.compliance.patterns import cached_pattern, compile_pattern
 from iamflow.errors import IamflowError
 from iamflow.settings import compliance_config_path
 
@@ -27,13 +26,24 @@ class ComplianceConfigError(IamflowError):
 
 
 def read_yaml_file(file: Path, what: str = "file") -> dict[str, Any]:
-    """Read a settings file as YAML (an empty file is an empty mapping); errors name the file."""
+    """Read a settings file as YAML (an empty file is an empty mapping); errors name the file.
+
+    The file is read by the same bounded reader as playbooks: a size limit, UTF-8 only, no
+    anchors or aliases, no duplicate keys, bounded nesting.
+    """
+    from iamflow.spec.source import SourceError, load_yaml, read_text
+
     if not file.exists():
         raise ComplianceConfigError(f"{file}: no such {what}")
     try:
-        return yaml.safe_load(file.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ComplianceConfigError(f"{file}: not valid YAML: {exc}") from exc
+        data, _positions = load_yaml(read_text(file))
+    except SourceError as exc:
+        raise ComplianceConfigError(f"{file}: the {what} cannot be read: {exc.describe(with_detail=True)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ComplianceConfigError(f"{file}: the {what} must be a mapping, not {type(data).__name__}")
+    return data
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -72,7 +82,7 @@ class RoleSelector:
         """Return True when the role's path, name or tags match the selector."""
         if any(path.startswith(p) for p in self.paths):
             return True
-        if any(re.fullmatch(p, name) for p in self.name_patterns):
+        if any(cached_pattern(p).fullmatch(name) for p in self.name_patterns):
             return True
         return any(tags.get(k) == v for k, v in self.tags.items())
 
@@ -209,9 +219,11 @@ def _selector(data: Any, source: str) -> RoleSelector:
     patterns = _str_list(data.get("name_patterns") or [], source, f"{where}.name_patterns")
     for p in patterns:
         try:
-            re.compile(p)
+            compile_pattern(p)
         except re.error as exc:
             raise ComplianceConfigError(f"{source}: {where}.name_patterns: bad regex {p!r}: {exc}") from exc
+        except ValueError as exc:
+            raise ComplianceConfigError(f"{source}: {where}.name_patterns: pattern {p!r} refused: {exc}") from exc
     tags = data.get("tags") or {}
     _expect_mapping(tags, source, f"{where}.tags")
     return RoleSelector(

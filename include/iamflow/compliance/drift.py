@@ -111,9 +111,14 @@ def drift_items(clients: AwsClients, snapshot: Snapshot, playbooks: Sequence[Loa
     """One item per resource of each playbook targeting the snapshot's account, one per broken playbook file."""
     from iamflow.context import RunContext
     from iamflow.engine import plan_env
+    from iamflow.spec.ownership import conflicted_keys
 
     reader = clients.read_only()
     ctx: RunContext | None = None
+    # an object two of these playbooks declare is reported as a conflict, never compared: comparing it
+    # against either declaration would only flap between them
+    conflicts = conflicted_keys([lp.playbook for lp in playbooks
+                                 if lp.playbook is not None and lp.targets(snapshot.account_id)])
     for loaded in playbooks:
         if loaded.playbook is None:
             yield DriftItem(PLAYBOOK_KIND, loaded.path.name, snapshot.root_arn, ERROR,
@@ -125,8 +130,22 @@ def drift_items(clients: AwsClients, snapshot: Snapshot, playbooks: Sequence[Loa
             # the snapshot knows the account; the region is that of the regional collection steps
             ctx = RunContext(snapshot.account_id, snapshot.partition, snapshot.region)
         env = plan_env(ctx, loaded.playbook)
+        mine = conflicts.get(loaded.playbook.source, {})
         for resource in env.playbook.resources:
+            conflict = mine.get(resource.key)
+            if conflict is not None:
+                source = display_path(loaded.playbook.source)
+                yield DriftItem(resource.kind, resource.name, handler_arn(env, resource), ERROR,
+                                f"not compared: {conflict.message_for(loaded.playbook.source)}", source)
+                continue
             yield compare_resource(reader, env, resource)
+
+
+def handler_arn(env: PlanEnv, resource: ResourceBase) -> str:
+    """The resource's ARN as its handler names it before anything is read."""
+    from iamflow.resources import handler_for
+
+    return handler_for(resource.kind).arn(resource, env, None)
 
 
 def compare_resource(clients: AwsClients, env: PlanEnv, resource: ResourceBase) -> DriftItem:

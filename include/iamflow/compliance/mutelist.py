@@ -18,6 +18,14 @@
 
 A leading ``*`` in a pattern means "anything before". Only ``FAIL`` findings become ``MUTED``: a
 ``PASS`` has nothing to hide and an ``ERROR`` (a collection failure) must never be hidden.
+
+Patterns are Python regexes searched as Prowler does (``re.search``), run by RE2, an engine whose
+time is linear in the text: a pattern such as ``(a+)+$`` cannot stall the sweep. RE2 refuses the
+constructs only a backtracking engine has (backreferences like ``\1``, lookarounds like
+``(?=...)``, possessive quantifiers); such a pattern is an error naming the file and the entry.
+Without the ``google-re2`` package, Python's engine runs the patterns, and any pattern that could
+backtrack catastrophically (a repeat inside a repeat, an alternation under a repeat,
+backreferences, lookarounds) is refused instead.
 """
 
 from __future__ import annotations
@@ -32,14 +40,15 @@ from typing import Any, TypedDict
 
 from iamflow.compliance.config import ComplianceConfigError, read_yaml_file
 from iamflow.compliance.findings import FAIL, MUTED, Finding
+from iamflow.compliance.patterns import Pattern, compile_pattern
 
 TOP_KEYS = ("Mutelist", "Mute List", "Allowlist")
 _ENTRY_KEYS = {"Regions", "Resources", "Tags", "Exceptions", "Description", "owner", "reason", "expires"}
 _EXCEPTION_KEYS = {"Accounts", "Regions", "Resources", "Tags"}
 
 
-def _compile(pattern: Any, where: str) -> re.Pattern[str]:
-    if not isinstance(pattern, (str, int)):
+def _compile(pattern: Any, where: str) -> Pattern:
+    if isinstance(pattern, bool) or not isinstance(pattern, (str, int)):
         raise ComplianceConfigError(f"{where}: expected a string pattern, got {type(pattern).__name__}")
     text = str(pattern)
     if text == "*":
@@ -47,17 +56,21 @@ def _compile(pattern: Any, where: str) -> re.Pattern[str]:
     elif text.startswith("*"):
         text = ".*" + text[1:]
     try:
-        return re.compile(text)
+        return compile_pattern(text)
     except re.error as exc:
         raise ComplianceConfigError(f"{where}: bad regex {pattern!r}: {exc}") from exc
+    except ValueError as exc:
+        raise ComplianceConfigError(f"{where}: pattern {pattern!r} refused: {exc}") from exc
+    except (RecursionError, OverflowError) as exc:
+        raise ComplianceConfigError(f"{where}: pattern {pattern!r} refused: it is too complex") from exc
 
 
 @lru_cache(maxsize=512)
-def _check_regex(check_id: str) -> re.Pattern[str]:
+def _check_regex(check_id: str) -> Pattern:
     return _compile(check_id, "check id")
 
 
-def _patterns(value: Any, where: str) -> tuple[re.Pattern[str], ...]:
+def _patterns(value: Any, where: str) -> tuple[Pattern, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -65,11 +78,11 @@ def _patterns(value: Any, where: str) -> tuple[re.Pattern[str], ...]:
     return tuple(_compile(p, f"{where}[{i}]") for i, p in enumerate(value))
 
 
-def _search(patterns: Iterable[re.Pattern[str]], *values: str) -> bool:
+def _search(patterns: Iterable[Pattern], *values: str) -> bool:
     return any(p.search(v) for p in patterns for v in values if v)
 
 
-def _tags_match(patterns: tuple[re.Pattern[str], ...], tags: dict[str, str]) -> bool:
+def _tags_match(patterns: tuple[Pattern, ...], tags: dict[str, str]) -> bool:
     pairs = [f"{k}={v}" for k, v in tags.items()]
     return all(any(p.fullmatch(pair) for pair in pairs) for p in patterns)
 
@@ -116,10 +129,10 @@ class MuteEntry:
 
     account: str
     check: str
-    regions: tuple[re.Pattern[str], ...]
-    resources: tuple[re.Pattern[str], ...]
-    tags: tuple[re.Pattern[str], ...] = ()
-    exceptions: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
+    regions: tuple[Pattern, ...]
+    resources: tuple[Pattern, ...]
+    tags: tuple[Pattern, ...] = ()
+    exceptions: dict[str, tuple[Pattern, ...]] = field(default_factory=dict)
     description: str = ""
     owner: str = ""
     reason: str = ""
@@ -193,7 +206,13 @@ class Mutelist:
         top = next((k for k in TOP_KEYS if k in data), None)
         if top is None:
             raise ComplianceConfigError(f"{source}: expected a top-level key {TOP_KEYS[0]!r}")
-        accounts = (data[top] or {}).get("Accounts") or {}
+        body = data[top] or {}
+        if not isinstance(body, dict):
+            raise ComplianceConfigError(f"{source}: {top}: expected a mapping with Accounts")
+        unknown = sorted(str(k) for k in set(body) - {"Accounts"})
+        if unknown:
+            raise ComplianceConfigError(f"{source}: {top}: unknown key(s) {', '.join(unknown)}; expected Accounts")
+        accounts = body.get("Accounts") or {}
         if not isinstance(accounts, dict):
             raise ComplianceConfigError(f"{source}: {top}.Accounts: expected a mapping")
         entries = []

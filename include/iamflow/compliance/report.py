@@ -2,7 +2,8 @@
 
 Files go to ``<out>/<run id>/`` and the set is then copied to ``<out>/latest/``. The HTML report
 compares with the previous run found in ``<out>`` (new and resolved failures) and lists expired
-suppressions. Every string passes :func:`~iamflow.compliance.findings.redact` on the way out.
+suppressions. Every string passes :func:`~iamflow.compliance.findings.redact` on the way out; the
+HTML escapes it, and a CSV cell that a spreadsheet would run as a formula gets a leading ``'``.
 """
 
 from __future__ import annotations
@@ -116,6 +117,20 @@ def _write_json(path: Path, data: Any) -> Path:
     return path
 
 
+# a spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell that no spreadsheet runs as a formula: ``'`` before a leading ``=``, ``+``, ``-``, ``@``, tab or CR.
+
+    IAM user and secret names may start so, and they reach the resource and message columns.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     fixed = set(_CSV_COLUMNS) | {"tags", "muted_by"}
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -126,7 +141,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
             extra = {k: v for k, v in r.items() if k not in fixed}
             if r.get("tags"):
                 extra["tags"] = r["tags"]
-            writer.writerow({
+            writer.writerow({k: csv_cell(v) for k, v in {
                 **{k: r.get(k, "") for k in CONTRACT_FIELDS if k != "compliance"},
                 "compliance": "; ".join(f"{fw} {','.join(ids)}" for fw, ids in (r.get("compliance") or {}).items()),
                 "resource_id": r.get("resource_id", ""),
@@ -138,7 +153,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
                 "uid": r.get("uid", ""),
                 "title": r.get("title", ""),
                 "extra": json.dumps(extra, sort_keys=True, default=str) if extra else "",
-            })
+            }.items()})
     return path
 
 

@@ -27,12 +27,12 @@ from iamflow.compliance.collect import (
     lookup_access_key_ids,
 )
 from iamflow.compliance.config import ComplianceConfig
-from iamflow.compliance.findings import FAIL, Finding
+from iamflow.compliance.findings import ERROR, FAIL, GLOBAL_REGION, Finding
 from iamflow.compliance.mutelist import ExpiredSuppression, Mutelist
 from iamflow.compliance.registry import Check, enabled_checks, evaluate, steps_for
 from iamflow.compliance.report import ReportPaths, write_reports
 from iamflow.compliance.snapshot import ALL_STEPS, Snapshot
-from iamflow.compliance.targets import DEFAULT_SESSION_NAME, Target, clients_for_target
+from iamflow.compliance.targets import DEFAULT_SESSION_NAME, Target, TargetResolutionError, clients_for_target
 from iamflow.settings import report_dir
 
 if TYPE_CHECKING:
@@ -82,6 +82,49 @@ def unreachable_findings(account_id: str, reason: str, config: ComplianceConfig,
     for step in ALL_STEPS:
         snapshot.errors[step] = f"account not reachable: {reason}"
     return evaluate(checks if checks is not None else enabled_checks(config), snapshot, config, now)
+
+
+# the pseudo-checks of a sweep that could not start: their ERROR finding is the report of that run
+TARGETS_CHECK_ID = "iamflow_sweep_targets_resolved"
+CONFIGURATION_CHECK_ID = "iamflow_sweep_configuration_valid"
+_SETUP_CHECKS = {
+    TARGETS_CHECK_ID: (
+        "The accounts to sweep could be resolved",
+        "Give the sweep's credentials sts:GetCallerIdentity, and organizations:ListAccounts (with "
+        "ListAccountsForParent, ListOrganizationalUnitsForParent and ListTagsForResource for ou_ids and tags) "
+        "when targets.yaml says organization; or fix the organization filter so that it selects accounts.",
+    ),
+    CONFIGURATION_CHECK_ID: (
+        "The sweep's settings are valid",
+        "Fix the file named in the message (compliance.yaml, the mutelist or targets.yaml) or the option.",
+    ),
+}
+
+
+def setup_error_finding(check_id: str, reason: str, *, account_id: str | None = None,
+                        partition: str = "aws") -> Finding:
+    """The ERROR finding of a sweep that could not start, filed on the account root when the account is known."""
+    title, remediation = _SETUP_CHECKS[check_id]
+    account = account_id or "unknown"
+    arn = f"arn:{partition}:iam::{account_id}:root" if account_id else ""
+    return Finding(check_id, ERROR, "high", account, GLOBAL_REGION, arn, f"no account was swept: {reason}",
+                   remediation, {}, title=title, resource_id=account_id or "", resource_type="AwsAccount")
+
+
+def write_setup_failure(check_id: str, reason: str, out_dir: str | Path | None, *, now: datetime,
+                        account_id: str | None = None, partition: str = "aws", run_id: str | None = None,
+                        dag_run_id: str | None = None) -> SweepResult:
+    """Write the report of a sweep that could not start: one ERROR finding naming what failed."""
+    finding = setup_error_finding(check_id, reason, account_id=account_id, partition=partition)
+    result = TargetResult(Target(account_id), [finding], {}, reason)
+    return finish_sweep([result], out_dir, mutelist=None, now=now, run_id=run_id, dag_run_id=dag_run_id)
+
+
+def write_resolution_failure(error: TargetResolutionError, out_dir: str | Path | None, *, now: datetime,
+                             run_id: str | None = None, dag_run_id: str | None = None) -> SweepResult:
+    """Write the report of a sweep whose targets could not be resolved (see :class:`TargetResolutionError`)."""
+    return write_setup_failure(TARGETS_CHECK_ID, str(error), out_dir, now=now, account_id=error.account_id,
+                               partition=error.partition, run_id=run_id, dag_run_id=dag_run_id)
 
 
 def resolve_access_key_ids(clients: AwsClients, findings: list[Finding], budget: int) -> list[Finding]:

@@ -15,7 +15,10 @@
       tags: {sweep: "yes"}               # accounts carrying all these tags
       exclude: ["333333333333"]
 
-With no file, or no accounts and no organization, the sweep covers the current account only.
+With no file, or no accounts and no organization, the sweep covers the current account only. An
+``organization`` that matches no account, or credentials that may not list the organization (or
+not even call ``sts:GetCallerIdentity``), is a :class:`TargetResolutionError`: the sweep never
+falls back to the current account when it was asked for others.
 """
 
 from __future__ import annotations
@@ -28,12 +31,31 @@ from typing import TYPE_CHECKING, Any
 
 from iamflow.compliance.config import ComplianceConfigError, read_yaml_file
 from iamflow.connections import ConnectionLookupError, connection_field
+from iamflow.errors import IamflowError
 from iamflow.settings import targets_path
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients, CallLog
 
 DEFAULT_SESSION_NAME = "iamflow-sweep"
+
+
+class TargetResolutionError(IamflowError):
+    """The accounts to sweep could not be determined; the message names what failed.
+
+    :param account_id: the account the base credentials act in, when known (the report's ERROR
+        finding is filed under it).
+    :param partition: that account's partition, when known.
+    :param retryable: whether a later attempt may succeed (throttling, a dropped connection),
+        as opposed to a denied call or a filter that matches nothing.
+    """
+
+    def __init__(self, message: str, *, account_id: str | None = None, partition: str = "aws",
+                 retryable: bool = False) -> None:
+        super().__init__(message)
+        self.account_id = account_id
+        self.partition = partition
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -175,13 +197,29 @@ def _external_id(value: Any, source: str) -> ExternalIdSource | None:
 
 
 def resolve_targets(config: TargetsConfig, base: AwsClients, *, only: Iterable[str] = ()) -> list[Target]:
-    """Expand the config into concrete targets (Organizations is listed when asked); ``only`` keeps those ids."""
-    current = base.caller_context()
+    """Expand the config into concrete targets (Organizations is listed when asked); ``only`` keeps those ids.
+
+    :raises TargetResolutionError: the caller's identity or the organization's accounts could not
+        be read, or the ``organization`` filter matches no account.
+    """
+    try:
+        current = base.caller_context()
+    except Exception as exc:
+        raise _aws_failure("could not identify the sweep's own account (sts:GetCallerIdentity)", exc) from exc
     targets: dict[str, Target] = {}
     for t in config.accounts:
         targets[t.account_id or current.account_id] = t
     if config.organization is not None:
-        for account_id, name in _organization_accounts(base, config.organization):
+        try:
+            found = _organization_accounts(base, config.organization)
+        except Exception as exc:
+            raise _aws_failure("could not list the organization's accounts", exc, account_id=current.account_id,
+                               partition=current.partition) from exc
+        if not found:
+            raise TargetResolutionError(
+                f"{config.source}: organization: {_describe_selector(config.organization)}; nothing was swept",
+                account_id=current.account_id, partition=current.partition)
+        for account_id, name in found:
             targets.setdefault(account_id, Target(account_id, None, name))
     wanted = set(only)
     if wanted:
@@ -197,6 +235,30 @@ def resolve_targets(config: TargetsConfig, base: AwsClients, *, only: Iterable[s
             role = f"arn:{current.partition}:iam::{account_id}:role/{config.role_name}"
         out.append(Target(account_id, role, t.name))
     return out
+
+
+def _describe_selector(selector: OrganizationSelector) -> str:
+    parts = []
+    if selector.ou_ids:
+        parts.append(f"ou_ids {', '.join(selector.ou_ids)}")
+    if selector.tags:
+        parts.append("tags " + ", ".join(f"{k}={v}" for k, v in sorted(selector.tags.items())))
+    if selector.exclude:
+        parts.append(f"exclude {', '.join(selector.exclude)}")
+    if not parts:
+        return "the organization lists no active account (is this account in an organization?)"
+    return "the filter (" + "; ".join(parts) + ") matches no active account"
+
+
+def _aws_failure(what: str, exc: BaseException, *, account_id: str | None = None,
+                 partition: str = "aws") -> TargetResolutionError:
+    """A resolution error naming the failed call and AWS's answer (transient errors stay retryable)."""
+    from iamflow.aws.errors import is_transient
+    from iamflow.compliance.collect import describe_error
+
+    detail = " ".join(describe_error(exc).split())  # one line, whatever the answer's body held
+    return TargetResolutionError(f"{what}: {detail}", account_id=account_id, partition=partition,
+                                 retryable=is_transient(exc))
 
 
 def _organization_accounts(base: AwsClients, selector: OrganizationSelector) -> list[tuple[str, str]]:

@@ -8,7 +8,12 @@ Rule names are a contract (playbook waivers name them):
   repeated on a statement that ``allow-star-star`` already flags, which includes PassRole;
 - ``cross-account-trust-without-external-id``: a trust policy lets another account assume the
   role without an ``sts:ExternalId`` condition (trust profile only);
-- ``hardcoded-credential``: a string that looks like an AWS access key id or secret access key.
+- ``hardcoded-credential``: a string that looks like an AWS access key id or secret access key,
+  a URL with a password in it (``postgres://app:pw@db/app``), or a literal high-entropy value under
+  a secret-like key (``password``, ``pwd``, ``dsn``, ``signing_key``, ``api_key``, ``token`` ...).
+
+The credential scan (``scan_credentials``) is meant to run on a playbook *after* its ``${var}``
+placeholders are substituted as well as before, so a key split across two vars is still found.
 
 The helpers ``statement_list``, ``grants_admin`` and ``grants_full_service`` are shared with the
 compliance checks, so the converge lint and the sweep agree on what "admin" means.
@@ -16,7 +21,9 @@ compliance checks, so the converge lint and the sweep agree on what "admin" mean
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,6 +38,15 @@ UNWAIVABLE_RULES = frozenset({"hardcoded-credential"})
 
 ACCESS_KEY_ID = "access key id"
 SECRET_ACCESS_KEY = "secret access key"
+PASSWORD_IN_URL = "password in a URL or connection string"
+LITERAL_SECRET = "literal secret"
+_CREDENTIAL_WORDS = {
+    ACCESS_KEY_ID: "looks like a hard-coded AWS access key id",
+    SECRET_ACCESS_KEY: "looks like a hard-coded AWS secret access key",
+    PASSWORD_IN_URL: "holds a URL or connection string with a literal password in it (user:password@host, "
+                     "Password=...)",
+    LITERAL_SECRET: "holds what looks like a literal secret (a long, random-looking value under a secret-like key)",
+}
 
 _ACCESS_KEY_ID_RE = re.compile(r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b")
 # A secret access key is exactly 40 characters of [A-Za-z0-9/+]. '=' ends a run on the left (so
@@ -38,6 +54,27 @@ _ACCESS_KEY_ID_RE = re.compile(r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{1
 _SECRET_KEY_RE = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _TOKEN_SPLIT_RE = re.compile(r"[\s\"'`<>,;()\[\]{}|]+")
 _ARN_ACCOUNT_RE = re.compile(r"^arn:[^:]*:[^:]*:[^:]*:([^:]*):")
+_PLACEHOLDER_RE = re.compile(r"\$\{[^}]*\}")
+# scheme://user:password@host; the password part must be non-empty (a placeholder is removed first)
+_URL_PASSWORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:[^\s/@]+@")
+# Password=...; in an ADO.NET / ODBC / libpq style connection string
+_CONN_PASSWORD_RE = re.compile(r"(?<![A-Za-z0-9_])(password|pwd)[ \t]*=[ \t]*[^\s;&'\"]", re.IGNORECASE)
+# key words that mark a secret, matched in a key split into lower-case words (dbPassword -> db_password)
+_SECRET_KEY_SUBSTRINGS = ("password", "passwd", "passphrase", "secret", "credential", "token", "apikey",
+                          "api_key", "private_key", "privatekey", "signing_key", "signingkey", "access_key",
+                          "connection_string", "conn_str")
+_SECRET_KEY_WORDS = frozenset({"pwd", "pass", "dsn", "pw"})
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
+_FILE_NAME_RE = re.compile(r"[A-Za-z0-9_./-]+\.(json|ya?ml|pem|key|crt|cer|txt|env|ini|cfg|conf|p12|pfx)")
+# a value made of words and numbers joined by separators (prod-db.internal, myapp/production/db)
+# (each alternative starts differently and separators are required between words, so matching is linear)
+_WORD = r"(?:[A-Z]*[a-z]+(?:[A-Z][a-z]+)*|[A-Z]+|[0-9]+)"
+_WORDY_RE = re.compile(rf"{_WORD}(?:[-_./:@]+{_WORD})*")
+_NOT_SECRET_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "none", "enabled", "disabled"})
+MIN_SECRET_LENGTH = 12
+MIN_SECRET_ENTROPY = 3.5  # bits per character (Shannon)
+
 _ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
 
 
@@ -74,22 +111,68 @@ def lint_policy(doc: dict[str, Any] | str, *, profile: str, own_account: str | N
     for where, kind in scan_credentials(parsed):
         findings.append(LintFinding(
             "hardcoded-credential", "error",
-            f"looks like a hard-coded AWS {kind}; keep credentials out of policy documents",
+            f"{credential_message(kind)}; keep credentials out of policy documents",
             where,
         ))
     return findings
 
 
 def scan_credentials(obj: Any, path: str = "") -> list[tuple[str, str]]:
-    """Return ``(path, kind)`` for every string in ``obj`` that looks like an AWS credential.
+    """Return ``(path, kind)`` for every string in ``obj`` that looks like a credential.
 
-    Walks dicts (keys and values), lists and strings. ``kind`` is ``"access key id"`` or
-    ``"secret access key"``; the matched value itself is never returned, and a key that looks like
-    a credential is shown as ``<redacted>`` in the paths below it.
+    Walks dicts (keys and values), lists and strings. ``kind`` is ``"access key id"``, ``"secret
+    access key"``, ``"password in a URL"`` or, for a value under a secret-like key
+    (:func:`is_secret_key`) that looks random (:func:`looks_like_literal_secret`), ``"literal
+    secret"``. The matched value itself is never returned, and a key that looks like a credential is
+    shown as ``<redacted>`` in the paths below it. Call it on a playbook before and after its vars
+    are substituted: ``AKIA${a}${b}`` is only a key once substituted.
     """
     hits: list[tuple[str, str]] = []
-    _scan(obj, path, hits)
+    _scan(obj, path, hits, False)
     return hits
+
+
+def credential_message(kind: str) -> str:
+    """The start of the message for a ``scan_credentials`` hit, e.g. ``looks like a hard-coded AWS access key id``."""
+    return _CREDENTIAL_WORDS.get(kind, f"looks like a hard-coded {kind}")
+
+
+def is_secret_key(key: str) -> bool:
+    """True for a key that names a secret: ``password``, ``DB_PWD``, ``dsn``, ``signingKey``, ``api-key`` ...
+
+    A key with a ``:`` is an IAM condition key (``secretsmanager:SecretId``), never a place for a secret.
+    """
+    if ":" in key:
+        return False
+    words = _NON_ALNUM_RE.sub("_", _CAMEL_RE.sub("_", key).lower()).strip("_")
+    return any(s in words for s in _SECRET_KEY_SUBSTRINGS) or bool(_SECRET_KEY_WORDS & set(words.split("_")))
+
+
+def looks_like_literal_secret(value: str) -> bool:
+    """True when a string under a secret-like key looks like the secret itself, not a reference to it.
+
+    Placeholders (``${...}``) are left out first. Short values (under 12 characters), words and
+    numbers joined by separators (``myapp/prod/db``, ``db.internal.example.com``), booleans, ARNs,
+    URLs without a password, file names and prose (with spaces) are not secrets; anything else
+    with a Shannon entropy of at least 3.5 bits per character is.
+    """
+    literal = _PLACEHOLDER_RE.sub("", value).strip()
+    if len(literal) < MIN_SECRET_LENGTH or literal.lower() in _NOT_SECRET_WORDS:
+        return False
+    if literal.startswith("arn:") or "://" in literal or any(c.isspace() for c in literal):
+        return False
+    if _FILE_NAME_RE.fullmatch(literal) or _WORDY_RE.fullmatch(literal):
+        return False
+    return shannon_entropy(literal) >= MIN_SECRET_ENTROPY
+
+
+def shannon_entropy(text: str) -> float:
+    """Shannon entropy of ``text`` in bits per character (0 for an empty string)."""
+    if not text:
+        return 0.0
+    counts = Counter(text)
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
 def action_matches(pattern: str, action: str) -> bool:
@@ -246,9 +329,12 @@ def _requires_external_id(condition: Any) -> bool:
 # --- credential scan ---------------------------------------------------------------------------
 
 
-def _scan(obj: Any, path: str, hits: list[tuple[str, str]]) -> None:
+def _scan(obj: Any, path: str, hits: list[tuple[str, str]], secret_key: bool) -> None:
     if isinstance(obj, str):
-        for kind in _credential_kinds(obj):
+        kinds = _credential_kinds(obj)
+        if secret_key and not kinds and looks_like_literal_secret(obj):
+            kinds.append(LITERAL_SECRET)
+        for kind in kinds:
             if (path, kind) not in hits:
                 hits.append((path, kind))
     elif isinstance(obj, dict):
@@ -259,10 +345,10 @@ def _scan(obj: Any, path: str, hits: list[tuple[str, str]]) -> None:
             for kind in key_kinds:
                 if (child, kind) not in hits:
                     hits.append((child, kind))
-            _scan(value, child, hits)
+            _scan(value, child, hits, isinstance(key, str) and is_secret_key(key))
     elif isinstance(obj, (list, tuple)):
         for index, item in enumerate(obj):
-            _scan(item, f"{path}[{index}]", hits)
+            _scan(item, f"{path}[{index}]", hits, secret_key)
 
 
 def _join(path: str, key: str) -> str:
@@ -275,6 +361,9 @@ def _credential_kinds(text: str) -> list[str]:
         kinds.append(ACCESS_KEY_ID)
     if any(_looks_like_secret(token) for token in _TOKEN_SPLIT_RE.split(text) if len(token) >= 40):
         kinds.append(SECRET_ACCESS_KEY)
+    literal = _PLACEHOLDER_RE.sub("", text)
+    if _URL_PASSWORD_RE.search(literal) or _CONN_PASSWORD_RE.search(literal):
+        kinds.append(PASSWORD_IN_URL)
     return kinds
 
 

@@ -4,10 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
+from iamflow.aws.errors import not_found
 from iamflow.policy.document import DEFAULT_VERSION, normalize_policy, parse_document
 from iamflow.policy.tags import compare_tags, tags_from_list, tags_to_list
-from iamflow.resources.base import Change, PlanEnv, dumps
+from iamflow.resources.base import Adopt, Change, PlanEnv, dumps
 from iamflow.spec.models import ResourceBase
+
+# The tag iamflow puts on every object it creates that takes tags: ``<playbook>/<kind>.<name>``
+# (user pools keep their own ``<playbook>/<pool>``). It finds objects that have no name of their
+# own (KMS keys) and tells iamflow's from others'. It is never purged, and never added to an
+# object iamflow did not create.
+ID_TAG = "iamflow:id"
+
+
+def id_tag_value(env: PlanEnv, resource: ResourceBase) -> str:
+    """The ``iamflow:id`` value of an object ``resource`` creates: ``<playbook>/<kind>.<name>``."""
+    return f"{env.playbook.name}/{resource.key}"
+
+
+def creation_tags(env: PlanEnv, resource: ResourceBase, tags: dict[str, str] | None) -> dict[str, str]:
+    """The tags a create sets: the desired ones and iamflow's ``iamflow:id``."""
+    return {**(tags or {}), ID_TAG: id_tag_value(env, resource)}
+
+
+def adopt_by_name(service: str, operation: str, **ids: str) -> Adopt:
+    """An ``adopt`` for a create that is idempotent by name: the object, read by that name, or None.
+
+    IAM's creates are (a retry of a create whose answer was lost fails with ``EntityAlreadyExists``):
+    their retries stay on, and the object that answer names is the one the create made, or one made
+    meanwhile under the same name, which the read would have found and managed all the same.
+    """
+
+    def adopt(clients: Any, params: dict[str, Any]) -> dict[str, Any] | None:
+        got = not_found(clients.client(service), operation, **ids)
+        return None if got is None else dict(got)
+
+    return adopt
 
 
 def desired_document(document: dict[str, Any] | str | None) -> dict[str, Any]:
@@ -48,6 +80,7 @@ def tag_changes(
     Removal comes first so that a rename never crosses IAM's 50-tags limit half-way.
     """
     to_set, to_remove = compare_tags(current, desired, purge=purge)
+    to_remove = [k for k in to_remove if k != ID_TAG]  # iamflow's own mark stays
     changes: list[Change] = []
     if to_remove:
         changes.append(

@@ -23,6 +23,16 @@ response as named outputs, later changes hold :class:`Output` placeholders for t
 :class:`Generated` value is produced once, when the first change that needs it runs, and a change
 may say what to do when its object already exists (``on_exists``). :class:`Check` steps run after
 the changes and verify the result (a KMS key's envelope round trip).
+
+Creates never duplicate. A create that is idempotent by itself (IAM's by name: a retry fails with
+``EntityAlreadyExists``; ``CreateSecret``, whose ``ClientRequestToken`` botocore fills once per call,
+so its retries carry the same token) keeps botocore's retries. One that is not (``CreateKey``,
+``CreateUserPool``, ``CreateUserPoolClient``: each retry makes another object) says ``retry=False``
+and is sent once. Either way a create may say how to find the object it makes (``adopt``): when
+the call fails ambiguously (throttled, a 5xx, a dropped connection or a timeout: the object may
+exist although no answer came back), or says its object already exists, the executor looks it up
+(by its ``iamflow:id`` tag, or by name) and, when it is there, publishes what it found as if the
+create had answered. Nothing found: the original error is raised, and a retry re-reads and re-plans.
 """
 
 from __future__ import annotations
@@ -121,6 +131,10 @@ class Generated:
         return f"<{self.description}>"
 
 
+Adopt = Callable[["AwsClients", dict[str, Any]], "dict[str, Any] | None"]
+"""Find the object a create makes: ``(clients, the params as sent) -> a response-like dict | None``."""
+
+
 @dataclass
 class Change:
     """One API call of a plan: ``clients.client(service).<operation>(**params)``.
@@ -130,6 +144,11 @@ class Change:
     :param secret_outputs: the published values are secrets: they are masked before use.
     :param on_exists: the change to make instead when this one fails because its object already
         exists (create a secret, or write a new value to the one a failed run left behind).
+    :param retry: False for a create that is not idempotent: it is sent once, botocore's retries off.
+    :param adopt: ``(clients, params) -> response | None``: find the object this create makes, with
+        read calls only (``params`` as sent); its result is published as the create's response.
+        Used when the call fails ambiguously or says the object already exists (and ``on_exists``
+        does not apply).
     """
 
     service: str
@@ -140,6 +159,8 @@ class Change:
     publish: dict[str, tuple[str, ...]] = field(default_factory=dict)
     secret_outputs: bool = False
     on_exists: Change | None = None
+    retry: bool = True
+    adopt: Adopt | None = field(default=None, compare=False, repr=False)
 
     def public_params(self) -> dict[str, Any]:
         return {k: ("<redacted>" if k in self.sensitive else v) for k, v in self.params.items()}

@@ -8,10 +8,18 @@ Values known only at apply time live in this module's call frame, never in the p
 changes publish (a new key's id, a new pool's id, a client secret), and :class:`Generated` values
 (a secret value, a temporary password), produced once and shared by every change that names them.
 Secret ones are registered with the maskers before any call carries them.
+
+A create that can say how to find its object (``Change.adopt``) is never repeated blindly: when
+it fails ambiguously (:func:`~iamflow.aws.errors.is_transient`: the request may have been done
+although its answer was lost) or answers that the object already exists, the object is looked up
+and, when found, adopted: what the lookup returns is published as the create's response, and the
+plan goes on. A create marked ``retry=False`` is sent through a client with botocore's retries
+off, so that the SDK does not repeat it either.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -24,6 +32,8 @@ from iamflow.secrets.hygiene import protect_secret, redact_values
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
 
+log = logging.getLogger(__name__)
+
 
 class _Values:
     """Outputs and generated values of one plan's execution."""
@@ -31,6 +41,7 @@ class _Values:
     def __init__(self) -> None:
         self.outputs: dict[str, Any] = {}
         self.generated: dict[str, str] = {}
+        self.notes: list[str] = []
 
     def resolve(self, value: Any) -> Any:
         """Replace every :class:`Output` and :class:`Generated` in params (nested in dicts and lists)."""
@@ -68,7 +79,7 @@ def _sensitive_values(change: Change, params: dict[str, Any]) -> list[str]:
 
 
 def _call(clients: AwsClients, change: Change, params: dict[str, Any]) -> Any:
-    client = clients.client(change.service)
+    client = clients.client(change.service, retries=change.retry)
     try:
         return getattr(client, change.operation)(**params)
     except ClientError as error:
@@ -85,10 +96,47 @@ def execute_change(clients: AwsClients, change: Change, values: _Values | None =
     try:
         response = _call(clients, change, params)
     except ApplyError as exc:
-        if change.on_exists is None or error_code(exc.__cause__) not in EXISTS_CODES:
+        if error_code(exc.__cause__) not in EXISTS_CODES:
             raise
-        return execute_change(clients, change.on_exists, values)
+        if change.on_exists is not None:
+            return execute_change(clients, change.on_exists, values)
+        response = _adopt(clients, change, params, exc, "it already exists")
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        response = _adopt(clients, change, params, exc, f"the call failed ambiguously ({_describe(exc)})")
     values.publish(change, response)
+    if getattr(response, "adopted", False):
+        values.notes.append(f"{change.summary}: {response.adopted}")
+    return response
+
+
+class _Adopted(dict[str, Any]):
+    """A lookup's result standing in for a create's response, with a note of why."""
+
+    adopted: str = ""
+
+
+def _describe(error: BaseException) -> str:
+    return error_code(error) or type(error).__name__
+
+
+def _adopt(clients: AwsClients, change: Change, params: dict[str, Any], error: Exception, why: str) -> Any:
+    """Look up the object ``change`` creates; re-raise ``error`` when there is no lookup or nothing found."""
+    if change.adopt is None:
+        raise error
+    try:
+        found = change.adopt(clients, params)
+    except IamflowError:
+        raise  # the lookup's own verdict (two objects with the same tag) says more than the error
+    except Exception as lookup_error:
+        log.warning("could not look up the object of %r after %s: %s", change.summary, why, lookup_error)
+        raise error from lookup_error
+    if found is None:
+        raise error
+    log.warning("%s: %s; the object was found and is adopted", change.summary, why)
+    response = _Adopted(found)
+    response.adopted = f"{why}; found the object and adopted it instead of creating another"
     return response
 
 
@@ -103,8 +151,11 @@ def execute_plan(clients: AwsClients, plan: Plan) -> dict[str, Any]:
     if plan.blocked:
         raise ApplyError(f"Refusing to apply {plan.resource}: {plan.blocked}")
     values = _Values()
-    for change in plan.changes:
-        execute_change(clients, change, values)
+    try:
+        for change in plan.changes:
+            execute_change(clients, change, values)
+    finally:
+        plan.notes += values.notes
     if plan.changes:
         for check in plan.checks:
             try:

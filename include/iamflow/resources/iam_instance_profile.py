@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from iamflow.aws.errors import not_found
 from iamflow.policy.tags import tags_to_list
-from iamflow.resources._common import desired_tags, read_tags, tag_changes
+from iamflow.resources._common import adopt_by_name, creation_tags, desired_tags, read_tags, tag_changes
 from iamflow.resources.base import Change, Grant, Plan, PlanEnv, ResourceHandler
 from iamflow.spec.models import IamInstanceProfile
 
@@ -74,16 +74,17 @@ class IamInstanceProfileHandler(ResourceHandler[IamInstanceProfile, InstanceProf
         tags = desired_tags(env, res)
         if current is None:
             params: dict[str, Any] = {"InstanceProfileName": name, "Path": res.path}
-            if tags:
-                params["Tags"] = tags_to_list(tags, "Key", "Value")
-            plan.changes.append(Change("iam", "create_instance_profile", params, f"create {label}"))
+            made_tags = creation_tags(env, res, tags)
+            params["Tags"] = tags_to_list(made_tags, "Key", "Value")
+            plan.changes.append(Change("iam", "create_instance_profile", params, f"create {label}",
+                                       adopt=adopt_by_name("iam", "get_instance_profile", InstanceProfileName=name)))
             if want_role:
                 plan.changes.append(_add(name, want_role))
             plan.after = {
                 "name": name,
                 "path": res.path,
                 "roles": [want_role] if want_role else [],
-                "tags": dict(sorted((tags or {}).items())),
+                "tags": dict(sorted(made_tags.items())),
             }
             return plan
 

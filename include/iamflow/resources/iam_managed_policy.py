@@ -13,6 +13,8 @@ from iamflow.aws.errors import not_found, paginate
 from iamflow.policy.document import policies_equal
 from iamflow.policy.tags import tags_to_list
 from iamflow.resources._common import (
+    adopt_by_name,
+    creation_tags,
     current_document,
     desired_document,
     desired_tags,
@@ -156,15 +158,17 @@ class IamManagedPolicyHandler(ResourceHandler[IamManagedPolicy, ManagedPolicySta
             }
             if description:
                 params["Description"] = description
-            if tags:
-                params["Tags"] = tags_to_list(tags, "Key", "Value")
-            plan.changes.append(Change("iam", "create_policy", params, f"create {label}"))
+            made_tags = creation_tags(env, res, tags)
+            params["Tags"] = tags_to_list(made_tags, "Key", "Value")
+            arn = env.ctx.iam_arn("policy", res.name, res.path)
+            plan.changes.append(Change("iam", "create_policy", params, f"create {label}",
+                                       adopt=adopt_by_name("iam", "get_policy", PolicyArn=arn)))
             plan.after = {
                 "name": res.name,
                 "path": res.path,
                 "description": description or None,
                 "document": view_document(document),
-                "tags": dict(sorted((tags or {}).items())),
+                "tags": dict(sorted(made_tags.items())),
             }
             return plan
 

@@ -13,6 +13,8 @@ from iamflow.aws.errors import not_found, paginate
 from iamflow.policy.document import policies_equal
 from iamflow.policy.tags import tags_to_list
 from iamflow.resources._common import (
+    adopt_by_name,
+    creation_tags,
     current_document,
     desired_document,
     desired_tags,
@@ -142,7 +144,7 @@ class IamRoleHandler(ResourceHandler[IamRole, RoleState, None]):
             return plan
         desired = _desired(res, env)
         if current is None:
-            _plan_create(plan, res, desired)
+            _plan_create(plan, res, desired, env)
         else:
             _plan_update(plan, res, desired, current)
         return plan
@@ -169,7 +171,7 @@ def _desired(res: IamRole, env: PlanEnv) -> DesiredRole:
     }
 
 
-def _plan_create(plan: Plan, res: IamRole, desired: DesiredRole) -> None:
+def _plan_create(plan: Plan, res: IamRole, desired: DesiredRole, env: PlanEnv) -> None:
     """Create the role with everything CreateRole accepts in one call, then attach and put."""
     name = res.name
     params: dict[str, Any] = {
@@ -183,9 +185,10 @@ def _plan_create(plan: Plan, res: IamRole, desired: DesiredRole) -> None:
         params["MaxSessionDuration"] = res.max_session_duration
     if desired["boundary"]:
         params["PermissionsBoundary"] = desired["boundary"]
-    if desired["tags"]:
-        params["Tags"] = tags_to_list(desired["tags"], "Key", "Value")
-    plan.changes.append(Change("iam", "create_role", params, f"create role {name}"))
+    tags = creation_tags(env, res, desired["tags"])
+    params["Tags"] = tags_to_list(tags, "Key", "Value")
+    plan.changes.append(Change("iam", "create_role", params, f"create role {name}",
+                               adopt=adopt_by_name("iam", "get_role", RoleName=name)))
     for arn in desired["managed_policies"]:
         plan.changes.append(_attach(name, arn))
     if res.is_managed("inline_policies"):
@@ -200,7 +203,7 @@ def _plan_create(plan: Plan, res: IamRole, desired: DesiredRole) -> None:
         "boundary": desired["boundary"],
         "managed_policies": sorted(desired["managed_policies"]),
         "inline_policies": {n: view_document(d) for n, d in sorted(desired["inline_policies"].items())},
-        "tags": dict(sorted((desired["tags"] or {}).items())),
+        "tags": dict(sorted(tags.items())),
     }
 
 

@@ -2,8 +2,20 @@
 
 A key has no name in KMS, so its first alias that exists is its address: the handler calls
 ``DescribeKey`` on each declared alias in order (``alias/<name>`` by default) and converges the key
-the first one that exists points at; it never lists the account's keys. The remaining declared
-aliases are created, or moved (``UpdateAlias``) when they point at another key.
+the first one that exists points at. The remaining declared aliases are created, or moved
+(``UpdateAlias``) when they point at another key.
+
+A key is tagged ``iamflow:id`` = ``<playbook>/kms_key.<name>`` when it is created, so that a key
+iamflow made but could not alias (``CreateKey`` answered, ``CreateAlias`` failed) is never
+orphaned: when no declared alias exists, the read looks for a key with that tag among the keys
+that have no alias at all (``ListKeys`` and ``ListAliases``, one call per page each, then
+``ListResourceTags`` on each unaliased key only: O(unaliased keys), and only on a run that would
+otherwise create a key), and adopts it; the plan then creates the missing aliases on it. Two
+such keys are an error naming both. The tag is never purged, and never added to existing keys.
+
+``CreateKey`` is not idempotent (no name, no client token): every attempt makes a key. It is sent
+once, botocore's retries off, and when it fails ambiguously (a timeout, a dropped connection, a
+5xx: the key may exist) the same tag lookup finds the key and the plan goes on with it.
 
 A new key's id is known only once ``CreateKey`` has run, so the calls that follow it in the same
 plan (aliases, rotation, disable) carry an :class:`~iamflow.resources.base.Output` that ``CreateKey``
@@ -27,13 +39,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
-from iamflow.aws.errors import not_found, paginate
+from botocore.exceptions import ClientError
+
+from iamflow.aws.errors import error_code, not_found, paginate
+from iamflow.errors import PermanentAwsError
 from iamflow.policy.document import normalize_policy, policies_equal
 from iamflow.policy.tags import compare_tags, tags_from_list, tags_to_list
 from iamflow.resources._common import (
+    ID_TAG,
     current_document,
     desired_document,
     desired_tags,
+    id_tag_value,
     render_for_api,
     view_document,
 )
@@ -153,7 +170,12 @@ class KmsKeyState(TypedDict):
     tags: dict[str, str] | None
 
 
+class KeyLookupError(PermanentAwsError):
+    """More than one key carries a key's ``iamflow:id`` tag: iamflow cannot tell which one is meant."""
+
+
 class DesiredKey(TypedDict):
+    marker: str
     description: str | None
     policy: dict[str, Any] | None
     tags: dict[str, str] | None
@@ -170,6 +192,8 @@ class KmsKeyHandler(ResourceHandler[KmsKey, KmsKeyState, None]):
         "kms:GetKeyRotationStatus",
         "kms:GetKeyPolicy",
         "kms:ListResourceTags",
+        # finding a key created but never aliased, by its iamflow:id tag
+        "kms:ListKeys",
     )
     write_actions: ClassVar[tuple[str, ...]] = (
         "kms:CreateKey",
@@ -202,6 +226,9 @@ class KmsKeyHandler(ResourceHandler[KmsKey, KmsKeyState, None]):
             if meta is not None:
                 break
             alias_targets[alias] = None
+        if meta is None and res.state == "present":
+            # a key this playbook created but could not alias: adopt it rather than make another
+            meta = find_tagged_key(kms, key_marker(env, res))
         if meta is None:
             return None
         key_id = meta["KeyId"]
@@ -272,7 +299,7 @@ class KmsKeyHandler(ResourceHandler[KmsKey, KmsKeyState, None]):
 
     def grants(self, resource: KmsKey, env: PlanEnv) -> list[Grant]:
         """Keys have no name before they exist, so key actions are on ``key/*``; aliases on themselves too."""
-        unscoped = {"kms:CreateKey", "kms:ListAliases"}
+        unscoped = {"kms:CreateKey", "kms:ListAliases", "kms:ListKeys"}
         alias_actions = {"kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"}
         key = regional_arn(env.ctx, "kms", "key/*")
         aliases = tuple(regional_arn(env.ctx, "kms", a) for a in resource.alias_names)
@@ -282,6 +309,59 @@ class KmsKeyHandler(ResourceHandler[KmsKey, KmsKeyState, None]):
             Grant(tuple(a for a in self.actions if a in alias_actions), (key, *aliases)),
             Grant(tuple(a for a in self.actions if a not in unscoped | alias_actions), (key,)),
         ]
+
+
+def key_marker(env: PlanEnv, res: KmsKey) -> str:
+    """The value of the ``iamflow:id`` tag of the key ``res`` declares: ``<playbook>/kms_key.<name>``."""
+    return id_tag_value(env, res)
+
+
+def find_tagged_key(kms: Any, marker: str) -> dict[str, Any] | None:
+    """The metadata of the one customer key without aliases whose ``iamflow:id`` tag is ``marker``.
+
+    Keys pending deletion are not candidates (a replaced key keeps its tag). Keys whose tags the
+    caller may not read (another team's key policy) are skipped: iamflow's keys grant the account.
+    """
+    aliased = {a.get("TargetKeyId") for a in paginate(kms, "list_aliases", "Aliases")}
+    found: list[dict[str, Any]] = []
+    for key in paginate(kms, "list_keys", "Keys"):
+        key_id = key["KeyId"]
+        if key_id in aliased:
+            continue
+        try:
+            tags = paginate(kms, "list_resource_tags", "Tags", KeyId=key_id)
+        except ClientError as error:
+            if error_code(error) in ("AccessDeniedException", "NotFoundException"):  # not ours, or gone
+                continue
+            raise
+        if tags_from_list(tags, "TagKey", "TagValue").get(ID_TAG) != marker:
+            continue
+        meta = _describe(kms, key_id)
+        if meta is not None and meta.get("KeyState") != PENDING_DELETION and meta.get("KeyManager") != "AWS":
+            found.append(meta)
+    if len(found) > 1:
+        ids = ", ".join(sorted(m["KeyId"] for m in found))
+        raise KeyLookupError(
+            f"{len(found)} KMS keys without an alias carry the tag {ID_TAG}={marker} ({ids}); iamflow cannot tell "
+            "which one is meant. Schedule the deletion of all but one (or give one of them the declared alias)"
+        )
+    return found[0] if found else None
+
+
+def _adopt_key(marker: str) -> Any:
+    def adopt(clients: AwsClients, params: dict[str, Any]) -> dict[str, Any] | None:
+        meta = find_tagged_key(clients.client("kms"), marker)
+        return None if meta is None else {"KeyMetadata": meta}
+
+    return adopt
+
+
+def _adopt_alias(clients: AwsClients, params: dict[str, Any]) -> dict[str, Any] | None:
+    """An alias is unique by name (a retry answers AlreadyExists): adopt it when it names the key."""
+    meta = _describe(clients.client("kms"), params["AliasName"])
+    if meta is None or params["TargetKeyId"] not in (meta["KeyId"], meta["Arn"]):
+        return None
+    return {"AliasName": params["AliasName"]}
 
 
 def _describe(kms: Any, key_id: str) -> dict[str, Any] | None:
@@ -319,6 +399,7 @@ def _desired(res: KmsKey, env: PlanEnv) -> DesiredKey:
             key_usage=str(res.key_usage),
         )
     return {
+        "marker": key_marker(env, res),
         "description": res.description,
         "policy": policy,
         "tags": desired_tags(env, res),
@@ -336,18 +417,19 @@ def _plan_create(plan: Plan, res: KmsKey, desired: DesiredKey, alias_targets: di
         params["Description"] = desired["description"]
     if desired["policy"] is not None:
         params["Policy"] = render_for_api(desired["policy"])
-    if desired["tags"]:
-        params["Tags"] = tags_to_list(desired["tags"], "TagKey", "TagValue")
+    tags = {**(desired["tags"] or {}), ID_TAG: desired["marker"]}
+    params["Tags"] = tags_to_list(tags, "TagKey", "TagValue")
     first = desired["aliases"][0]
     plan.changes.append(Change("kms", "create_key", params, f"create {res.key_spec} key {first}",
-                               publish={NEW_KEY_ID.name: ("KeyMetadata", "KeyId")}))
+                               publish={NEW_KEY_ID.name: ("KeyMetadata", "KeyId")},
+                               retry=False, adopt=_adopt_key(desired["marker"])))
     for alias in desired["aliases"]:
         if alias_targets.get(alias):
             plan.changes.append(_move_alias(alias, NEW_KEY_ID, alias_targets[alias], "the new key"))
         else:
             plan.changes.append(Change(
                 "kms", "create_alias", {"AliasName": alias, "TargetKeyId": NEW_KEY_ID},
-                f"create alias {alias} for the new key",
+                f"create alias {alias} for the new key", adopt=_adopt_alias,
             ))
     if res.rotation:
         plan.changes.append(_enable_rotation(NEW_KEY_ID, res.rotation_period_days, first))
@@ -363,7 +445,7 @@ def _plan_create(plan: Plan, res: KmsKey, desired: DesiredKey, alias_targets: di
         "rotation": bool(res.rotation) if res.rotation is not None else None,
         "rotation_period_days": res.rotation_period_days,
         "policy": view_document(desired["policy"]),
-        "tags": dict(sorted((desired["tags"] or {}).items())),
+        "tags": dict(sorted(tags.items())),
     }
 
 
@@ -427,6 +509,7 @@ def _plan_update(plan: Plan, res: KmsKey, desired: DesiredKey, current: KmsKeySt
     _plan_aliases(plan, res, current, after)
 
     to_set, to_remove = compare_tags(current["tags"], desired["tags"], purge=res.purge_tags)
+    to_remove = [k for k in to_remove if k != ID_TAG]  # iamflow's own mark stays
     if to_remove:
         changes.append(Change(
             "kms", "untag_resource", {"KeyId": key_id, "TagKeys": sorted(to_remove)},
@@ -483,7 +566,7 @@ def _plan_aliases(plan: Plan, res: KmsKey, current: KmsKeyState, after: dict[str
             plan.changes.append(_move_alias(alias, key_id, other, f"key {want[0]}"))
         else:
             plan.changes.append(Change("kms", "create_alias", {"AliasName": alias, "TargetKeyId": key_id},
-                                       f"create alias {alias} for key {want[0]}"))
+                                       f"create alias {alias} for key {want[0]}", adopt=_adopt_alias))
     extra = sorted(have - set(want)) if res.is_managed("aliases") else []
     for alias in extra:
         plan.changes.append(Change("kms", "delete_alias", {"AliasName": alias}, f"delete alias {alias}"))

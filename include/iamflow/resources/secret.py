@@ -5,6 +5,12 @@ param), so plans, diffs and summaries only ever say *that* a value is written, n
 re-run never overwrites a value (a rotated value survives every later apply); ``rotate_now`` writes
 a fresh one, and the plan says so.
 
+``CreateSecret`` is idempotent by itself: botocore fills its ``ClientRequestToken`` once per call,
+so its retries carry the same token, which Secrets Manager treats as the same request; and the
+name is unique in the account. Its retries stay on. When it still fails ambiguously (the retries
+ran out: the secret may exist) or answers that the secret exists, the secret is looked up by name
+(``DescribeSecret``) and adopted, as the read would find it.
+
 Rotation is configured with ``RotateImmediately=False``: configuring is not rotating. Before
 that, the rotation Lambda must exist (``lambda:GetFunction``, a read); iamflow does not deploy it,
 and a plan that would point a secret at a missing function is refused as a whole.
@@ -22,7 +28,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 from iamflow.aws.errors import not_found
 from iamflow.policy.document import parse_document, policies_equal
 from iamflow.policy.tags import tags_to_list
-from iamflow.resources._common import desired_document, desired_tags, read_tags, tag_changes, view_document
+from iamflow.resources._common import (
+    creation_tags,
+    desired_document,
+    desired_tags,
+    read_tags,
+    tag_changes,
+    view_document,
+)
 from iamflow.resources.base import (
     Change,
     Generated,
@@ -270,13 +283,12 @@ def _plan_create(plan: Plan, res: Secret, env: PlanEnv, wanted: DesiredRotation 
     kms = env.ref_arn(res.kms_key, _KMS_KINDS) if res.kms_key else None
     if kms:
         params["KmsKeyId"] = kms
-    tags = desired_tags(env, res)
-    if tags:
-        params["Tags"] = tags_to_list(tags, "Key", "Value")
+    tags = creation_tags(env, res, desired_tags(env, res))
+    params["Tags"] = tags_to_list(tags, "Key", "Value")
     plan.changes.append(
         Change("secretsmanager", "create_secret", params,
                f"create secret {name} with a value generated at apply time ({describe_value(res)})",
-               sensitive=("SecretString",))
+               sensitive=("SecretString",), adopt=_adopt_secret)
     )
     policy = desired_document(res.resource_policy) if res.resource_policy is not None else None
     if policy is not None:
@@ -370,6 +382,14 @@ def _plan_update(plan: Plan, res: Secret, env: PlanEnv, wanted: DesiredRotation 
                 "rotation (the secret_rotation DAG's rotate_now_secret)"
             )
     plan.after = after
+
+
+def _adopt_secret(clients: AwsClients, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The secret a create may have made, by name; one scheduled for deletion is not adopted."""
+    got = not_found(clients.client("secretsmanager"), "describe_secret", SecretId=params["Name"])
+    if got is None or got.get("DeletedDate") is not None:
+        return None
+    return {"ARN": got["ARN"], "Name": got["Name"]}
 
 
 def _put_value(res: Secret, summary: str) -> Change:

@@ -13,19 +13,23 @@ configuration, an update still sends the current value of every unmanaged sectio
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from iamflow.spec.models import ResourceBase, _check_ref, _check_tags, register_model
+from iamflow.spec.names import COGNITO_NAME, COGNITO_PRINTABLE, check_name, is_name, secret_segment
 
-POOL_NAME_RE = re.compile(r"^[\w\s+=,.@-]{1,128}$")
-CLIENT_NAME_RE = re.compile(r"^[\w\s+=,.@-]{1,128}$")
-GROUP_NAME_RE = re.compile(r"^\S{1,128}$")
-USERNAME_RE = re.compile(r"^[\w.@+=,-]{1,128}$")
-ATTRIBUTE_NAME_RE = re.compile(r"^[\w:-]{1,32}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+NAME_MAX = 128  # pool, app client, group and user names
+URL_MAX = 1024  # callback and logout URLs
+SECRET_NAME_MAX = 512  # Secrets Manager's limit, for the secrets iamflow keeps for admins and clients
+ATTRIBUTE_NAME_RE = re.compile(r"[A-Za-z0-9_:-]{1,32}")
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# the hosts for which Cognito accepts http:// (for testing on the developer's machine)
+LOCALHOST_NAMES = frozenset({"localhost"})
 
 _POOL_KINDS = ("cognito_user_pool",)
 VerifiableAttribute = Literal["email", "phone_number"]
@@ -42,13 +46,51 @@ _UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
 
 def secret_name_for_admin(pool: str, username: str) -> str:
-    """Where the temporary password of a pool's bootstrap admin user is stored in Secrets Manager."""
-    return f"iamflow/cognito/{pool}/{username}"
+    """Where the temporary password of a pool's bootstrap admin user is stored in Secrets Manager.
+
+    A character that secret names do not allow (a space, a non-ASCII letter, '/') is written as
+    '=' and hex digits (see ``names.secret_segment``), so the name stays valid and unambiguous.
+    """
+    return f"iamflow/cognito/{secret_segment(pool)}/{secret_segment(username)}"
 
 
 def secret_name_for_client(pool: str, client: str) -> str:
     """Where the generated secret of an app client is stored in Secrets Manager."""
-    return f"iamflow/cognito/{pool}/clients/{client}"
+    return f"iamflow/cognito/{secret_segment(pool)}/clients/{secret_segment(client)}"
+
+
+def check_redirect_url(url: str) -> str:
+    """A callback or logout URL as Cognito accepts it: https://, or http:// for localhost only.
+
+    The host is read with ``urllib.parse``, so ``http://localhost.evil.example`` and
+    ``http://localhost@evil.example`` are not localhost; ``localhost``, ``127.0.0.1`` and ``[::1]``
+    (any port) are.
+    """
+    check_name(url, COGNITO_PRINTABLE, "a URL", URL_MAX)
+    parts = urlsplit(url)
+    try:
+        host, _port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise ValueError(f"{url!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ValueError(f"{url!r}: use https://<host>/... (http:// only for localhost)")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{url!r}: a redirect URL must not hold a user name or password ('...@' before the host)")
+    if parts.fragment:
+        raise ValueError(f"{url!r}: a redirect URL must not have a fragment ('#...')")
+    if parts.scheme == "http" and not _is_localhost(host):
+        raise ValueError(f"{url!r}: use https:// (http:// only for localhost, 127.0.0.1 or [::1]; "
+                         f"the host here is {host!r})")
+    return url
+
+
+def _is_localhost(host: str) -> bool:
+    if host.lower() in LOCALHOST_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _Section(BaseModel):
@@ -79,7 +121,7 @@ class SchemaAttribute(_Section):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not ATTRIBUTE_NAME_RE.match(v):
+        if not ATTRIBUTE_NAME_RE.fullmatch(v):
             raise ValueError("an attribute name has 1-32 letters, digits, '_', '-' or ':'")
         return v
 
@@ -103,14 +145,12 @@ class AdminUser(_Section):
     @field_validator("username")
     @classmethod
     def _username(cls, v: str) -> str:
-        if not USERNAME_RE.match(v):
-            raise ValueError("a username has 1-128 letters, digits or .@+=,_-")
-        return v
+        return check_name(v, COGNITO_PRINTABLE, "a username", NAME_MAX)
 
     @field_validator("email")
     @classmethod
     def _email(cls, v: str) -> str:
-        if not EMAIL_RE.match(v):
+        if not EMAIL_RE.fullmatch(v):
             raise ValueError(f"{v!r} is not an email address")
         return v
 
@@ -140,14 +180,16 @@ class CognitoUserPool(ResourceBase):
     force: bool = False
     admin_users: list[AdminUser] | None = None
 
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        """Pool names repeat in AWS; a pool is the one tagged ``iamflow:id = <playbook>/<pool>``."""
+        return [(self.kind, pool_tag_value(playbook, self.name))]
+
     _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not POOL_NAME_RE.match(v):
-            raise ValueError("a user pool name has 1-128 letters, digits, spaces or +=,.@_-")
-        return v
+        return check_name(v, COGNITO_NAME, "a user pool name", NAME_MAX)
 
     @field_validator("attributes")
     @classmethod
@@ -175,6 +217,24 @@ class CognitoUserPool(ResourceBase):
         if v and "admin_only" in v and len(v) > 1:
             raise ValueError("admin_only cannot be combined with another mechanism")
         return v
+
+    @model_validator(mode="after")
+    def _admin_secret_names(self) -> CognitoUserPool:
+        # each admin's temporary password goes to its own secret, whose name must be valid and distinct
+        seen: dict[str, str] = {}
+        for i, user in enumerate(self.admin_users or []):
+            secret_name = secret_name_for_admin(self.name, user.username)
+            if len(secret_name) > SECRET_NAME_MAX:
+                raise ValueError(
+                    f"admin_users: the temporary password of admin_users[{i}] ({user.username!r}) is kept in a "
+                    f"secret whose name would be {len(secret_name)} characters, over Secrets Manager's "
+                    f"{SECRET_NAME_MAX}; use a shorter pool name or username"
+                )
+            if secret_name in seen:
+                raise ValueError(f"admin_users: {seen[secret_name]!r} and {user.username!r} would share the "
+                                 f"secret {secret_name}; rename one of them")
+            seen[secret_name] = user.username
+        return self
 
     @model_validator(mode="after")
     def _consistency(self) -> CognitoUserPool:
@@ -225,7 +285,7 @@ def pool_tag_value(playbook_name: str, pool_name: str) -> str:
     return f"{playbook_name}/{pool_name}"
 
 
-_PLAYBOOK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_PLAYBOOK_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
 def pool_owner(playbook_name: str, user_pool: str) -> tuple[str, str]:
@@ -280,17 +340,19 @@ class CognitoAppClient(ResourceBase):
     allowed_oauth_scopes: list[str] | None = None
     allow_replace: bool = False
 
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        """An app client is found by name within its pool."""
+        return [(self.kind, pool_tag_value(*pool_owner(playbook, self.user_pool)), self.name)]
+
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not CLIENT_NAME_RE.match(v):
-            raise ValueError("an app client name has 1-128 letters, digits, spaces or +=,.@_-")
-        return v
+        return check_name(v, COGNITO_NAME, "an app client name", NAME_MAX)
 
     @field_validator("user_pool")
     @classmethod
     def _pool(cls, v: str) -> str:
-        if v.startswith("arn:") or not POOL_NAME_RE.match(v):
+        if v.startswith("arn:") or not is_name(v, COGNITO_NAME, NAME_MAX):
             raise ValueError("name a cognito_user_pool of this playbook")
         return v
 
@@ -298,8 +360,7 @@ class CognitoAppClient(ResourceBase):
     @classmethod
     def _urls(cls, v: list[str] | None) -> list[str] | None:
         for url in v or []:
-            if not (url.startswith("https://") or url.startswith("http://localhost")):
-                raise ValueError(f"{url!r}: use https:// (http:// only for localhost)")
+            check_redirect_url(url)
         return v
 
     @model_validator(mode="after")
@@ -312,6 +373,12 @@ class CognitoAppClient(ResourceBase):
             raise ValueError("allowed_oauth_scopes: required with allowed_oauth_flows")
         if self.allowed_oauth_flows and "client_credentials" in self.allowed_oauth_flows and not self.generate_secret:
             raise ValueError("allowed_oauth_flows: client_credentials needs generate_secret: true")
+        secret_name = secret_name_for_client(self.user_pool, self.name)
+        if self.generate_secret and len(secret_name) > SECRET_NAME_MAX:
+            raise ValueError(
+                f"generate_secret: the client secret is kept in a secret whose name would be {len(secret_name)} "
+                f"characters, over Secrets Manager's {SECRET_NAME_MAX}; use a shorter pool or client name"
+            )
         return self
 
     def lint_warnings(self) -> list[tuple[str, str]]:
@@ -344,18 +411,21 @@ class CognitoGroup(ResourceBase):
     precedence: int | None = Field(default=None, ge=0, le=2147483647)
     role: str | None = None
 
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        """A group is one name within its pool, which may be another playbook's (``playbook/pool``)."""
+        return [(self.kind, pool_tag_value(*pool_owner(playbook, self.user_pool)), self.name)]
+
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not GROUP_NAME_RE.match(v):
-            raise ValueError("a group name has 1-128 characters and no spaces")
-        return v
+        return check_name(v, COGNITO_PRINTABLE, "a group name", NAME_MAX)
 
     @field_validator("user_pool")
     @classmethod
     def _pool(cls, v: str) -> str:
         owner, _, pool = v.rpartition("/")
-        if v.startswith("arn:") or not POOL_NAME_RE.match(pool) or (owner and not _PLAYBOOK_NAME_RE.match(owner)):
+        if (v.startswith("arn:") or not is_name(pool, COGNITO_NAME, NAME_MAX)
+                or (owner and not _PLAYBOOK_NAME_RE.fullmatch(owner))):
             raise ValueError("name a cognito_user_pool of this playbook, or <playbook>/<pool> for another playbook's")
         return v
 

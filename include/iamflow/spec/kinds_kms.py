@@ -8,13 +8,14 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from iamflow.spec.models import (
-    IAM_NAME_RE,
     Document,
     ResourceBase,
     _check_tags,
     is_arn,
+    is_iam_name,
     register_model,
 )
+from iamflow.spec.names import KMS_ALIAS_NAME, check_chars, check_length
 
 # The key usages AWS allows for each key spec (SM2 exists only in the China regions: left out).
 KEY_USAGES: dict[str, tuple[KeyUsage, ...]] = {
@@ -37,19 +38,30 @@ KeySpec = Literal[
 ]
 KeyUsage = Literal["ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC"]
 
-# alias/ then 1-250 of the characters AWS allows in an alias name
-ALIAS_RE = re.compile(r"^alias/[a-zA-Z0-9/_-]{1,250}$")
-KMS_NAME_RE = re.compile(r"^[a-zA-Z0-9/_-]{1,250}$")
-_PRINCIPAL_ARN_RE = re.compile(r"^arn:(\$\{[a-z_]+\}|aws|aws-cn|aws-us-gov):(iam|sts)::(\$\{[a-z_]+\}|\d{12}):.+$")
+# An alias name is at most 256 characters, "alias/" included, so a key name (its default alias) is at most 250.
+ALIAS_MAX = 256
+KMS_NAME_MAX = ALIAS_MAX - len("alias/")
+_PRINCIPAL_ARN_RE = re.compile(r"arn:(\$\{[a-z_]+\}|aws|aws-cn|aws-us-gov):(iam|sts)::(\$\{[a-z_]+\}|\d{12}):[^\s]+")
+
+
+def check_alias(value: str) -> str:
+    """A customer alias: ``alias/`` then letters, digits and /_-, 256 characters in all, not ``alias/aws/``."""
+    if not value.startswith("alias/") or value == "alias/":
+        raise ValueError(f"{value!r} is not an alias name (alias/ followed by letters, digits, /_-)")
+    check_length(value, "an alias name", ALIAS_MAX)
+    check_chars(value, KMS_ALIAS_NAME, "an alias name")
+    if value.startswith("alias/aws/"):
+        raise ValueError(f"{value!r}: aliases beginning with 'alias/aws/' are reserved for AWS")
+    return value
 
 
 def _check_principal(value: str) -> str:
     """A key policy principal is an IAM/STS ARN, or the bare name of an iam_role in the playbook."""
     if is_arn(value):
-        if not _PRINCIPAL_ARN_RE.match(value):
+        if not _PRINCIPAL_ARN_RE.fullmatch(value):
             raise ValueError(f"{value!r} is not an IAM principal ARN (arn:aws:iam::<account>:role/...)")
         return value
-    if not IAM_NAME_RE.match(value):
+    if not is_iam_name(value, 64):
         raise ValueError(f"{value!r} is neither an iam_role name nor a principal ARN")
     return value
 
@@ -88,6 +100,10 @@ class KmsKey(ResourceBase):
         """The declared aliases, or ``alias/<name>`` when none are declared."""
         return list(self.aliases) if self.aliases else [f"alias/{self.name}"]
 
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        """A key is found through its aliases: each names one key of the account and region."""
+        return [("kms_alias", alias) for alias in self.alias_names]
+
     def arn(self, ctx: Any) -> str:
         return f"arn:{ctx.partition}:kms:{ctx.region}:{ctx.account_id}:{self.alias_names[0]}"
 
@@ -102,8 +118,8 @@ class KmsKey(ResourceBase):
     @classmethod
     def _name(cls, v: str) -> str:
         # the name doubles as the default alias, so it must be a valid alias name
-        if not KMS_NAME_RE.match(v):
-            raise ValueError("may contain only letters, digits, '/', '_' and '-' (it is also the default alias)")
+        check_length(v, "a key name (it is also the default alias)", KMS_NAME_MAX)
+        check_chars(v, KMS_ALIAS_NAME, "a key name (it is also the default alias)")
         if v.startswith("aws/"):
             raise ValueError("names beginning with 'aws/' are reserved for AWS managed keys")
         return v
@@ -116,10 +132,7 @@ class KmsKey(ResourceBase):
         if len(set(v)) != len(v):
             raise ValueError("lists the same alias twice")
         for alias in v:
-            if not ALIAS_RE.match(alias):
-                raise ValueError(f"{alias!r} is not an alias name (alias/ followed by letters, digits, /_-)")
-            if alias.startswith("alias/aws/"):
-                raise ValueError(f"{alias!r}: aliases beginning with 'alias/aws/' are reserved for AWS")
+            check_alias(alias)
         return v
 
     @field_validator("admins", "users")

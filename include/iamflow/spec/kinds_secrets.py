@@ -14,26 +14,28 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from iamflow.policy.lint import is_secret_key
 from iamflow.spec.models import Document, ResourceBase, _check_tags, is_arn, register_model
+from iamflow.spec.names import KMS_ALIAS_NAME, SECRET_NAME, check_name, is_name
 
 # Secrets Manager names: 1-512 of ASCII letters, digits and /_+=.@-
-SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+SECRET_NAME_MAX = 512
 # AWS appends "-" and six characters to a name to build the ARN; a name already ending that way
 # makes partial-ARN lookups ambiguous, so AWS advises against it.
-_ARN_SUFFIX_LIKE = re.compile(r"-[A-Za-z0-9]{6}$")
-_KMS_NAME_RE = re.compile(r"^[\w/+=,.@:-]{1,256}$")
+_ARN_SUFFIX_LIKE = re.compile(r".*-[A-Za-z0-9]{6}", re.DOTALL)
 _PARTITION = r"(\$\{partition\}|aws|aws-cn|aws-us-gov)"
 _REGION = r"(\$\{region\}|[a-z]{2}(-[a-z]+)+-\d)"
 _ACCOUNT = r"(\$\{account_id\}|\d{12})"
-LAMBDA_ARN_RE = re.compile(rf"^arn:{_PARTITION}:lambda:{_REGION}:{_ACCOUNT}:function:[A-Za-z0-9_-]{{1,64}}(:[A-Za-z0-9_$-]+)?$")
-KMS_ARN_RE = re.compile(rf"^arn:{_PARTITION}:kms:{_REGION}:{_ACCOUNT}:(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)$")
-SCHEDULE_RE = re.compile(r"^(rate\(\s*\d+\s+(hour|hours|day|days)\s*\)|cron\(.+\))$")
-DURATION_RE = re.compile(r"^([1-9]|1\d|2[0-4])h$")
-CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+LAMBDA_ARN_RE = re.compile(rf"arn:{_PARTITION}:lambda:{_REGION}:{_ACCOUNT}:function:[A-Za-z0-9_-]{{1,64}}(:[A-Za-z0-9_$-]+)?")
+KMS_ARN_RE = re.compile(rf"arn:{_PARTITION}:kms:{_REGION}:{_ACCOUNT}:(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)")
+SCHEDULE_RE = re.compile(r"(rate\(\s*[0-9]+\s+(hour|hours|day|days)\s*\)|cron\([^\n]+\))")
+DURATION_RE = re.compile(r"([1-9]|1[0-9]|2[0-4])h")
+CALLABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*")
 # Keys that no literal may fill: a literal value would put the secret in the playbook.
 LITERAL_VALUE_FIELDS = ("value", "secret_string", "secret_binary", "secret", "password", "SecretString",
                         "SecretBinary")
-# Template keys that must be generated, never literal.
+# Template keys that must be generated, never literal (as well as every key ``is_secret_key`` names:
+# pwd, dsn, signing_key, connection_string ...).
 _SECRETISH_KEY = re.compile(r"(pass(word|wd|phrase)?|secret|token|private_?key|api_?key|credential)", re.I)
 
 
@@ -100,7 +102,7 @@ class ValidatorSpec(BaseModel):
                 re.compile(self.regex)
             except re.error as exc:
                 raise ValueError(f"regex does not compile: {exc}") from None
-        if self.callable is not None and not CALLABLE_RE.match(self.callable):
+        if self.callable is not None and not CALLABLE_RE.fullmatch(self.callable):
             raise ValueError(f"callable {self.callable!r} must look like 'package.module:function'")
         return self
 
@@ -129,21 +131,21 @@ class RotationSpec(BaseModel):
     @field_validator("lambda_arn")
     @classmethod
     def _lambda(cls, v: str) -> str:
-        if not LAMBDA_ARN_RE.match(v):
+        if not LAMBDA_ARN_RE.fullmatch(v):
             raise ValueError(f"{v!r} is not a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)")
         return v
 
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, v: str | None) -> str | None:
-        if v is not None and not SCHEDULE_RE.match(v.strip()):
+        if v is not None and not SCHEDULE_RE.fullmatch(v.strip()):
             raise ValueError(f"{v!r} is neither rate(N days|hours) nor cron(...)")
         return v.strip() if v else v
 
     @field_validator("duration")
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
-        if v is not None and not DURATION_RE.match(v):
+        if v is not None and not DURATION_RE.fullmatch(v):
             raise ValueError(f"{v!r} must be a number of hours from 1h to 24h, e.g. '4h'")
         return v
 
@@ -168,7 +170,7 @@ def _check_template(value: Any, path: str) -> int:
                 raise ValueError(f"template{path}: keys must be non-empty strings")
             sub = f"{path}.{k}"
             is_marker = isinstance(v, dict) and "generate" in v
-            if _SECRETISH_KEY.search(k) and not is_marker and not isinstance(v, dict):
+            if (_SECRETISH_KEY.search(k) or is_secret_key(k)) and not is_marker and not isinstance(v, dict):
                 raise ValueError(
                     f"template{sub}: looks like a secret field, so it must be generated "
                     "({generate: {...}}); literal secret values never go in a playbook"
@@ -219,9 +221,8 @@ class Secret(ResourceBase):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not SECRET_NAME_RE.match(v):
-            raise ValueError("must be 1-512 characters of letters, digits and /_+=.@-")
-        if _ARN_SUFFIX_LIKE.search(v):
+        check_name(v, SECRET_NAME, "a secret name", SECRET_NAME_MAX)
+        if _ARN_SUFFIX_LIKE.fullmatch(v):
             raise ValueError("must not end with a hyphen and six characters (AWS adds that suffix to the ARN)")
         return v
 
@@ -246,9 +247,9 @@ class Secret(ResourceBase):
         # checked here, not in a field validator: the loader drops a location part that equals a
         # kind name, and this field is named like the kms_key kind
         if self.kms_key is not None:
-            if is_arn(self.kms_key) and not KMS_ARN_RE.match(self.kms_key):
+            if is_arn(self.kms_key) and not KMS_ARN_RE.fullmatch(self.kms_key):
                 raise ValueError(f"kms_key: {self.kms_key!r} is not a KMS key or alias ARN")
-            if not is_arn(self.kms_key) and not _KMS_NAME_RE.match(self.kms_key):
+            if not is_arn(self.kms_key) and not is_name(self.kms_key, KMS_ALIAS_NAME, 250):
                 raise ValueError(f"kms_key: {self.kms_key!r} is neither a kms_key of the playbook nor a KMS ARN")
         if self.force_delete and self.state != "absent":
             raise ValueError("force_delete: only meaningful with state: absent")

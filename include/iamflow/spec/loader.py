@@ -4,26 +4,35 @@ Validation runs in this order, collecting problems instead of stopping at the fi
 the top-level schema, each resource against its kind's schema, duplicate names, policy files and
 ``${var}`` placeholders, references (dangling, wrong kind, present → absent, cycles), anything that
 looks like a hard-coded credential anywhere in the file, and the policy linter (with waivers).
+
+Files are read by :mod:`iamflow.spec.source` under its limits (size, values, depth; no anchors or
+aliases; no duplicate keys) before anything walks them, and every problem that has a place in the
+playbook carries its line and column. A policy file is read only from inside the policies folder,
+the playbook's own folder or the shipped ``include/policies`` (after resolving symlinks); nothing
+from a policy file is quoted in a message but its name, a key, a line and a column.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from iamflow.errors import Problem, ValidationError
-from iamflow.settings import playbooks_dir, policies_dir
+from iamflow.settings import include_dir, playbooks_dir, policies_dir
 from iamflow.spec.models import RESOURCE_MODELS, Playbook, ResourceBase
+from iamflow.spec.source import Limits, Positions, SourceError, load_file, load_yaml, locate, read_text
+from iamflow.spec.variables import RUNTIME_VARS, Expander
 
-RUNTIME_VARS = ("account_id", "partition", "region")
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+__all__ = ["RUNTIME_VARS", "LoadResult", "check_playbook", "dependencies", "dependency_levels",
+           "discover_playbooks", "lint_paths", "load_playbook", "waiver_notes"]
+
+_FIELD_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 _OWN_ACCOUNT = "${account_id}"
 
 
@@ -54,10 +63,26 @@ class _Collector:
     def __init__(self, file: str):
         self.file = file
         self.problems: list[Problem] = []
+        self.positions: Positions = {}
+        self.indexes: dict[str, int] = {}  # resource label -> its index under 'resources'
+        self.expander = Expander({}, budget=0, limit=0)
 
     def add(self, resource: str | None, field: str | None, message: str, *, rule: str | None = None,
-            severity: str = "error") -> None:
-        self.problems.append(Problem(self.file, resource, field, message, rule, severity))
+            severity: str = "error", line: int | None = None, column: int | None = None) -> None:
+        if line is None:
+            line, column = self.place(resource, field) or (None, None)
+        self.problems.append(Problem(self.file, resource, field, message, rule, severity, line, column))
+
+    def place(self, resource: str | None, field: str | None) -> tuple[int, int] | None:
+        """Where a problem sits in the playbook: its field, else the nearest enclosing value."""
+        path: tuple[object, ...] = ()
+        if resource is not None:
+            if resource not in self.indexes:
+                return None
+            path = ("resources", self.indexes[resource])
+        for index, key in _FIELD_PART.findall(field or ""):
+            path = (*path, int(index) if index else key)
+        return locate(self.positions, path)
 
     @property
     def failed(self) -> bool:
@@ -73,8 +98,12 @@ def load_playbook(path: str | Path, *, policies: Path | None = None) -> Playbook
 
 
 def lint_paths(paths: Iterable[str | Path], *, policies: Path | None = None) -> list[LoadResult]:
-    """Validate many playbook files; also reports playbook names used by two files."""
+    """Validate many playbook files that run together.
+
+    Also reports playbook names used by two files, and objects that two playbooks both declare.
+    """
     results = [check_playbook(p, policies=policies) for p in paths]
+    add_ownership_problems(results)
     seen: dict[str, str] = {}
     for r in results:
         if r.playbook is None:
@@ -86,21 +115,35 @@ def lint_paths(paths: Iterable[str | Path], *, policies: Path | None = None) -> 
     return results
 
 
+def add_ownership_problems(results: Sequence[LoadResult]) -> None:
+    """Add a problem to each playbook that declares an object another of ``results`` declares too."""
+    from iamflow.spec.ownership import conflict_problems
+
+    # a second file naming an already-seen playbook is refused for that; it owns nothing
+    first: dict[str, Playbook] = {}
+    for r in results:
+        if r.playbook is not None:
+            first.setdefault(r.playbook.name, r.playbook)
+    problems = conflict_problems(list(first.values()))
+    for r in results:
+        if r.playbook is not None:
+            r.problems.extend(problems.get(r.playbook.source, []))
+
+
 def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadResult:
     """Validate one playbook file and return it with every problem found (never raises for bad input)."""
     path = Path(path)
     c = _Collector(str(path))
+    # parse under the limits first: nothing below walks a file that is too big, too deep or aliased
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        c.add(None, None, f"cannot read file: {exc.strerror or exc}")
-        return LoadResult(path, None, c.problems)
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        c.add(None, None, f"invalid YAML{where}: {getattr(exc, 'problem', None) or exc}")
+        limits = Limits.default()
+        text = read_text(path, limits)
+        raw, c.positions = load_yaml(text, limits)
+    except (SourceError, ValueError) as exc:
+        if isinstance(exc, SourceError):
+            c.add(None, None, exc.describe(with_detail=True, with_place=False), line=exc.line, column=exc.column)
+        else:  # an invalid IAMFLOW_MAX_PLAYBOOK_BYTES
+            c.add(None, None, str(exc))
         return LoadResult(path, None, c.problems)
     if not isinstance(raw, dict):
         c.add(None, None, "a playbook must be a mapping with 'name' and 'resources'")
@@ -123,9 +166,13 @@ def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadRes
 
     variables = {str(k): str(v).lower() if isinstance(v, bool) else str(v)
                  for k, v in (playbook.vars if playbook else {}).items()}
+    c.expander = Expander(variables, budget=limits.max_bytes - len(text.encode()), limit=limits.max_bytes)
+    for var_name, message in c.expander.var_errors:
+        c.add(None, f"vars.{var_name}", message)
     base_dir = policies or policies_dir()
     resources: list[ResourceBase] = []
     for index, item in enumerate(raw_resources):
+        c.indexes.setdefault(_resource_label(index, item), index)
         res = _load_resource(c, index, item, variables, base_dir, path.parent)
         if res is not None:
             resources.append(res)
@@ -173,6 +220,7 @@ def _load_resource(c: _Collector, index: int, item: Any, variables: dict[str, st
                                                    playbook_dir)
     if len(c.problems) > before:
         return None
+    _scan_credentials(c, item, resource=label)  # again after substitution: AKIA${a}${b} is a key only now
     try:
         return TypeAdapter(model).validate_python(item)
     except PydanticValidationError as exc:
@@ -197,15 +245,16 @@ def _load_document_field(c: _Collector, label: str, field_name: str, value: Any,
 def _load_document(c: _Collector, label: str, field_name: str, value: Any, variables: dict[str, str],
                    base_dir: Path, playbook_dir: Path) -> Any:
     if isinstance(value, str):
-        candidates = [base_dir / value, playbook_dir / value]
-        found = next((p for p in candidates if p.is_file()), None)
+        found, problem = _document_path(value, base_dir, playbook_dir)
         if found is None:
-            c.add(label, field_name, f"policy file {value!r} not found in {base_dir} or {playbook_dir}")
+            c.add(label, field_name, problem)
             return value
         try:
-            loaded = yaml.safe_load(found.read_text(encoding="utf-8"))  # JSON is YAML
-        except yaml.YAMLError as exc:
-            c.add(label, field_name, f"policy file {found.name} is not valid JSON/YAML: {exc}")
+            loaded, _positions = load_file(found)
+        except SourceError as exc:
+            # the parser's own words may quote the file: give only iamflow's message and the place
+            where = f" (line {exc.line}, column {exc.column})" if exc.line is not None else ""
+            c.add(label, field_name, f"policy file {value!r}{where}: {exc.describe(with_detail=False, with_place=False)}")
             return value
         _scan_credentials(c, loaded, resource=label, prefix=field_name)
         value = _substitute_vars(c, label, loaded, variables, field_name)
@@ -230,17 +279,43 @@ def _load_document(c: _Collector, label: str, field_name: str, value: Any, varia
     return value
 
 
+def _document_path(reference: str, base_dir: Path, playbook_dir: Path) -> tuple[Path | None, str]:
+    """The policy file a reference names, confined to the allowed folders; else None and the reason.
+
+    The reference is looked up in the policies folder, then in the playbook's folder; wherever it
+    is found, the file it resolves to (symlinks followed) must lie inside one of those two folders
+    or the shipped ``include/policies``. A reference that leaves them is refused whether or not
+    its target exists, so the message reveals nothing about the outside.
+    """
+    if Path(reference).is_absolute() or reference.startswith("~"):
+        return None, (f"policy file {reference!r} is an absolute path; name a file inside the policies folder "
+                      "or the playbook's folder")
+    roots = [base_dir, playbook_dir, include_dir() / "policies"]
+    allowed = [r.resolve() for r in roots]
+    escaped = False
+    for root in (base_dir, playbook_dir):
+        try:
+            target = (root / reference).resolve()
+        except (OSError, RuntimeError):  # a symlink loop
+            escaped = True
+            continue
+        if not any(target.is_relative_to(a) for a in allowed):
+            escaped = True
+            continue
+        if target.is_file():
+            return target, ""
+    if escaped:
+        return None, (f"policy file {reference!r} resolves outside the policies folder and the playbook's "
+                      "folder; only files inside them are read")
+    return None, f"policy file {reference!r} not found in {base_dir} or {playbook_dir}"
+
+
 def _substitute_vars(c: _Collector, label: str, value: Any, variables: dict[str, str], path: str) -> Any:
     if isinstance(value, str):
-        def repl(m: re.Match[str]) -> str:
-            name = m.group(1)
-            if name in variables:
-                return variables[name]
-            if name not in RUNTIME_VARS:
-                c.add(label, path or None, f"unknown variable ${{{name}}} (define it under 'vars')")
-            return m.group(0)
-
-        return _VAR.sub(repl, value)
+        out, messages = c.expander.expand(value)
+        for message in messages:
+            c.add(label, path or None, message)
+        return out
     if isinstance(value, list):
         return [_substitute_vars(c, label, v, variables, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):
@@ -250,7 +325,7 @@ def _substitute_vars(c: _Collector, label: str, value: Any, variables: dict[str,
 
 
 def _scan_credentials(c: _Collector, raw: Any, *, resource: str | None = None, prefix: str = "") -> None:
-    from iamflow.policy.lint import scan_credentials
+    from iamflow.policy.lint import credential_message, scan_credentials
 
     if resource is None and isinstance(raw, dict):
         # attribute each hit to the resource it sits in, when it sits in one
@@ -259,9 +334,9 @@ def _scan_credentials(c: _Collector, raw: Any, *, resource: str | None = None, p
         raw = {k: v for k, v in raw.items() if k != "resources"}
     for where, kind in scan_credentials(raw):
         field_name = ".".join(x for x in (prefix, where.lstrip(".")) if x) or None
-        c.add(resource, field_name,
-              f"looks like a hard-coded AWS {kind}; keep credentials out of playbooks (use roles, or Secrets Manager)",
-              rule="hardcoded-credential")
+        message = f"{credential_message(kind)}; keep credentials out of playbooks (use roles, or Secrets Manager)"
+        if Problem(c.file, resource, field_name, message, "hardcoded-credential", "error") not in c.problems:
+            c.add(resource, field_name, message, rule="hardcoded-credential")
 
 
 def _check_duplicates(c: _Collector, resources: list[ResourceBase]) -> None:

@@ -5,8 +5,9 @@ A playbook is a named list of resources. Each resource has a ``kind`` (the discr
 an explicit empty list or map means "make it empty" (``model_fields_set`` tells the two apart).
 
 Documents (trust policies, managed policy documents, inline policies) are given inline as a map or
-as the name of a JSON/YAML file under ``include/policies/`` (or next to the playbook). The loader
-replaces file names by the loaded document, so after loading every document field is a dict.
+as the name of a JSON/YAML file under ``include/policies/`` (or next to the playbook; a name that
+resolves anywhere else is refused). The loader replaces file names by the loaded document, so
+after loading every document field is a dict.
 ``${var}`` placeholders are replaced by the playbook's ``vars`` at load time; the run-time ones
 (``${account_id}``, ``${partition}``, ``${region}``) are replaced when a resource is planned.
 """
@@ -18,11 +19,10 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-IAM_NAME_RE = re.compile(r"^[\w+=,.@-]+$")
-IAM_PATH_RE = re.compile(r"^/([\x21-\x7e]*/)?$")
-# An ARN, allowing run-time placeholders such as ${account_id} in any segment.
-ARN_RE = re.compile(r"^arn:(\$\{[a-z_]+\}|aws|aws-cn|aws-us-gov):[a-z0-9-]+:[a-z0-9-]*:(\$\{[a-z_]+\}|\d{12}|aws)?:.+$")
-TAG_KEY_RE = re.compile(r"^[\w.:/=+@\- ]{1,128}$", re.UNICODE)
+from iamflow.spec.names import IAM_NAME, check_iam_path, check_name, check_tag, is_name
+
+# An ARN, allowing run-time placeholders such as ${account_id} in any segment (matched in full).
+ARN_RE = re.compile(r"arn:(\$\{[a-z_]+\}|aws|aws-cn|aws-us-gov):[a-z0-9-]+:[a-z0-9-]*:(\$\{[a-z_]+\}|\d{12}|aws)?:[^\s]+")
 
 Document = dict[str, Any] | str
 
@@ -63,6 +63,13 @@ class ResourceBase(BaseModel):
         """The ARN other resources use to refer to this one (``ctx`` is a RunContext)."""
         raise NotImplementedError(f"{self.kind} cannot be referred to by ARN")
 
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        """What makes this object one object in an account: two declarations of one identity conflict.
+
+        :param playbook: the name of the playbook declaring it (some kinds are scoped by it).
+        """
+        return [(self.kind, self.name)]
+
     def lint_warnings(self) -> list[tuple[str, str]]:
         """(field, message) for settings that are allowed but weaker than they should be."""
         return []
@@ -101,18 +108,17 @@ class ResourceBase(BaseModel):
         return out
 
 
-def _check_name(value: str, limit: int) -> str:
-    if len(value) > limit:
-        raise ValueError(f"must be at most {limit} characters, got {len(value)}")
-    if not IAM_NAME_RE.match(value):
-        raise ValueError("may contain only letters, digits and +=,.@_-")
-    return value
+def is_iam_name(value: str, limit: int = 128) -> bool:
+    """True when ``value`` is an IAM name of at most ``limit`` characters."""
+    return is_name(value, IAM_NAME, limit)
+
+
+def _check_name(value: str, limit: int, what: str = "an IAM name") -> str:
+    return check_name(value, IAM_NAME, what, limit)
 
 
 def _check_path(value: str) -> str:
-    if len(value) > 512 or not IAM_PATH_RE.match(value):
-        raise ValueError("must begin and end with '/' (for example /developers/)")
-    return value
+    return check_iam_path(value)
 
 
 def _check_tags(value: dict[str, str] | None) -> dict[str, str] | None:
@@ -121,12 +127,7 @@ def _check_tags(value: dict[str, str] | None) -> dict[str, str] | None:
     if len(value) > 50:
         raise ValueError(f"at most 50 tags, got {len(value)}")
     for k, v in value.items():
-        if k.lower().startswith("aws:"):
-            raise ValueError(f"tag key {k!r}: keys beginning with 'aws:' are reserved by AWS")
-        if not TAG_KEY_RE.match(k):
-            raise ValueError(f"tag key {k!r} is not a valid tag key")
-        if len(str(v)) > 256:
-            raise ValueError(f"tag {k!r}: value longer than 256 characters")
+        check_tag(k, str(v))
     return value
 
 
@@ -145,8 +146,12 @@ class IamManagedPolicy(ResourceBase):
     def arn(self, ctx: Any) -> str:
         return str(ctx.iam_arn("policy", self.name, self.path))
 
-    _name = field_validator("name")(lambda cls, v: _check_name(v, 128))
-    _path = field_validator("path")(lambda cls, v: _check_path(v))
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        # IAM names are unique in an account whatever their path, and not distinguished by case
+        return [(self.kind, self.name.lower())]
+
+    _name = field_validator("name")(lambda cls, v: _check_name(v, 128, "a managed policy name"))
+    _path = field_validator("path")(lambda cls, v: check_iam_path(v, policy=True))
     _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
 
     @model_validator(mode="after")
@@ -180,7 +185,11 @@ class IamRole(ResourceBase):
     def arn(self, ctx: Any) -> str:
         return str(ctx.iam_arn("role", self.name, self.path))
 
-    _name = field_validator("name")(lambda cls, v: _check_name(v, 64))
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        # IAM names are unique in an account whatever their path, and not distinguished by case
+        return [(self.kind, self.name.lower())]
+
+    _name = field_validator("name")(lambda cls, v: _check_name(v, 64, "a role name"))
     _path = field_validator("path")(lambda cls, v: _check_path(v))
     _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
 
@@ -204,7 +213,7 @@ class IamRole(ResourceBase):
     @classmethod
     def _inline_names(cls, v: dict[str, Document] | None) -> dict[str, Document] | None:
         for key in v or {}:
-            _check_name(key, 128)
+            _check_name(key, 128, "an inline policy name")
         return v
 
     @model_validator(mode="after")
@@ -228,7 +237,11 @@ class IamInstanceProfile(ResourceBase):
     def arn(self, ctx: Any) -> str:
         return str(ctx.iam_arn("instance-profile", self.name, self.path))
 
-    _name = field_validator("name")(lambda cls, v: _check_name(v, 128))
+    def identities(self, playbook: str) -> list[tuple[str, ...]]:
+        # IAM names are unique in an account whatever their path, and not distinguished by case
+        return [(self.kind, self.name.lower())]
+
+    _name = field_validator("name")(lambda cls, v: _check_name(v, 128, "an instance profile name"))
     _path = field_validator("path")(lambda cls, v: _check_path(v))
     _tags = field_validator("tags")(lambda cls, v: _check_tags(v))
 
@@ -241,10 +254,10 @@ class IamInstanceProfile(ResourceBase):
 def _check_ref(value: str, resource_type: str) -> str:
     """A reference is either a bare name (of a resource in the playbook) or a well-formed ARN."""
     if is_arn(value):
-        if not ARN_RE.match(value) or f":{resource_type}/" not in value:
+        if not ARN_RE.fullmatch(value) or f":{resource_type}/" not in value:
             raise ValueError(f"{value!r} is not a valid IAM {resource_type} ARN")
         return value
-    if not IAM_NAME_RE.match(value):
+    if not is_iam_name(value):
         raise ValueError(f"{value!r} is neither a resource name nor an ARN")
     return value
 
@@ -278,6 +291,12 @@ class Playbook(BaseModel):
     accounts: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)  # default tags merged into every resource's tags
     schedule: str | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        _check_tags(v)
+        return v
     resources: list[Any] = Field(default_factory=list)  # validated one by one by the loader
 
     # set by the loader

@@ -194,3 +194,28 @@ def test_three_accounts_compare_only_the_playbooks_that_target_them(aws, clients
     for f in result.findings:
         assert f.resource_arn.startswith(f"arn:aws:iam::{f.account_id}:"), f
     assert all(not r.error for r in result.results)
+
+
+def test_a_role_two_playbooks_declare_is_reported_as_a_conflict_not_compared(
+        applied: AwsClients, playbooks: Path, now) -> None:
+    (playbooks / "ci.yaml").write_text(
+        "name: ci\n"
+        "resources:\n"
+        f"  - kind: iam_role\n    name: {ROLE}\n    path: /developers/\n"
+        "    trust_policy: {Version: '2012-10-17', Statement: [{Effect: Allow, "
+        "Principal: {Service: codebuild.amazonaws.com}, Action: 'sts:AssumeRole'}]}\n")
+    result = sweep_target(Target(), base=applied, config=DRIFT_ONLY, mutelist=None, now=now, sleep=Sleeps())
+    found = [f for f in result.findings if f.check_id == CHECK]
+    roles = [f for f in found if f.resource_id == f"iam_role/{ROLE}"]
+    # one ERROR per declaration, each naming the other file; neither declaration is compared
+    assert sorted(f.extra["playbook"].rsplit("/", 1)[-1] for f in roles) == ["ci.yaml", SHIPPED.name]
+    for finding in roles:
+        assert finding.status == ERROR and finding.extra["drift"] == "error", finding
+        assert "not compared" in finding.message and "is also declared by" in finding.message
+    [other] = [f for f in roles if f.extra["playbook"].endswith("ci.yaml")]
+    assert SHIPPED.name in other.message
+    assert {f.resource_id: f.status for f in found if f.resource_id != f"iam_role/{ROLE}"} == {
+        f"iam_managed_policy/{BOUNDARY}": PASS}
+    # nothing about the role was read: it is not compared at all
+    assert ("iam", "GetRole") not in applied.call_log.calls
+    assert applied.call_log.writes() == []

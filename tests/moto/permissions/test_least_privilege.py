@@ -446,7 +446,7 @@ def test_auditor_covers_every_check() -> None:
 def test_provisioner_scopes_to_declared_names() -> None:
     """Every wildcard resource is one that AWS cannot scope further (see permissions.SCOPE_NOTES)."""
     allowed = {
-        ("*", "kms:CreateKey"), ("*", "kms:ListAliases"),
+        ("*", "kms:CreateKey"), ("*", "kms:ListAliases"), ("*", "kms:ListKeys"),
         ("*", "cognito-idp:CreateUserPool"), ("*", "cognito-idp:ListUserPools"),
     }
     for action, resource in wildcard_resources(committed("provisioner")):

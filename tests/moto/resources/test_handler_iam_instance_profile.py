@@ -37,7 +37,7 @@ def test_creates_the_profile_with_its_role_and_tags(clients, env, iam):
     plan = converge(HANDLER, clients, profile(role="web-role", path="/ec2/", tags={"team": "web"}), env)
 
     assert operations(plan) == ["create_instance_profile", "add_role_to_instance_profile"]
-    assert read_profile(iam) == (["web-role"], {"team": "web"})
+    assert read_profile(iam) == (["web-role"], {"team": "web", "iamflow:id": "t/iam_instance_profile.web"})
     assert iam.get_instance_profile(InstanceProfileName="web")["InstanceProfile"]["Path"] == "/ec2/"
 
 
@@ -70,7 +70,7 @@ def test_converges_drift_made_by_hand(clients, env, iam):
         "untag_instance_profile",
         "tag_instance_profile",
     ]
-    assert read_profile(iam) == (["web-role"], {"team": "web"})
+    assert read_profile(iam) == (["web-role"], {"team": "web", "iamflow:id": "t/iam_instance_profile.web"})
     assert not plan_of(clients, resource, env).changed
 
 

@@ -17,6 +17,9 @@ HANDLER = handler_for("iam_managed_policy")
 ARN = "arn:aws:iam::123456789012:policy/app/reader"
 
 
+MARK = {"iamflow:id": "t/iam_managed_policy.reader"}  # set at creation, never purged
+
+
 def policy(**fields: Any) -> IamManagedPolicy:
     fields.setdefault("document", allow("s3:GetObject"))
     return IamManagedPolicy(kind="iam_managed_policy", name="reader", path="/app/", **fields)
@@ -34,11 +37,11 @@ def test_creates_the_policy_with_description_path_and_tags(clients, iam):
     plan = converge(HANDLER, clients, resource, env)
 
     assert operations(plan) == ["create_policy"]
-    assert plan.before is None and plan.after["tags"] == {"owner": "platform", "team": "data"}
+    assert plan.before is None and plan.after["tags"] == {"owner": "platform", "team": "data", **MARK}
     got = iam.get_policy(PolicyArn=ARN)["Policy"]
     assert got["Description"] == "read things"
     assert got["Path"] == "/app/"
-    assert tag_map(got["Tags"]) == {"owner": "platform", "team": "data"}
+    assert tag_map(got["Tags"]) == {"owner": "platform", "team": "data", **MARK}
     assert policies_equal(default_document(iam), allow("s3:GetObject"))
 
 
@@ -138,7 +141,7 @@ def test_converges_drift_made_by_hand(clients, iam):
 
     assert operations(plan) == ["create_policy_version", "untag_policy", "tag_policy"]
     assert policies_equal(default_document(iam), allow("s3:GetObject"))
-    assert tag_map(iam.get_policy(PolicyArn=ARN)["Policy"]["Tags"]) == {"team": "data", "cost": "1"}
+    assert tag_map(iam.get_policy(PolicyArn=ARN)["Policy"]["Tags"]) == {"team": "data", "cost": "1", **MARK}
     assert not plan_of(clients, resource, env).changed
 
 
@@ -150,7 +153,7 @@ def test_tags_unmanaged_or_not_purged_are_left_alone(clients, iam):
     assert not plan_of(clients, policy(), env).changed  # tags left out: unmanaged
     plan = plan_of(clients, policy(tags={"a": "1", "c": "3"}, purge_tags=False), env)
     assert operations(plan) == ["tag_policy"]
-    assert plan.after["tags"] == {"a": "1", "b": "2", "c": "3"}
+    assert plan.after["tags"] == {"a": "1", "b": "2", "c": "3", **MARK}
 
 
 def test_aws_reserved_tags_are_never_removed(clients, iam):
@@ -163,7 +166,8 @@ def test_aws_reserved_tags_are_never_removed(clients, iam):
 
     assert operations(plan) == ["untag_policy"]
     assert plan.changes[0].params["TagKeys"] == ["a"]
-    assert tag_map(iam.get_policy(PolicyArn=ARN)["Policy"]["Tags"]) == {"aws:cloudformation:stack-name": "s"}
+    # iamflow's own iamflow:id stays too
+    assert tag_map(iam.get_policy(PolicyArn=ARN)["Policy"]["Tags"]) == {"aws:cloudformation:stack-name": "s", **MARK}
 
 
 def test_a_description_difference_is_a_note_not_a_change(clients):

@@ -74,13 +74,16 @@ def read_role(iam: Any) -> dict[str, Any]:
     }
 
 
+MARK = {"iamflow:id": "t/iam_role.app"}  # set at creation, never purged
+
+
 def assert_full_role(iam: Any) -> None:
     got = read_role(iam)
     assert policies_equal(got["trust"], trust())
     assert got["description"] == "the app"
     assert got["max"] == 7200
     assert got["boundary"] == f"{P}/boundary"
-    assert got["tags"] == {"owner": "platform", "team": "data"}
+    assert got["tags"] == {"owner": "platform", "team": "data", **MARK}
     assert got["attached"] == [f"{P}/read", f"{P}/write"]
     assert list(got["inline"]) == ["logs"]
     assert policies_equal(got["inline"]["logs"], allow("logs:PutLogEvents"))
@@ -94,7 +97,7 @@ def test_creates_the_role_with_everything_in_as_few_calls_as_possible(clients, e
     assert create["PermissionsBoundary"] == f"{P}/boundary"
     assert create["MaxSessionDuration"] == 7200
     assert create["Description"] == "the app"
-    assert tag_map(create["Tags"]) == {"owner": "platform", "team": "data"}
+    assert tag_map(create["Tags"]) == {"owner": "platform", "team": "data", **MARK}
     assert plan.before is None and plan.after["managed_policies"] == [f"{P}/read", f"{P}/write"]
     assert_full_role(iam)
 
@@ -256,7 +259,7 @@ def test_aws_reserved_tags_are_never_removed(clients, env, iam):
 
     assert operations(plan) == ["untag_role"]
     assert plan.changes[0].params["TagKeys"] == ["team"]
-    assert read_role(iam)["tags"] == {"aws:cloudformation:stack-id": "s", "owner": "platform"}
+    assert read_role(iam)["tags"] == {"aws:cloudformation:stack-id": "s", "owner": "platform", **MARK}
 
 
 def test_aws_reserved_tags_are_kept_by_a_pure_plan(clients, env):

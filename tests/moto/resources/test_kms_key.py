@@ -93,7 +93,8 @@ def test_create_makes_the_key_with_everything_and_proves_it(clients, env, kms, c
     meta = kms.describe_key(KeyId="alias/myapp-data-key")["KeyMetadata"]
     assert meta["Description"] == "Application data encryption key"
     assert meta["KeySpec"] == "SYMMETRIC_DEFAULT" and meta["KeyState"] == "Enabled"
-    assert tags_of(kms, meta["KeyId"]) == {"Application": "myapp", "Purpose": "data-encryption"}
+    assert tags_of(kms, meta["KeyId"]) == {"Application": "myapp", "Purpose": "data-encryption",
+                                           "iamflow:id": "t/kms_key.myapp-data-key"}
     assert kms.get_key_rotation_status(KeyId=meta["KeyId"])["KeyRotationEnabled"] is True
     expected = build_key_policy(ROOT, [ROLE_ARN], [ROLE_ARN], key_spec="SYMMETRIC_DEFAULT", key_usage="ENCRYPT_DECRYPT")
     assert policies_equal(policy_of(kms, meta["KeyId"]), expected)
@@ -360,7 +361,8 @@ def test_shipped_playbook_applies_proves_and_then_stays_put(clients, kms, call_l
     key_result = first.results[-1]
     assert "key proven usable (envelope round trip, AES-256-GCM)" in key_result.notes
     key_id = key_id_of(kms)
-    assert tags_of(kms, key_id) == {"Application": "myapp", "Purpose": "data-encryption", "ManagedBy": "iamflow"}
+    assert tags_of(kms, key_id) == {"Application": "myapp", "Purpose": "data-encryption", "ManagedBy": "iamflow",
+                                    "iamflow:id": f"{pb.name}/kms_key.myapp-data-key"}
     users = next(s for s in policy_of(kms, key_id)["Statement"] if s["Sid"] == "AllowKeyUse")
     assert users["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT}:role/myapp-app"]}
 

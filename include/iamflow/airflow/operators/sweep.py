@@ -5,7 +5,8 @@ the checks are imported inside ``execute`` only, and nothing here calls AWS befo
 
 - :class:`ResolveSweepTargetsOperator` reads ``include/targets.yaml`` (the current account when it
   lists none), lists the organization when asked, and returns the targets as a JSON-able list to
-  map over. It also fixes the sweep's clock (XCom ``sweep_time``) so every account is judged at
+  map over. An ``organization`` filter that matches no account, or a denied
+  ``organizations:ListAccounts`` or ``sts:GetCallerIdentity``, fails the task without a retry. It also fixes the sweep's clock (XCom ``sweep_time``) so every account is judged at
   the same instant and a retried merge writes the same run folder.
 - :class:`SweepAccountOperator` (mapped, one task per account) assumes the target's role with the
   ExternalId named by ``targets.yaml`` (read at run time from an environment variable or an
@@ -16,7 +17,8 @@ the checks are imported inside ``execute`` only, and nothing here calls AWS befo
   failed outright gets ``ERROR`` findings), writes ``$IAMFLOW_REPORT_DIR/<run id>/`` and
   ``latest/``, logs a summary and updates the report Asset (:data:`REPORT_ASSET_URI`).
   ``on_report`` is the notification slot: a callable given the summary after the files are
-  written.
+  written. When the resolve task failed, the merge writes a report whose one ERROR finding says
+  so, and fails.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ class ResolveSweepTargetsOperator(IamflowBaseOperator):
         self.accounts = accounts
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        from iamflow.compliance.targets import TargetsConfig, resolve_targets
+        from iamflow.compliance.targets import TargetResolutionError, TargetsConfig, resolve_targets
         from iamflow.errors import IamflowError
 
         sweep_time = datetime.now(UTC)
@@ -126,7 +128,13 @@ class ResolveSweepTargetsOperator(IamflowBaseOperator):
         wanted = self.accounts.split(",") if isinstance(self.accounts, str) else list(self.accounts or ())
         only = [a.strip() for a in wanted if a and a.strip()]
         # the connection's credentials act in the current account; the targets' roles are assumed from it
-        targets = resolve_targets(config, self.clients(), only=only)
+        try:
+            targets = resolve_targets(config, self.clients(), only=only)
+        except TargetResolutionError as exc:
+            if exc.retryable:
+                raise
+            # a filter that matches nothing or a denied call: never fall back to the current account
+            raise AirflowFailException(f"the accounts to sweep could not be resolved: {exc}") from exc
         context["ti"].xcom_push(key=SWEEP_TIME_KEY, value=sweep_time.isoformat())
         self.log.info("Sweeping %d account(s) from %s as of %s: %s", len(targets), config.source,
                       sweep_time.isoformat(), ", ".join(
@@ -251,7 +259,13 @@ class MergeSweepReportsOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from iamflow.compliance.config import ComplianceConfig
         from iamflow.compliance.report import new_run_id
-        from iamflow.compliance.sweep import TargetResult, finish_sweep, unreachable_findings
+        from iamflow.compliance.sweep import (
+            TARGETS_CHECK_ID,
+            TargetResult,
+            finish_sweep,
+            unreachable_findings,
+            write_setup_failure,
+        )
         from iamflow.compliance.targets import Target
         from iamflow.errors import IamflowError
 
@@ -271,9 +285,13 @@ class MergeSweepReportsOperator(BaseOperator):
             self.log.error("Account %s: %s", target.label, reason)
             findings = unreachable_findings(target.account_id or "unknown", reason, config, now)
             results.append(TargetResult(target, findings, {}, reason))
-        if not results:
-            raise AirflowFailException("no account was swept: resolve_targets returned no target")
         dag_run_id = getattr(context.get("dag_run"), "run_id", None)
+        if not results:
+            # the resolve task failed: the run's report is one ERROR finding saying so
+            reason = f"the {RESOLVE_TASK_ID} task failed; its log names the cause"
+            failed = write_setup_failure(TARGETS_CHECK_ID, reason, self.report_dir or None, now=now,
+                                         run_id=new_run_id(now), dag_run_id=dag_run_id)
+            raise AirflowFailException(f"no account was swept: {reason}; report: {failed.paths.run_dir}")
         result = finish_sweep(results, self.report_dir or None, mutelist=mutelist, now=now, run_id=new_run_id(now),
                               dag_run_id=dag_run_id)
         summary = sweep_summary(result, dag_run_id=dag_run_id)

@@ -1,4 +1,10 @@
-"""App clients of a Cognito user pool; a generated secret goes to Secrets Manager only."""
+"""App clients of a Cognito user pool; a generated secret goes to Secrets Manager only.
+
+App clients take no tags, and their names are unique only by convention: a client is found by name
+within its pool. ``CreateUserPoolClient`` is not idempotent (every attempt makes a client), so it is
+sent once, botocore's retries off; when it fails ambiguously (a timeout, a dropped connection, a
+5xx: the client may exist), the client is looked up by name in the pool and adopted.
+"""
 
 from __future__ import annotations
 
@@ -158,15 +164,7 @@ class CognitoAppClientHandler(ResourceHandler[CognitoAppClient, AppClientState, 
         pool = find_pool(idp, env.playbook.name, res.user_pool)
         if pool is None:
             return None
-        listed = paginate_token(idp, "list_user_pool_clients", "UserPoolClients", page_size=PAGE,
-                                UserPoolId=pool["Id"])
-        ids = [c["ClientId"] for c in listed if c.get("ClientName") == res.name]
-        if len(ids) > 1:
-            raise PoolLookupError(f"user pool {res.user_pool!r} has {len(ids)} app clients named {res.name!r} "
-                                  f"({', '.join(sorted(ids))}); delete all but one")
-        if not ids:
-            return None
-        got = not_found(idp, "describe_user_pool_client", UserPoolId=pool["Id"], ClientId=ids[0])
+        got = find_client(idp, pool["Id"], res.name, res.user_pool)
         if got is None:
             return None
         raw = dict(got["UserPoolClient"])
@@ -257,6 +255,29 @@ class CognitoAppClientHandler(ResourceHandler[CognitoAppClient, AppClientState, 
         return out
 
 
+def find_client(idp: Any, pool_id: str, name: str, pool: str) -> dict[str, Any] | None:
+    """The ``DescribeUserPoolClient`` result of the pool's one client named ``name``, or None.
+
+    The result holds the client secret, if any: callers drop it or publish it as a secret output.
+    """
+    listed = paginate_token(idp, "list_user_pool_clients", "UserPoolClients", page_size=PAGE, UserPoolId=pool_id)
+    ids = [c["ClientId"] for c in listed if c.get("ClientName") == name]
+    if len(ids) > 1:
+        raise PoolLookupError(f"user pool {pool!r} has {len(ids)} app clients named {name!r} "
+                              f"({', '.join(sorted(ids))}); delete all but one")
+    if not ids:
+        return None
+    got = not_found(idp, "describe_user_pool_client", UserPoolId=pool_id, ClientId=ids[0])
+    return None if got is None else dict(got)
+
+
+def _adopt_client(pool: str) -> Any:
+    def adopt(clients: AwsClients, params: dict[str, Any]) -> dict[str, Any] | None:
+        return find_client(clients.client("cognito-idp"), params["UserPoolId"], params["ClientName"], pool)
+
+    return adopt
+
+
 def _client_differs(key: str, want: Any, have: Any) -> bool:
     if key.endswith("_token_validity"):
         return _seconds(want) != _seconds(have)
@@ -274,7 +295,8 @@ def _plan_client_create(plan: Plan, res: CognitoAppClient, pool_id: Any, label: 
     publish: dict[str, tuple[str, ...]] = {CLIENT_SECRET: ("UserPoolClient", "ClientSecret")} if res.generate_secret else {}
     plan.changes.append(Change("cognito-idp", "create_user_pool_client", params,
                                f"create {label}" + (" with a generated secret" if res.generate_secret else ""),
-                               publish=publish, secret_outputs=True))
+                               publish=publish, secret_outputs=True,
+                               retry=False, adopt=_adopt_client(res.user_pool)))
     if res.generate_secret:
         plan.changes.append(_store_client_secret(secret_name, label))
 

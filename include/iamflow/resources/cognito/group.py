@@ -110,7 +110,9 @@ class CognitoGroupHandler(ResourceHandler[CognitoGroup, GroupState, PoolFacts]):
             for key, api in (("description", "Description"), ("precedence", "Precedence"), ("role", "RoleArn")):
                 if desired.get(key) is not None:
                     params[api] = desired[key]
-            plan.changes.append(Change("cognito-idp", "create_group", params, f"create {label}"))
+            # a group is unique by name in its pool: a retry answers GroupExistsException
+            plan.changes.append(Change("cognito-idp", "create_group", params, f"create {label}",
+                                       adopt=_adopt_group))
             have_members: list[str] = []
         else:
             have: dict[str, Any] = before or {}
@@ -151,3 +153,8 @@ class CognitoGroupHandler(ResourceHandler[CognitoGroup, GroupState, PoolFacts]):
         return out
 
 
+def _adopt_group(clients: AwsClients, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The group a create may have made, by name in its pool."""
+    got = not_found(clients.client("cognito-idp"), "get_group", GroupName=params["GroupName"],
+                    UserPoolId=params["UserPoolId"])
+    return None if got is None else dict(got)

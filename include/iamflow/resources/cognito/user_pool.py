@@ -1,4 +1,10 @@
-"""Cognito user pools, with their bootstrap admin users."""
+"""Cognito user pools, with their bootstrap admin users.
+
+``CreateUserPool`` is not idempotent (pool names are not unique, there is no client token): every
+attempt makes a pool. It is sent once, botocore's retries off; when it fails ambiguously (a
+timeout, a dropped connection, a 5xx: the pool may exist), the pool is looked up by its
+``iamflow:id`` tag (:func:`~iamflow.resources.cognito._common.find_pool`) and adopted.
+"""
 
 from __future__ import annotations
 
@@ -225,7 +231,7 @@ class CognitoUserPoolHandler(ResourceHandler[CognitoUserPool, PoolState, None]):
             return plan
         desired = _desired_pool(res, env, before["tags"] if before else None)
         if current is None or before is None:
-            _plan_pool_create(plan, res, desired, label, existing_users=[])
+            _plan_pool_create(plan, res, desired, label, existing_users=[], playbook=env.playbook.name)
             plan.after = {**(before or {}), **desired}
             return plan
 
@@ -251,7 +257,7 @@ class CognitoUserPoolHandler(ResourceHandler[CognitoUserPool, PoolState, None]):
             plan.notes.append(f"allow_replace: pool {current['pool_id']} and every user in it are deleted, "
                               "then the pool is created again")
             _plan_pool_delete(plan, res, current, label, force=True)
-            _plan_pool_create(plan, res, desired, label, existing_users=[])
+            _plan_pool_create(plan, res, desired, label, existing_users=[], playbook=env.playbook.name)
             plan.after = {**before, **desired}
             return plan
 
@@ -317,14 +323,15 @@ def _drop_unused_account_validity(params: dict[str, Any]) -> None:
 
 
 def _plan_pool_create(plan: Plan, res: CognitoUserPool, desired: dict[str, Any], label: str,
-                      existing_users: list[str]) -> None:
+                      existing_users: list[str], playbook: str) -> None:
     params: dict[str, Any] = {"PoolName": res.name, **_pool_config_params(desired)}
     if "username_attributes" in desired:
         params["UsernameAttributes"] = desired["username_attributes"]
     if res.attributes is not None:
         params["Schema"] = [_schema_param(a) for a in res.attributes]
     plan.changes.append(Change("cognito-idp", "create_user_pool", params, f"create {label}",
-                               publish={NEW_POOL_ID: ("UserPool", "Id")}))
+                               publish={NEW_POOL_ID: ("UserPool", "Id")},
+                               retry=False, adopt=_adopt_pool(playbook, res.name)))
     pool_id = Output(NEW_POOL_ID, f"id of the new {label}")
     if res.mfa is not None and res.mfa != "OFF":
         plan.changes.append(Change(
@@ -334,6 +341,15 @@ def _plan_pool_create(plan: Plan, res: CognitoUserPool, desired: dict[str, Any],
             f"set MFA {res.mfa} (TOTP) on {label}",
         ))
     _plan_admin_users(plan, res, pool_id, existing_users, label)
+
+
+def _adopt_pool(playbook: str, pool: str) -> Any:
+    def adopt(clients: AwsClients, params: dict[str, Any]) -> dict[str, Any] | None:
+        # not strict: a same-named pool without the tag is someone else's, not the one just made
+        found = find_pool(clients.client("cognito-idp"), playbook, pool, strict=False)
+        return None if found is None else {"UserPool": found}
+
+    return adopt
 
 
 def _schema_param(attr: Any) -> dict[str, Any]:
