@@ -10,8 +10,9 @@ iamflow made but could not alias (``CreateKey`` answered, ``CreateAlias`` failed
 orphaned: when no declared alias exists, the read looks for a key with that tag among the keys
 that have no alias at all (``ListKeys`` and ``ListAliases``, one call per page each, then
 ``ListResourceTags`` on each unaliased key only: O(unaliased keys), and only on a run that would
-otherwise create a key), and adopts it; the plan then creates the missing aliases on it. Two
-such keys are an error naming both. The tag is never purged, and never added to existing keys.
+otherwise create a key, or that declares the key absent), and adopts it; the plan then creates
+the missing aliases on it, or schedules its deletion when the key is declared absent. Two such
+keys are an error naming both. The tag is never purged, and never added to existing keys.
 
 ``CreateKey`` is not idempotent (no name, no client token): every attempt makes a key. It is sent
 once, botocore's retries off, and when it fails ambiguously (a timeout, a dropped connection, a
@@ -226,8 +227,9 @@ class KmsKeyHandler(ResourceHandler[KmsKey, KmsKeyState, None]):
             if meta is not None:
                 break
             alias_targets[alias] = None
-        if meta is None and res.state == "present":
-            # a key this playbook created but could not alias: adopt it rather than make another
+        if meta is None:
+            # a key this playbook created but could not alias: adopt it rather than make another,
+            # and when the key is declared absent, retire it as well (it would stay enabled otherwise)
             meta = find_tagged_key(kms, key_marker(env, res))
         if meta is None:
             return None

@@ -158,6 +158,26 @@ def test_kms_key_created_but_not_aliased_is_adopted_on_the_next_run(clients, cal
     converge_again_without_writes(clients, call_log, res, env)
 
 
+def test_kms_key_created_but_not_aliased_is_retired_when_declared_absent(clients, call_log):
+    res = kms_key()
+    env = make_env(clients, res)
+    fault = fail_nth_write(clients, 2, "KMSInternalException")  # CreateAlias
+    with pytest.raises(ApplyError, match="create alias alias/data"):
+        converge(handler_for("kms_key"), clients, res, env)
+    fault.remove()
+    [orphan] = customer_keys()
+
+    gone = kms_key(state="absent")
+    plan = plan_of(clients, gone, env)
+    assert operations(plan) == ["schedule_key_deletion"]
+    converge(handler_for("kms_key"), clients, gone, env)
+    meta = raw("kms").describe_key(KeyId=orphan["KeyId"])["KeyMetadata"]
+    assert meta["KeyState"] == "PendingDeletion"
+    call_log.reset()
+    assert plan_of(clients, gone, env).changes == []
+    assert call_log.writes() == []
+
+
 def test_kms_two_unaliased_keys_with_the_same_tag_are_an_error_naming_both(clients, call_log):
     res = kms_key()
     env = make_env(clients, res)
