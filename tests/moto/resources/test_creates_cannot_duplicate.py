@@ -459,3 +459,42 @@ def test_cognito_lost_create_group_answer_retried_by_botocore_is_adopted(clients
     assert [g["GroupName"] for g in raw("cognito-idp").list_groups(UserPoolId=pool_id)["Groups"]] == ["admins"]
     fault.remove()
     converge_again_without_writes(clients, call_log, group, env)
+
+
+def test_cognito_lost_admin_create_user_answer_retried_by_botocore_is_adopted(clients, call_log):
+    from iamflow.spec.kinds_cognito import AdminUser
+
+    pool_res = user_pool()
+    env = make_env(clients, pool_res)
+    converge(handler_for("cognito_user_pool"), clients, pool_res, env)
+    [pool_id] = pools()
+    with_admin = pool_res.model_copy(update={"admin_users": [AdminUser(username="ops", email="ops@example.com")]})
+    plan = plan_of(clients, with_admin, env)
+    n = operations(plan).index("admin_create_user") + 1
+    fault = lose_nth_write(clients, n)
+    applied = converge(handler_for("cognito_user_pool"), clients, with_admin, env)
+    assert fault.lost == [("cognito-idp", "AdminCreateUser")] and fault.attempts == 2
+    assert any("admin user ops" in note and "adopted" in note for note in applied.notes)
+    users = raw("cognito-idp").list_users(UserPoolId=pool_id)["Users"]
+    assert [(u["Username"], u["UserStatus"]) for u in users] == [("ops", "FORCE_CHANGE_PASSWORD")]
+    fault.remove()
+    converge_again_without_writes(clients, call_log, with_admin, env)
+
+
+def test_cognito_admin_user_someone_already_signed_in_as_is_not_adopted(clients):
+    from iamflow.spec.kinds_cognito import AdminUser
+
+    pool_res = user_pool()
+    env = make_env(clients, pool_res)
+    converge(handler_for("cognito_user_pool"), clients, pool_res, env)
+    [pool_id] = pools()
+    with_admin = pool_res.model_copy(update={"admin_users": [AdminUser(username="ops", email="ops@example.com")]})
+    plan: Plan = plan_of(clients, with_admin, env)
+    # between the read and the create, someone makes the user and signs in with it
+    idp = raw("cognito-idp")
+    idp.admin_create_user(UserPoolId=pool_id, Username="ops", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool_id, Username="ops", Password="Their-own-Passw0rd!", Permanent=True)
+    with pytest.raises(ApplyError, match="UsernameExists"):
+        execute_plan(clients, plan)
+    [user] = idp.list_users(UserPoolId=pool_id)["Users"]
+    assert user["UserStatus"] == "CONFIRMED"

@@ -418,7 +418,22 @@ def _plan_admin_users(plan: Plan, res: CognitoUserPool, pool_id: Any, existing: 
             f"create admin user {user.username} in {label}; the temporary password is in Secrets Manager "
             f"secret {secret_name}",
             sensitive=("TemporaryPassword",),
+            adopt=_adopt_admin_user,
         ))
+
+
+def _adopt_admin_user(clients: AwsClients, params: dict[str, Any]) -> dict[str, Any] | None:
+    """A user is unique by name in its pool: a retried, lost create answers UsernameExists.
+
+    The user is adopted only while it still waits for its first sign-in (``FORCE_CHANGE_PASSWORD``),
+    the state the lost create left it in, with the temporary password this run just stored. Any other
+    user of that name is someone's account: the error stands, and the next run reads it as present.
+    """
+    got = not_found(clients.client("cognito-idp"), "admin_get_user",
+                    UserPoolId=params["UserPoolId"], Username=params["Username"])
+    if got is None or got.get("UserStatus") != "FORCE_CHANGE_PASSWORD":
+        return None
+    return {"User": {"Username": got["Username"], "UserStatus": got["UserStatus"]}}
 
 
 def _password(username: str, min_length: int) -> Generated:
