@@ -32,6 +32,15 @@ from typing import Any
 from iamflow.policy.document import parse_document
 
 PROFILES = ("identity", "trust", "resource", "boundary")
+# the rules of this module, by name (a contract: playbook waivers name them)
+LEGACY_RULES: dict[str, str] = {
+    "allow-star-star": "Allow of every action on every resource (administrator access)",
+    "allow-not-action": "NotAction with Effect Allow: every action not listed, including future ones",
+    "passrole-star": "Allow of iam:PassRole on Resource '*': any role can be handed to a service",
+    "cross-account-trust-without-external-id": "a trust lets another account assume the role without "
+                                               "sts:ExternalId (and without aws:PrincipalOrgID)",
+    "hardcoded-credential": "an access key, a password in a URL, or a literal secret under a secret-like key",
+}
 OWN_ACCOUNT_PLACEHOLDER = "${account_id}"
 # a credential must be removed from the playbook, never accepted knowingly
 UNWAIVABLE_RULES = frozenset({"hardcoded-credential"})
