@@ -16,16 +16,22 @@ class IamflowError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a playbook: where it is and what is wrong."""
+    """One thing wrong with a playbook: where it is, what is wrong, and the stable code of the rule.
+
+    ``severity`` is ``error`` (the playbook is refused), ``security_warning``, ``warning`` or
+    ``suggestion`` (shown, never refusing). ``rule`` is the code a ``waive:`` entry can name, shown
+    in brackets; ``code`` is the rule's code for every problem (``iamflow lint --json``).
+    """
 
     file: str
     resource: str | None
     field: str | None
     message: str
     rule: str | None = None
-    severity: str = "error"  # "error" or "warning"
+    severity: str = "error"
     line: int | None = None  # 1-based place in ``file``, when known
     column: int | None = None
+    code: str | None = None
 
     def __str__(self) -> str:
         where = self.file
@@ -36,8 +42,20 @@ class Problem:
         if self.field:
             where += f", field {self.field!r}"
         rule = f" [{self.rule}]" if self.rule else ""
-        prefix = "warning: " if self.severity == "warning" else ""
+        prefix = "" if self.severity == "error" else f"{self.severity.replace('_', ' ')}: "
         return f"{where}: {prefix}{self.message}{rule}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def to_json(self) -> dict[str, object]:
+        """The problem as ``iamflow lint --json`` prints it (a contract: the keys never change)."""
+        return {
+            "file": self.file, "resource": self.resource, "path": self.field, "line": self.line,
+            "column": self.column, "severity": self.severity, "code": self.code or self.rule or "invalid",
+            "message": self.message,
+        }
 
 
 class ValidationError(IamflowError):

@@ -248,7 +248,8 @@ def _check(path: Path) -> LoadResult:
     except Exception as exc:  # the loader never raises on bad input; a bug in it must not hide every DAG
         log.exception("checking %s failed", path)
         return LoadResult(path, None, [Problem(str(path), None, None,
-                                               f"the playbook could not be checked: {type(exc).__name__}: {exc}")])
+                                               f"the playbook could not be checked: {type(exc).__name__}: {exc}",
+                                               code="loader-failure")])
 
 
 def _playbook_dag(playbook: Playbook, path: Path, warning_lines: list[str]) -> DAG:

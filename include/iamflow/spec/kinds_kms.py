@@ -75,7 +75,7 @@ class KmsKey(ResourceBase):
     """
 
     reference_fields: ClassVar[dict[str, tuple[str, ...]]] = {"admins": ("iam_role",), "users": ("iam_role",)}
-    document_fields: ClassVar[dict[str, str]] = {"policy": "resource"}
+    document_fields: ClassVar[dict[str, str]] = {"policy": "kms-key"}
 
     kind: Literal["kms_key"]
     description: str | None = Field(default=None, max_length=8192)

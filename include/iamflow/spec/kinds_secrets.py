@@ -189,7 +189,7 @@ class Secret(ResourceBase):
     """A Secrets Manager secret whose value iamflow generates, never reads from YAML."""
 
     reference_fields: ClassVar[dict[str, tuple[str, ...]]] = {"kms_key": ("kms_key",)}
-    document_fields: ClassVar[dict[str, str]] = {"resource_policy": "resource"}
+    document_fields: ClassVar[dict[str, str]] = {"resource_policy": "secret"}
 
     kind: Literal["secret"]
     description: str | None = Field(default=None, max_length=2048)

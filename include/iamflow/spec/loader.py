@@ -25,6 +25,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from iamflow.errors import Problem, ValidationError
 from iamflow.settings import include_dir, playbooks_dir, policies_dir
+from iamflow.spec import codes
 from iamflow.spec.models import RESOURCE_MODELS, Playbook, ResourceBase
 from iamflow.spec.source import Limits, Positions, SourceError, load_file, load_yaml, locate, read_text
 from iamflow.spec.variables import RUNTIME_VARS, Expander
@@ -66,12 +67,16 @@ class _Collector:
         self.positions: Positions = {}
         self.indexes: dict[str, int] = {}  # resource label -> its index under 'resources'
         self.expander = Expander({}, budget=0, limit=0)
+        # where each loaded document sits: (resource, field) -> (file, its positions, path of the document)
+        self.documents: dict[tuple[str, str], tuple[str, Positions, tuple[object, ...]]] = {}
 
-    def add(self, resource: str | None, field: str | None, message: str, *, rule: str | None = None,
-            severity: str = "error", line: int | None = None, column: int | None = None) -> None:
+    def add(self, resource: str | None, field: str | None, message: str, *, code: str,
+            rule: str | None = None, severity: str = "error", line: int | None = None,
+            column: int | None = None, file: str | None = None) -> None:
         if line is None:
             line, column = self.place(resource, field) or (None, None)
-        self.problems.append(Problem(self.file, resource, field, message, rule, severity, line, column))
+        self.problems.append(Problem(file or self.file, resource, field, message, rule, severity, line, column,
+                                     code))
 
     def place(self, resource: str | None, field: str | None) -> tuple[int, int] | None:
         """Where a problem sits in the playbook: its field, else the nearest enclosing value."""
@@ -93,7 +98,8 @@ def load_playbook(path: str | Path, *, policies: Path | None = None) -> Playbook
     """Load one playbook or raise ``ValidationError`` carrying every problem found in it."""
     result = check_playbook(path, policies=policies)
     if result.errors or result.playbook is None:
-        raise ValidationError(result.errors or [Problem(str(path), None, None, "could not be loaded")])
+        raise ValidationError(result.errors or [Problem(str(path), None, None, "could not be loaded",
+                                                        code=codes.PLAYBOOK_UNREADABLE)])
     return result.playbook
 
 
@@ -111,7 +117,8 @@ def lint_paths(paths: Iterable[str | Path], *, policies: Path | None = None) -> 
         other = seen.setdefault(r.playbook.name, str(r.path))
         if other != str(r.path):
             r.problems.append(Problem(str(r.path), None, "name",
-                                      f"playbook name {r.playbook.name!r} is also used by {other}"))
+                                      f"playbook name {r.playbook.name!r} is also used by {other}",
+                                      code=codes.DUPLICATE_PLAYBOOK))
     return results
 
 
@@ -141,12 +148,13 @@ def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadRes
         raw, c.positions = load_yaml(text, limits)
     except (SourceError, ValueError) as exc:
         if isinstance(exc, SourceError):
-            c.add(None, None, exc.describe(with_detail=True, with_place=False), line=exc.line, column=exc.column)
+            c.add(None, None, exc.describe(with_detail=True, with_place=False), line=exc.line, column=exc.column,
+                  code=codes.PLAYBOOK_UNREADABLE)
         else:  # an invalid IAMFLOW_MAX_PLAYBOOK_BYTES
-            c.add(None, None, str(exc))
+            c.add(None, None, str(exc), code=codes.PLAYBOOK_UNREADABLE)
         return LoadResult(path, None, c.problems)
     if not isinstance(raw, dict):
-        c.add(None, None, "a playbook must be a mapping with 'name' and 'resources'")
+        c.add(None, None, "a playbook must be a mapping with 'name' and 'resources'", code=codes.PLAYBOOK_SHAPE)
         return LoadResult(path, None, c.problems)
 
     _scan_credentials(c, raw)
@@ -154,21 +162,21 @@ def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadRes
     if raw_resources is None:
         raw_resources = []
     if not isinstance(raw_resources, list):
-        c.add(None, "resources", "must be a list of resources")
+        c.add(None, "resources", "must be a list of resources", code=codes.PLAYBOOK_SHAPE)
         raw_resources = []
     top = {k: v for k, v in raw.items() if k != "resources"}
     try:
         playbook = Playbook.model_validate(top)
     except PydanticValidationError as exc:
         for err in exc.errors():
-            c.add(None, _loc(err["loc"]), _msg(err))
+            c.add(None, _loc(err["loc"]), _msg(err), code=_schema_code(err))
         playbook = None
 
     variables = {str(k): str(v).lower() if isinstance(v, bool) else str(v)
                  for k, v in (playbook.vars if playbook else {}).items()}
     c.expander = Expander(variables, budget=limits.max_bytes - len(text.encode()), limit=limits.max_bytes)
     for var_name, message in c.expander.var_errors:
-        c.add(None, f"vars.{var_name}", message)
+        c.add(None, f"vars.{var_name}", message, code=codes.VAR_ERROR)
     base_dir = policies or policies_dir()
     resources: list[ResourceBase] = []
     for index, item in enumerate(raw_resources):
@@ -185,10 +193,9 @@ def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadRes
     _check_references(c, playbook)
     for r in resources:
         for field_name, message in r.playbook_errors(playbook):
-            c.add(r.name, field_name, message)
+            c.add(r.name, field_name, message, code=codes.INVALID_VALUE)
         for field_name, message in r.lint_warnings():
-            c.add(r.name, field_name, message, severity="warning")
-    _lint_documents(c, playbook)
+            c.add(r.name, field_name, message, severity="warning", code=codes.RESOURCE_WARNING)
     if c.failed:
         return LoadResult(path, None, c.problems)
     return LoadResult(path, playbook, c.problems)
@@ -204,79 +211,131 @@ def _load_resource(c: _Collector, index: int, item: Any, variables: dict[str, st
                    playbook_dir: Path) -> ResourceBase | None:
     label = _resource_label(index, item)
     if not isinstance(item, dict):
-        c.add(label, None, "a resource must be a mapping with 'kind' and 'name'")
+        c.add(label, None, "a resource must be a mapping with 'kind' and 'name'", code=codes.PLAYBOOK_SHAPE)
         return None
     kind = item.get("kind")
     if kind not in RESOURCE_MODELS:
         known = ", ".join(sorted(RESOURCE_MODELS))
-        c.add(label, "kind", f"unknown resource kind {kind!r} (known: {known})")
+        c.add(label, "kind", f"unknown resource kind {kind!r} (known: {known})", code=codes.UNKNOWN_KIND)
         return None
     before = len(c.problems)
     item = _substitute_vars(c, label, item, variables, "")
     model = RESOURCE_MODELS[kind]
     for doc_field in model.document_fields:
         if doc_field in item:
-            item[doc_field] = _load_document_field(c, label, doc_field, item[doc_field], variables, base_dir,
-                                                   playbook_dir)
-    if len(c.problems) > before:
-        return None
+            item[doc_field] = _load_document_field(c, index, label, doc_field, item[doc_field], base_dir,
+                                                   playbook_dir, variables)
+    # every document is validated even when the resource's other fields are wrong: one run, every problem
+    _validate_documents(c, label, model, item)
     _scan_credentials(c, item, resource=label)  # again after substitution: AKIA${a}${b} is a key only now
     try:
-        return TypeAdapter(model).validate_python(item)
+        loaded: ResourceBase = TypeAdapter(model).validate_python(item)
     except PydanticValidationError as exc:
         for err in exc.errors():
             field_name, message = _loc(err["loc"]), _msg(err)
             m = re.match(r"^([a-z_]+): (.*)$", message)
             if field_name is None and m:  # a model-level rule names its field in the message
                 field_name, message = m.group(1), m.group(2)
-            c.add(label, field_name, message)
+            c.add(label, field_name, message, code=_schema_code(err))
         return None
+    return None if any(p.is_error for p in c.problems[before:]) else loaded
 
 
-def _load_document_field(c: _Collector, label: str, field_name: str, value: Any, variables: dict[str, str],
-                         base_dir: Path, playbook_dir: Path) -> Any:
+def _load_document_field(c: _Collector, index: int, label: str, field_name: str, value: Any, base_dir: Path,
+                         playbook_dir: Path, variables: dict[str, str]) -> Any:
     # inline_policies is a map of name -> document; the others hold one document
     if field_name.endswith("policies") and isinstance(value, dict) and "Statement" not in value:
-        return {k: _load_document(c, label, f"{field_name}.{k}", v, variables, base_dir, playbook_dir)
+        return {k: _load_document(c, index, label, f"{field_name}.{k}", (field_name, k), v, base_dir, playbook_dir,
+                                  variables)
                 for k, v in value.items()}
-    return _load_document(c, label, field_name, value, variables, base_dir, playbook_dir)
+    return _load_document(c, index, label, field_name, (field_name,), value, base_dir, playbook_dir, variables)
 
 
-def _load_document(c: _Collector, label: str, field_name: str, value: Any, variables: dict[str, str],
-                   base_dir: Path, playbook_dir: Path) -> Any:
+def _load_document(c: _Collector, index: int, label: str, field_name: str, field_path: tuple[str, ...], value: Any,
+                   base_dir: Path, playbook_dir: Path, variables: dict[str, str]) -> Any:
+    """The document a field holds (read from its policy file when it names one), its place remembered."""
+    c.documents[(label, field_name)] = (c.file, c.positions, ("resources", index, *field_path))
     if isinstance(value, str):
         found, problem = _document_path(value, base_dir, playbook_dir)
         if found is None:
-            c.add(label, field_name, problem)
+            c.add(label, field_name, problem, code=codes.POLICY_FILE)
             return value
         try:
-            loaded, _positions = load_file(found)
+            loaded, positions = load_file(found)
         except SourceError as exc:
             # the parser's own words may quote the file: give only iamflow's message and the place
             where = f" (line {exc.line}, column {exc.column})" if exc.line is not None else ""
-            c.add(label, field_name, f"policy file {value!r}{where}: {exc.describe(with_detail=False, with_place=False)}")
+            c.add(label, field_name, f"policy file {value!r}{where}: {exc.describe(with_detail=False, with_place=False)}",
+                  code=codes.POLICY_FILE)
             return value
+        c.documents[(label, field_name)] = (str(found), positions, ())
         _scan_credentials(c, loaded, resource=label, prefix=field_name)
         value = _substitute_vars(c, label, loaded, variables, field_name)
     if not isinstance(value, dict):
-        c.add(label, field_name, "a policy document must be a mapping (or the name of a policy file)")
-        return value
-    if "Statement" not in value:
-        c.add(label, field_name, "a policy document needs a 'Statement'")
-    elif not isinstance(value["Statement"], (list, dict)):
-        c.add(label, f"{field_name}.Statement", "must be a statement or a list of statements")
-    else:
-        stmts = value["Statement"] if isinstance(value["Statement"], list) else [value["Statement"]]
-        for i, st in enumerate(stmts):
-            where = f"{field_name}.Statement[{i}]"
-            if not isinstance(st, dict):
-                c.add(label, where, "a statement must be a mapping")
-                continue
-            if st.get("Effect") not in ("Allow", "Deny"):
-                c.add(label, f"{where}.Effect", f"must be 'Allow' or 'Deny', got {st.get('Effect')!r}")
-            if "Action" not in st and "NotAction" not in st:
-                c.add(label, where, "needs 'Action' or 'NotAction'")
+        c.add(label, field_name, "a policy document must be a mapping (or the name of a policy file)",
+              code=codes.DOCUMENT_SHAPE)
     return value
+
+
+def _validate_documents(c: _Collector, label: str, model: type[ResourceBase], item: dict[str, Any]) -> None:
+    """Run the policy validator on every document of a resource; apply its waivers; check the quotas."""
+    from iamflow.policy.doctypes import MAX_ATTACHED_POLICIES, document_type
+    from iamflow.policy.findings import CODES
+    from iamflow.policy.grammar import document_size
+    from iamflow.policy.validate import validate_document
+
+    if item.get("state", "present") == "absent":
+        return
+    waivers = _raw_waivers(item.get("waive"))
+    used: set[str] = set()
+    for doc_field, type_name in model.document_fields.items():
+        value = item.get(doc_field)
+        doc_type = document_type(type_name)
+        docs = ([(f"{doc_field}.{k}", v) for k, v in value.items()] if doc_type.aggregate and isinstance(value, dict)
+                else [(doc_field, value)] if value is not None else [])
+        total = 0
+        for field_name, doc in docs:
+            if not isinstance(doc, dict):
+                continue  # a file that was not found, or not a mapping: reported where it was loaded
+            total += document_size(doc)
+            file, positions, prefix = c.documents.get((label, field_name), (c.file, c.positions, ()))
+            for f in validate_document(doc, doc_type):
+                if f.code == "hardcoded-credential":
+                    continue  # the scan of the whole file reports credentials, once
+                if f.waivable and f.code in waivers:
+                    used.add(f.code)
+                    continue
+                where = locate(positions, (*prefix, *f.path)) if positions else None
+                line, column = where if where else (None, None)
+                c.add(label, f"{field_name}.{f.where}" if f.where else field_name, f.message, code=f.code,
+                      rule=f.code, severity=f.severity, line=line, column=column, file=file)
+        if doc_type.aggregate and doc_type.max_chars is not None and total > doc_type.max_chars:
+            c.add(label, doc_field, f"{doc_type.label} add up to {total} characters (whitespace not counted); "
+                  f"AWS allows {doc_type.max_chars}: move statements into managed policies",
+                  code="inline-policies-too-large", rule="inline-policies-too-large")
+    attached = item.get("managed_policies")
+    if isinstance(attached, list) and len(attached) > MAX_ATTACHED_POLICIES:
+        if codes.ATTACHED_POLICIES_QUOTA in waivers:
+            used.add(codes.ATTACHED_POLICIES_QUOTA)
+        else:
+            c.add(label, "managed_policies", f"attaches {len(attached)} managed policies; AWS's default quota is "
+                  f"{MAX_ATTACHED_POLICIES} per role (after a Service Quotas increase, waive "
+                  f"{codes.ATTACHED_POLICIES_QUOTA!r})", code=codes.ATTACHED_POLICIES_QUOTA,
+                  rule=codes.ATTACHED_POLICIES_QUOTA)
+    for rule in waivers:
+        if rule in CODES and not CODES[rule].waivable:
+            c.add(label, "waive", f"{rule!r} cannot be waived: fix the document instead", severity="warning",
+                  code=codes.UNWAIVABLE)
+        elif rule not in used:
+            c.add(label, "waive", f"waiver for {rule!r} matches nothing; remove it", severity="warning",
+                  code=codes.UNUSED_WAIVER)
+
+
+def _raw_waivers(value: Any) -> set[str]:
+    """The codes a resource's ``waive:`` entries name (the schema checks their shape)."""
+    if not isinstance(value, list):
+        return set()
+    return {w["rule"] for w in value if isinstance(w, dict) and isinstance(w.get("rule"), str)}
 
 
 def _document_path(reference: str, base_dir: Path, playbook_dir: Path) -> tuple[Path | None, str]:
@@ -314,7 +373,7 @@ def _substitute_vars(c: _Collector, label: str, value: Any, variables: dict[str,
     if isinstance(value, str):
         out, messages = c.expander.expand(value)
         for message in messages:
-            c.add(label, path or None, message)
+            c.add(label, path or None, message, code=codes.VAR_ERROR)
         return out
     if isinstance(value, list):
         return [_substitute_vars(c, label, v, variables, f"{path}[{i}]") for i, v in enumerate(value)]
@@ -335,15 +394,16 @@ def _scan_credentials(c: _Collector, raw: Any, *, resource: str | None = None, p
     for where, kind in scan_credentials(raw):
         field_name = ".".join(x for x in (prefix, where.lstrip(".")) if x) or None
         message = f"{credential_message(kind)}; keep credentials out of playbooks (use roles, or Secrets Manager)"
-        if Problem(c.file, resource, field_name, message, "hardcoded-credential", "error") not in c.problems:
-            c.add(resource, field_name, message, rule="hardcoded-credential")
+        seen = {(p.resource, p.field, p.message) for p in c.problems if p.code == "hardcoded-credential"}
+        if (resource, field_name, message) not in seen:
+            c.add(resource, field_name, message, rule="hardcoded-credential", code="hardcoded-credential")
 
 
 def _check_duplicates(c: _Collector, resources: list[ResourceBase]) -> None:
     seen: set[str] = set()
     for r in resources:
         if r.key in seen:
-            c.add(r.name, "name", f"two {r.kind} resources are named {r.name!r}")
+            c.add(r.name, "name", f"two {r.kind} resources are named {r.name!r}", code=codes.DUPLICATE_RESOURCE)
         seen.add(r.key)
 
 
@@ -356,13 +416,14 @@ def _check_references(c: _Collector, playbook: Playbook) -> None:
                 hint = f" (there is a {other.kind} of that name)" if other else ""
                 c.add(r.name, field_name,
                       f"refers to {'/'.join(kinds)} {name!r}, which the playbook does not declare{hint}; "
-                      "declare it, or give an ARN")
+                      "declare it, or give an ARN", code=codes.DANGLING_REFERENCE)
             elif r.state == "present" and target.state == "absent":
-                c.add(r.name, field_name, f"refers to {target.kind} {name!r}, which is declared absent")
+                c.add(r.name, field_name, f"refers to {target.kind} {name!r}, which is declared absent",
+                      code=codes.DANGLING_REFERENCE)
     try:
         dependency_levels(playbook)
     except ValueError as exc:
-        c.add(None, "resources", str(exc))
+        c.add(None, "resources", str(exc), code=codes.REFERENCE_CYCLE)
 
 
 def dependencies(playbook: Playbook) -> dict[str, set[str]]:
@@ -418,40 +479,31 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str]:
         path.append(node)
 
 
-def _lint_documents(c: _Collector, playbook: Playbook) -> None:
-    from iamflow.policy.lint import apply_waivers, lint_policy
-
-    for r in playbook.resources:
-        if r.state == "absent":
-            continue
-        waivers = [(w.rule, w.reason) for w in r.waive]
-        used: set[str] = set()
-        for field_name, doc, profile in r.documents():
-            # credentials are found by the scan of the whole file; report them once
-            findings = [f for f in lint_policy(doc, profile=profile, own_account=_OWN_ACCOUNT)
-                        if f.rule != "hardcoded-credential"]
-            remaining, _notes = apply_waivers(findings, waivers)
-            used.update(f.rule for f in findings if f not in remaining)
-            for f in remaining:
-                c.add(r.name, f"{field_name}.{f.path}" if f.path else field_name, f.message, rule=f.rule,
-                      severity=f.severity)
-        for rule, _reason in waivers:
-            if rule not in used:
-                c.add(r.name, "waive", f"waiver for {rule!r} matches nothing; remove it", severity="warning")
-
-
 def waiver_notes(resource: ResourceBase) -> list[str]:
     """The waivers that apply to a resource's documents, as lines for every plan."""
-    from iamflow.policy.lint import apply_waivers, lint_policy
+    from iamflow.policy.doctypes import document_type
+    from iamflow.policy.validate import validate_document
 
-    waivers = [(w.rule, w.reason) for w in resource.waive]
+    waivers = {w.rule: w.reason for w in resource.waive}
     notes: list[str] = []
     if not waivers:
         return notes
-    for field_name, doc, profile in resource.documents():
-        _remaining, waived = apply_waivers(lint_policy(doc, profile=profile, own_account=_OWN_ACCOUNT), waivers)
-        notes.extend(f"{field_name}: {n}" for n in waived)
+    for field_name, doc, type_name in resource.documents():
+        for f in validate_document(doc, document_type(type_name)):
+            if f.waivable and f.code in waivers:
+                note = f"{field_name}: waived {f.code} at {f.where or 'the document'}: {waivers[f.code]}"
+                if note not in notes:
+                    notes.append(note)
     return notes
+
+
+def _schema_code(err: Mapping[str, Any]) -> str:
+    kind = err.get("type")
+    if kind == "extra_forbidden":
+        return codes.UNKNOWN_FIELD
+    if kind == "missing":
+        return codes.MISSING_FIELD
+    return codes.INVALID_VALUE
 
 
 def _loc(loc: tuple[Any, ...]) -> str | None:

@@ -46,7 +46,7 @@ class ResourceBase(BaseModel):
 
     # field name -> kind(s) that a bare name in that field refers to; ARNs are external references
     reference_fields: ClassVar[dict[str, tuple[str, ...]]] = {}
-    # fields that hold policy documents, and the lint profile for each ("identity", "trust", "resource")
+    # fields that hold policy documents, and the document type of each (iamflow.policy.doctypes)
     document_fields: ClassVar[dict[str, str]] = {}
 
     kind: str
@@ -94,7 +94,7 @@ class ResourceBase(BaseModel):
         return out
 
     def documents(self) -> list[tuple[str, dict[str, Any], str]]:
-        """(field path, document, lint profile) for every policy document the resource carries."""
+        """(field path, document, document type) for every policy document the resource carries."""
         out: list[tuple[str, dict[str, Any], str]] = []
         for field, profile in self.document_fields.items():
             value = getattr(self, field, None)
@@ -134,7 +134,7 @@ def _check_tags(value: dict[str, str] | None) -> dict[str, str] | None:
 class IamManagedPolicy(ResourceBase):
     """A customer-managed IAM policy."""
 
-    document_fields: ClassVar[dict[str, str]] = {"document": "identity"}
+    document_fields: ClassVar[dict[str, str]] = {"document": "managed"}
 
     kind: Literal["iam_managed_policy"]
     path: str = "/"
@@ -168,7 +168,7 @@ class IamRole(ResourceBase):
         "managed_policies": ("iam_managed_policy",),
         "boundary": ("iam_managed_policy",),
     }
-    document_fields: ClassVar[dict[str, str]] = {"trust_policy": "trust", "inline_policies": "identity"}
+    document_fields: ClassVar[dict[str, str]] = {"trust_policy": "trust", "inline_policies": "inline-role"}
 
     kind: Literal["iam_role"]
     path: str = "/"

@@ -84,7 +84,8 @@ def conflict_problems(playbooks: Sequence[Playbook]) -> dict[str, list[Problem]]
         for declaration in conflict.declarations:
             name = declaration.resource.split(".", 1)[1]
             out.setdefault(declaration.source, []).append(Problem(
-                declaration.source, name, None, conflict.message_for(declaration.source), rule="one-owner"))
+                declaration.source, name, None, conflict.message_for(declaration.source), rule="one-owner",
+                code="one-owner"))
     return out
 
 
