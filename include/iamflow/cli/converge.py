@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from iamflow.cli.common import (
@@ -11,12 +12,33 @@ from iamflow.cli.common import (
     EXIT_OK,
     add_aws_options,
     build_clients,
+    expand_paths,
     validate_playbooks,
 )
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
+    if args.json:
+        return _lint_json(args.playbooks)
     return EXIT_OK if validate_playbooks(args.playbooks) is not None else EXIT_ERROR
+
+
+def _lint_json(paths: list[str]) -> int:
+    """Print every problem of every file as a JSON list (a contract: the keys of each item never change)."""
+    from iamflow.spec.codes import PLAYBOOK_UNREADABLE
+    from iamflow.spec.loader import lint_paths
+
+    files = expand_paths(paths)
+    if not files:
+        problems = [{"file": p, "resource": None, "path": None, "line": None, "column": None, "severity": "error",
+                     "code": PLAYBOOK_UNREADABLE, "message": "no playbook files given (or none found in this folder)"}
+                    for p in paths]
+        print(json.dumps(problems, indent=2))
+        return EXIT_ERROR
+    results = lint_paths(files)
+    print(json.dumps([p.to_json() for r in results for p in r.problems], indent=2))
+    failed = any(r.errors or r.playbook is None for r in results)
+    return EXIT_ERROR if failed else EXIT_OK
 
 
 def _converge(args: argparse.Namespace, *, check_mode: bool) -> int:
@@ -56,8 +78,11 @@ def _aws_options(p: argparse.ArgumentParser) -> None:
 
 def add_converge_parsers(subparsers: Any) -> None:
     """Add ``lint``, ``plan`` and ``apply`` to the ``iamflow`` parser."""
-    p = subparsers.add_parser("lint", help="validate playbooks: schema, references, policy lint (no AWS call)")
+    p = subparsers.add_parser("lint", help="validate playbooks: schema, references, policy validation (no AWS call)")
     p.add_argument("playbooks", nargs="+", help="playbook files or folders")
+    p.add_argument("--json", action="store_true",
+                   help="print every problem as a JSON list of {file, resource, path, line, column, severity, "
+                   "code, message} (an empty list when nothing is found)")
     p.set_defaults(func=cmd_lint)
 
     p = subparsers.add_parser("plan", help="show what apply would change (check mode: no write call)")

@@ -7,7 +7,8 @@ Rule names are a contract (playbook waivers name them):
 - ``passrole-star``: Allow of ``iam:PassRole`` (or a wildcard covering it) on Resource ``*``; not
   repeated on a statement that ``allow-star-star`` already flags, which includes PassRole;
 - ``cross-account-trust-without-external-id``: a trust policy lets another account assume the
-  role without an ``sts:ExternalId`` condition (trust profile only);
+  role without an ``sts:ExternalId`` condition (trust profile only); a trust restricted to one
+  organization by ``aws:PrincipalOrgID`` (or ``aws:PrincipalOrgPaths``) needs none;
 - ``hardcoded-credential``: a string that looks like an AWS access key id or secret access key,
   a URL with a password in it (``postgres://app:pw@db/app``), or a literal high-entropy value under
   a secret-like key (``password``, ``pwd``, ``dsn``, ``signing_key``, ``api_key``, ``token`` ...).
@@ -283,7 +284,8 @@ def _check_cross_account_trust(path: str, statement: dict[str, Any], own_account
     else:
         return None
     others = [p for p in aws_principals if not _is_own_account(p, own_account)]
-    if not others or _requires_external_id(statement.get("Condition")):
+    condition = statement.get("Condition")
+    if not others or _requires_external_id(condition) or _requires_organization(condition):
         return None
     who = ", ".join(_describe_principal(p) for p in others)
     return LintFinding(
@@ -317,14 +319,34 @@ def _describe_principal(principal: str) -> str:
 
 
 def _requires_external_id(condition: Any) -> bool:
+    return _requires_key(condition, ("sts:externalid",))
+
+
+def _requires_organization(condition: Any) -> bool:
+    """True when only principals of a named organization (or organizational unit) pass.
+
+    A trust open to a whole organization is how landing zones grant their own accounts; the
+    confused-deputy risk that ExternalId answers is about third parties, which are outside it.
+    """
+    return _requires_key(condition, ("aws:principalorgid", "aws:principalorgpaths"), positive=True)
+
+
+def _requires_key(condition: Any, keys: tuple[str, ...], *, positive: bool = False) -> bool:
+    """True when ``condition`` demands one of ``keys`` be present (and, ``positive``, match a value)."""
     if not isinstance(condition, dict):
         return False
     for operator, block in condition.items():
         if not isinstance(block, dict):
             continue
         op = str(operator).lower()
+        if positive and ("not" in op.split(":")[-1] or op.startswith("forallvalues:") or op == "null"):
+            # StringNotEquals lets every other organization in; ForAllValues passes when the key is
+            # absent; Null only asks that the key be there, whatever organization it names
+            continue
         for key, value in block.items():
-            if str(key).lower() != "sts:externalid":
+            if str(key).lower() not in keys:
+                continue
+            if positive and any(str(v).strip("*") == "" for v in _as_list(value)):
                 continue
             # ...IfExists passes when the key is absent, and Null "true" demands its absence
             if op.endswith("ifexists"):
