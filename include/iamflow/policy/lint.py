@@ -74,6 +74,7 @@ _SECRET_KEY_SUBSTRINGS = ("password", "passwd", "passphrase", "secret", "credent
                           "api_key", "private_key", "privatekey", "signing_key", "signingkey", "access_key",
                           "connection_string", "conn_str")
 _SECRET_KEY_WORDS = frozenset({"pwd", "pass", "dsn", "pw"})
+_CAMEL_PIECE_RE = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z]?[a-z]+|[A-Z]|[0-9]+")
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
 _FILE_NAME_RE = re.compile(r"[A-Za-z0-9_./-]+\.(json|ya?ml|pem|key|crt|cer|txt|env|ini|cfg|conf|p12|pfx)")
@@ -405,8 +406,14 @@ def _looks_like_secret(token: str) -> bool:
     for m in _SECRET_KEY_RE.finditer(token):
         run = m.group(0)
         # random keys mix all three classes; hex digests, words and base64 without digits do not
-        if any(c.isupper() for c in run) and any(c.islower() for c in run) and any(c.isdigit() for c in run):
-            return True
+        if not (any(c.isupper() for c in run) and any(c.islower() for c in run) and any(c.isdigit() for c in run)):
+            continue
+        # nor do words run together (a Sid like AllowEc2InstancesWithEncryptedEbsVolumes): split into
+        # CamelCase words and numbers, a random key falls apart into pieces of under 4 characters on
+        # average (fewer than 1 in 10 000 random keys reach 4)
+        if len(_CAMEL_PIECE_RE.findall(run)) * 4 <= len(run):
+            continue
+        return True
     return False
 
 

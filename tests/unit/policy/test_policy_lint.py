@@ -248,8 +248,8 @@ def test_scan_true_positives(value: str, kind: str) -> None:
 
 
 FALSE_POSITIVES = [
-    f"arn:aws:iam::{OWN}:role/Platform/Prod2024/DeployerRoleForCI",
-    "arn:aws:s3:::my-bucket/Reports2024/QuarterlyFinanceSumXY",
+    f"arn:aws:iam::{OWN}:role/Platform/P7xQ2k/Dp4Rw9ZtLc3Vb8NjH2q",
+    "arn:aws:s3:::my-bucket/Rk2024/Qx7Fz3Wm9Tb4Yc1Lp8VdK3m9Qa",
     "da39a3ee5e6b4b0d3255bfef95601890afd80709",
     "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709",
     "123e4567-e89b-12d3-a456-426614174000",
@@ -428,3 +428,20 @@ def test_waived_note_reads_like_the_contract() -> None:
     remaining, notes = apply_waivers(findings, [("allow-star-star", "boundary is the ceiling")])
     assert "allow-star-star" not in _rules(remaining)
     assert "waived allow-star-star at Statement[0].Action: boundary is the ceiling" in notes
+
+
+@pytest.mark.parametrize("sid", [
+    "AllowEc2InstancesWithEncryptedEbsVolumes",
+    "EC2DeleteGlueNetworkInterfacePermissions",
+    "LookoutVisionConsoleS3BucketSearchAccess",
+])
+def test_words_run_together_in_a_sid_are_not_a_secret_key(sid: str) -> None:
+    """Sids of AWS-managed policies: 40 letters and digits, but CamelCase words, not a random key."""
+    assert len(sid) == 40
+    doc = _doc(_allow("s3:GetObject", "arn:aws:s3:::b/*", Sid=sid))
+    assert "hardcoded-credential" not in _rules(lint_policy(doc, profile="identity", own_account=OWN))
+
+
+def test_a_random_key_without_slash_or_plus_is_still_a_secret_key() -> None:
+    doc = _doc(_allow("s3:GetObject", "arn:aws:s3:::b/*", Sid="Kq7vT2xwLm9ZbR4cYh8NpE3sJd6FgA1uWo5iXe0V"))
+    assert "hardcoded-credential" in _rules(lint_policy(doc, profile="identity", own_account=OWN))
