@@ -69,6 +69,8 @@ class _Collector:
         self.expander = Expander({}, budget=0, limit=0)
         # where each loaded document sits: (resource, field) -> (file, its positions, path of the document)
         self.documents: dict[tuple[str, str], tuple[str, Positions, tuple[object, ...]]] = {}
+        # managed policies the playbook's roles use as their permissions boundary
+        self.boundaries: set[str] = set()
 
     def add(self, resource: str | None, field: str | None, message: str, *, code: str,
             rule: str | None = None, severity: str = "error", line: int | None = None,
@@ -178,6 +180,8 @@ def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadRes
     for var_name, message in c.expander.var_errors:
         c.add(None, f"vars.{var_name}", message, code=codes.VAR_ERROR)
     base_dir = policies or policies_dir()
+    c.boundaries = {str(item["boundary"]) for item in raw_resources
+                    if isinstance(item, dict) and isinstance(item.get("boundary"), str)}
     resources: list[ResourceBase] = []
     for index, item in enumerate(raw_resources):
         c.indexes.setdefault(_resource_label(index, item), index)
@@ -290,6 +294,8 @@ def _validate_documents(c: _Collector, label: str, model: type[ResourceBase], it
     used: set[str] = set()
     for doc_field, type_name in model.document_fields.items():
         value = item.get(doc_field)
+        if type_name == "managed" and item.get("name") in c.boundaries:
+            type_name = "boundary"  # it only limits: the rules about what a policy grants do not apply
         doc_type = document_type(type_name)
         docs = ([(f"{doc_field}.{k}", v) for k, v in value.items()] if doc_type.aggregate and isinstance(value, dict)
                 else [(doc_field, value)] if value is not None else [])
