@@ -60,17 +60,22 @@ def main() -> None:
     import_ms, first_ms = out.stdout.split()
     print(f"catalog cold start: import {import_ms} ms, first document (reads the s3 service) {first_ms} ms")
 
+    import dataclasses
+
+    from iamflow.policy.doctypes import document_type
     from iamflow.policy.validate import validate_document
 
+    # the 6 144-character limit is the quota of customer managed policies; AWS's own are not held to it
+    aws_managed = dataclasses.replace(document_type("managed"), max_chars=None)
     docs = managed_policies()
     counts: Counter[str] = Counter()
     t0 = time.perf_counter()
     for doc in docs.values():
-        counts.update(f.code for f in validate_document(doc, "managed"))
+        counts.update(f.code for f in validate_document(doc, aws_managed))
     first = time.perf_counter() - t0
     t0 = time.perf_counter()
     for doc in docs.values():
-        validate_document(doc, "managed")
+        validate_document(doc, aws_managed)
     warm = time.perf_counter() - t0
     print(f"AWS-managed policies: {len(docs)} documents; first pass {first:.2f} s ({len(docs) / first:.0f} docs/s, "
           f"reads every service it names), warm pass {warm:.2f} s ({len(docs) / warm:.0f} docs/s)")

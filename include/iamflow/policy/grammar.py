@@ -93,7 +93,6 @@ PRINCIPAL_IN_IDENTITY = code("principal-in-identity", ERROR,
                              "Principal or NotPrincipal in an identity policy", group=_G)
 NOT_PRINCIPAL_IN_TRUST = code("not-principal-in-trust", ERROR,
                               "NotPrincipal in a role trust policy", group=_G)
-NOT_PRINCIPAL_WITH_ALLOW = code("not-principal-with-allow", ERROR, "NotPrincipal with Effect Allow", group=_G)
 PRINCIPAL_INVALID = code("principal-invalid", ERROR,
                          "a principal is not of the shape its type needs", group=_G)
 PRINCIPAL_TYPE_UNKNOWN = code("principal-type-unknown", ERROR,
@@ -476,10 +475,8 @@ def _check_principals(st: dict[Any, Any], at: Path, doc_type: DocumentType, out:
         if doc_type.profile == TRUST:
             message = "A role trust policy cannot use NotPrincipal; name the principals in Principal."
             out.append(Finding(NOT_PRINCIPAL_IN_TRUST, message, (*at, "NotPrincipal")))
-        elif st.get("Effect") == "Allow":
-            message = ("NotPrincipal is only supported with Effect Deny; use Principal, or Deny with a "
-                       "condition on aws:PrincipalArn.")
-            out.append(Finding(NOT_PRINCIPAL_WITH_ALLOW, message, (*at, "NotPrincipal")))
+        # Allow with NotPrincipal in a resource policy is accepted by AWS, and dangerous: the security
+        # rules report it (allow-with-not-principal), not the grammar
     for element in ("Principal", "NotPrincipal"):
         if element in st:
             _check_principal(st[element], (*at, element), element, out)

@@ -66,7 +66,7 @@ CASES = [
      "    document: no-such-file.json\n", "p", "document", "not found"),
     ("bad-effect", "name: x\nresources:\n  - kind: iam_managed_policy\n    name: p\n"
      "    document: {Statement: [{Effect: Permit, Action: 's3:GetObject', Resource: '*'}]}\n",
-     "p", "document.Statement[0].Effect", "'Allow' or 'Deny'"),
+     "p", "document.Statement[0].Effect", 'neither "Allow" nor "Deny"'),
     ("lint-star-star", "name: x\nresources:\n  - kind: iam_managed_policy\n    name: p\n"
      "    document: {Statement: [{Effect: Allow, Action: '*', Resource: '*'}]}\n", "p", "document", "allow-star-star"),
     ("lint-not-action", "name: x\nresources:\n  - kind: iam_managed_policy\n    name: p\n"
