@@ -471,12 +471,11 @@ def _check_principals(st: dict[Any, Any], at: Path, doc_type: DocumentType, out:
                 out.append(Finding(PRINCIPAL_IN_IDENTITY, message, (*at, element)))
         return
     _pair(st, at, ("Principal", "NotPrincipal"), (PRINCIPAL_MISSING, PRINCIPAL_CONFLICT), out)
-    if "NotPrincipal" in st:
-        if doc_type.profile == TRUST:
-            message = "A role trust policy cannot use NotPrincipal; name the principals in Principal."
-            out.append(Finding(NOT_PRINCIPAL_IN_TRUST, message, (*at, "NotPrincipal")))
-        # Allow with NotPrincipal in a resource policy is accepted by AWS, and dangerous: the security
-        # rules report it (allow-with-not-principal), not the grammar
+    # Allow with NotPrincipal in a resource policy is accepted by AWS, and dangerous: the security
+    # rules report it (allow-with-not-principal), not the grammar
+    if "NotPrincipal" in st and doc_type.profile == TRUST:
+        message = "A role trust policy cannot use NotPrincipal; name the principals in Principal."
+        out.append(Finding(NOT_PRINCIPAL_IN_TRUST, message, (*at, "NotPrincipal")))
     for element in ("Principal", "NotPrincipal"):
         if element in st:
             _check_principal(st[element], (*at, element), element, out)
