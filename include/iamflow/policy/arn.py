@@ -43,6 +43,7 @@ _ONE, _PLUS, _STAR = 0, 1, 2
 Token = tuple[int, str | None, str]
 _ESCAPES = {"${*}": "*", "${?}": "?", "${$}": "$"}
 _VARIABLE = re.compile(r"\$\{[^}]*\}")
+_SPECIAL = re.compile(r"[*?$]")
 
 
 @dataclass(frozen=True)
@@ -210,8 +211,13 @@ def _intersects(left: tuple[Token, ...], right: tuple[Token, ...]) -> bool:
 @lru_cache(maxsize=65536)
 def part_matches_format(pattern_part: str, format_part: str) -> bool:
     """True when a policy pattern's part and an ARN format's part can name the same value."""
-    if pattern_part == format_part and "$" not in format_part and "*" not in format_part:
+    if pattern_part == "*":
         return True
+    if not _SPECIAL.search(format_part):  # a literal format part: the pattern must be able to spell it
+        if not _SPECIAL.search(pattern_part):
+            return pattern_part == format_part
+    elif _VARIABLE.fullmatch(format_part):  # one variable: any value but the empty one
+        return pattern_part != ""
     return _intersects(_pattern_tokens(pattern_part), _format_tokens(format_part))
 
 

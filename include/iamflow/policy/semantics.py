@@ -81,7 +81,8 @@ from __future__ import annotations
 import difflib
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from iamflow.policy.arn import (
@@ -189,6 +190,7 @@ _ALSO_ACTS_ON = frozenset({("ssm", "eks"), ("ec2", "elasticloadbalancing")})
 _SAME_SERVICE = (frozenset({"codestar-connections", "codeconnections"}),)
 
 _CUTOFF = 0.75
+_CACHE_LIMIT = 100_000  # names remembered per catalog, so that a long-lived process stays small
 _SHORT_CUTOFF = 0.5  # for names of up to 3 characters ("s4" is 0.5 from "s3")
 
 # key type -> operator families that compare it by its type; and those that compare its text
@@ -227,6 +229,15 @@ def check_semantics(doc: dict[str, Any], doc_type: DocumentType, catalog: Catalo
 
 
 @dataclass(frozen=True)
+class _FormatOf:
+    """An ARN format, and the resource type (service and name) it belongs to."""
+
+    arn: str
+    service: str
+    name: str
+
+
+@dataclass(frozen=True)
 class _Resolved:
     """What one action string names: its actions; ``everything`` for ``*``; ``opaque`` when unknowable."""
 
@@ -234,6 +245,7 @@ class _Resolved:
     everything: bool = False
     opaque: bool = False
     problem: tuple[str, str] | None = None  # (code, message)
+    services: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -245,21 +257,13 @@ class _KeyInfo:
     owner: str | None = None
 
 
-@dataclass(frozen=True)
-class _FormatOf:
-    """An ARN format, and the resource type (service and name) it belongs to."""
-
-    arn: str
-    service: str
-    name: str
-
-
 class _Index:
     """Look-ups on one catalog, cached: action strings, resource formats, condition keys, name lists."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._resolved: dict[str, _Resolved] = {}
+        self._text_formats: dict[str, tuple[_FormatOf, ...]] = {}
         self._action_formats: dict[tuple[str, str], tuple[_FormatOf, ...]] = {}
         self._action_names: dict[str, dict[str, str]] = {}
         self._prefixes: list[str] | None = None
@@ -283,7 +287,12 @@ class _Index:
     def resolve(self, text: str) -> _Resolved:
         found = self._resolved.get(text)
         if found is None:
-            found = self._resolved[text] = self._resolve(text)
+            found = self._resolve(text)
+            if found.actions:
+                found = replace(found, services=frozenset(a.service for a in found.actions))
+            if len(self._resolved) >= _CACHE_LIMIT:
+                self._resolved.clear()
+            found = self._resolved[text] = found
         return found
 
     def _resolve(self, text: str) -> _Resolved:
@@ -328,6 +337,16 @@ class _Index:
             UNKNOWN_ACTION,
             f"action {text!r} is not an action of {service.prefix}; "
             f"{hint or 'check the name in the Service Authorization Reference.'}"))
+
+    def formats_of_text(self, text: str) -> tuple[_FormatOf, ...]:
+        """The ARN formats the actions an action string names act on, each once."""
+        found = self._text_formats.get(text)
+        if found is None:
+            by_arn = {f.arn: f for a in self.resolve(text).actions for f in self.formats_of(a)}
+            if len(self._text_formats) >= _CACHE_LIMIT:
+                self._text_formats.clear()
+            found = self._text_formats[text] = tuple(by_arn.values())
+        return found
 
     def _names(self, service: Service) -> dict[str, str]:
         names = self._action_names.get(service.prefix)
@@ -397,6 +416,8 @@ class _Index:
     def key(self, lowered: str) -> _KeyInfo:
         found = self._keys.get(lowered)
         if found is None:
+            if len(self._keys) >= _CACHE_LIMIT:
+                self._keys.clear()
             found = self._keys[lowered] = self._key(lowered)
         return found
 
@@ -417,6 +438,8 @@ class _Index:
     def key_anywhere(self, lowered: str) -> tuple[ConditionKey, str] | None:
         """The key and the service defining it, searching every service (for keys like ``saml:aud``)."""
         if lowered not in self._anywhere:
+            if len(self._anywhere) >= _CACHE_LIMIT:
+                self._anywhere.clear()
             hit: tuple[ConditionKey, str] | None = None
             for prefix in self.catalog.prefixes():
                 service = self.service(prefix)
@@ -453,6 +476,7 @@ def _index(catalog: Catalog) -> _Index:
         return _Index(catalog)
 
 
+@lru_cache(maxsize=8192)
 def _arn_service(arn_format: str) -> str:
     parts = split_parts(arn_format)
     return parts[2] if len(parts) > 2 else ""
@@ -468,18 +492,28 @@ class _Statement:
     path: Path
     body: dict[str, Any]
     action_texts: list[str] = field(default_factory=list)
-    actions: dict[str, Action] = field(default_factory=dict)  # by qualified lower-case name
+    services: set[str] = field(default_factory=set)
     everything: bool = False  # a "*" action, or NotAction
     opaque: bool = False  # an action that could not be resolved
-
-    @property
-    def services(self) -> set[str]:
-        return {a.service for a in self.actions.values()}
+    _formats: dict[str, dict[str, _FormatOf]] | None = None
 
     @property
     def specific(self) -> bool:
         """True when the statement's actions are all known, so what applies to them can be judged."""
-        return not self.everything and not self.opaque and bool(self.actions)
+        return not self.everything and not self.opaque and bool(self.services)
+
+    def formats(self, index: _Index, arn_service: str | None = None) -> tuple[_FormatOf, ...]:
+        """The ARN formats the statement's actions act on (those whose service part is ``arn_service``)."""
+        if self._formats is None:
+            self._formats = {}
+            for text in self.action_texts:
+                for f in index.formats_of_text(text):
+                    self._formats.setdefault(_arn_service(f.arn), {}).setdefault(f.arn, f)
+        if arn_service is not None:
+            # with the formats whose service part is a variable (backup's arn:${Partition}:${Vendor}:...)
+            return tuple(f for key, by_arn in self._formats.items() if key == arn_service or "$" in key
+                         for f in by_arn.values())
+        return tuple(f for by_arn in self._formats.values() for f in by_arn.values())
 
 
 def _statements(value: Any) -> Iterator[tuple[Path, dict[str, Any]]]:
@@ -516,8 +550,7 @@ def _check_statement(index: _Index, path: Path, body: dict[str, Any]) -> list[Fi
             st.opaque |= resolved.opaque
             if action_key == "Action":
                 st.action_texts.append(text)
-                for a in resolved.actions:
-                    st.actions.setdefault(a.qualified.lower(), a)
+                st.services |= resolved.services
     else:
         st.opaque = True
     if (action_key == "Action" and body.get("Effect") in ("Allow", "Deny") and "NotResource" not in body
@@ -532,12 +565,12 @@ def _check_statement(index: _Index, path: Path, body: dict[str, Any]) -> list[Fi
 
 def _check_resources(index: _Index, st: _Statement) -> list[Finding]:
     findings: list[Finding] = []
-    formats: dict[str, _FormatOf] | None = None
     for suffix, text in _strings(st.body.get("Resource")):
         if text == "*" or is_placeholder(text) or not text.startswith("arn:"):
             continue
         where = (*st.path, "Resource", *suffix)
-        if parse_arn(text) is None:
+        arn = parse_arn(text)
+        if arn is None:
             count = len(split_parts(text))
             findings.append(Finding(INVALID_ARN, (
                 f"resource {text!r} has {count} colon-separated parts, not the six of "
@@ -545,17 +578,17 @@ def _check_resources(index: _Index, st: _Statement) -> list[Finding]:
                 "* for any)."), where))
             continue
         if st.specific:
-            if formats is None:
-                formats = {f.arn: f for a in st.actions.values() for f in index.formats_of(a)}
-            if any(pattern_matches_format(text, f) for f in formats):
+            literal = not any(c in arn.service for c in "*?$")
+            candidates = st.formats(index, arn.service if literal else None)
+            if any(pattern_matches_format(text, f.arn) for f in candidates):
                 continue
-        shape = _shape(index, text, tuple(formats.values()) if formats else ())
+        shape = _shape(index, text, st.formats(index, arn.service) if st.specific else ())
         if shape is not None:
             if shape.code:
                 findings.append(Finding(shape.code, shape.message, where))
             continue
         if st.specific:
-            findings.append(_mismatch(index, st, text, tuple((formats or {}).values()), where))
+            findings.append(_mismatch(index, st, text, st.formats(index), where))
     return findings
 
 
