@@ -79,6 +79,7 @@ Operators and keys (operators the grammar does not know are skipped; ``Null`` fi
 from __future__ import annotations
 
 import difflib
+import re
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -190,6 +191,7 @@ _ALSO_ACTS_ON = frozenset({("ssm", "eks"), ("ec2", "elasticloadbalancing")})
 _SAME_SERVICE = (frozenset({"codestar-connections", "codeconnections"}),)
 
 _CUTOFF = 0.75
+_TEMPLATE_VARIABLE = re.compile(r"\$\{[^}]*\}|<[^>]*>")  # the variable part of a templated key name
 _CACHE_LIMIT = 100_000  # names remembered per catalog, so that a long-lived process stays small
 _SHORT_CUTOFF = 0.5  # for names of up to 3 characters ("s4" is 0.5 from "s3")
 
@@ -709,8 +711,8 @@ def _mismatch(index: _Index, st: _Statement, text: str, formats: tuple[_FormatOf
     literal = "*" not in service and "?" not in service and not has_variable(service)
     if literal and not any(_related(index, mine, service) for mine in st.services):
         return Finding(RESOURCE_MISMATCH, (
-            f"resource {text!r} is {what}, and none of {_listing(st.action_texts)} apply to a {service} "
-            f"resource; name a resource these actions act on, or move it to a statement of {service} "
+            f"resource {text!r} is {what}, and none of {_listing(st.action_texts)} apply to {service} "
+            f"resources; name a resource these actions act on, or move it to a statement of {service} "
             "actions."), where)
     if not formats:
         verb = "acts" if len(st.action_texts) == 1 else "act"
@@ -789,7 +791,7 @@ def _condition_key(index: _Index, st: _Statement, key: str,
         if not st.specific:
             return _FoundKey(owner[0]), []
         return _FoundKey(owner[0]), [Finding(CONDITION_KEY_NOT_APPLICABLE, (
-            f"condition key {key!r} is a {owner[1]} key, but the statement's actions are of "
+            f"condition key {key!r} is a key of {owner[1]}, but the statement's actions are of "
             f"{', '.join(sorted(st.services))}: requests for them never carry it, so move the condition to a "
             f"statement with {owner[1]} actions or use a key of these services."), where)]
     if has_variable(key):
@@ -801,7 +803,9 @@ def _condition_key(index: _Index, st: _Statement, key: str,
     prefix = lowered.split(":", 1)[0]
     names = [*index.key_names(""), *index.key_names(prefix),
              *(n for p in sorted(st.services) for n in index.key_names(p))]
-    by_lower = {n.lower(): n for n in names}
+    # a templated name (aws:ResourceTag/${TagKey}) is compared with the written key's tail in its variable
+    tail = lowered.rsplit("/", 1)[1] if "/" in lowered else ""
+    by_lower = {_TEMPLATE_VARIABLE.sub(tail, n.lower()).rstrip("/"): n for n in names}
     hint = _did_you_mean(lowered, list(by_lower), show=lambda n: by_lower[n])
     scope = "no global key" if prefix == "aws" else f"no global key and no key of {prefix or 'any service'}"
     return None, [Finding(UNKNOWN_CONDITION_KEY, (

@@ -205,14 +205,16 @@ def test_findings(doc: dict[str, Any], expected: list[tuple[str, Path]]) -> None
     (_doc(_allow("dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:111122223333:tabel/x")),
      ["'tabel/'", "did you mean 'table/'", "table/${TableName})"]),
     (_doc(_allow("s3:GetObject", "arn:aws:dynamodb:*:*:table/x")),
-     ["dynamodb table", "none of s3:GetObject apply to a dynamodb resource"]),
+     ["dynamodb table", "none of s3:GetObject apply to dynamodb resources"]),
     (_doc(_allow("s3:ListAllMyBuckets", "arn:aws:s3:::b")),
      ["s3:ListAllMyBuckets acts only on Resource \"*\""]),
     (_when({"Bool": {"aws:MultiFactorAuthPresnt": "true"}}), ["did you mean aws:MultiFactorAuthPresent"]),
     (_when({"NumericLessThan": {"aws:SourceIp": "1"}}), ["IpAddress or NotIpAddress"]),
-    (_when({"StringEquals": {"dynamodb:Select": "x"}}), ["a dynamodb key", "actions are of s3"]),
+    (_when({"StringEquals": {"ec2:ResourceTags/team": "x"}}, "ec2:StartInstances"),
+     ["did you mean ec2:ResourceTag/${TagKey}"]),
+    (_when({"StringEquals": {"dynamodb:Select": "x"}}), ["a key of dynamodb", "actions are of s3"]),
 ], ids=["service", "action", "two-actions", "wildcard", "s3-region", "resource-type", "other-service",
-        "star-only", "condition-key", "operator", "not-applicable"])
+        "star-only", "condition-key", "operator", "templated-key", "not-applicable"])
 def test_messages_say_what_to_write(doc: dict[str, Any], fragments: list[str]) -> None:
     findings = _check(doc)
     assert len(findings) == 1
