@@ -35,8 +35,9 @@ REFERENCE_CYCLE = code("reference-cycle", ERROR, "resources that refer to each o
 ATTACHED_POLICIES_QUOTA = code("attached-policies-quota", ERROR, "more managed policies on one role than "
                                "AWS's default quota (10); waivable once the quota is raised", group=_G, waivable=True)
 RESOURCE_WARNING = code("resource-warning", WARNING, "a kind's own advice on a resource (a setting that "
-                        "weakens it)", group=_G)
+                        "weakens it)", group=_G, waivable=False)
 LOADER_FAILURE = code("loader-failure", ERROR, "the playbook could not be checked (a fault in iamflow; the log "
                       "has the details)", group=_G)
-UNUSED_WAIVER = code("unused-waiver", WARNING, "a waiver that matches no finding", group=_G)
-UNWAIVABLE = code("unwaivable", WARNING, "a waiver that names a code which cannot be waived", group=_G)
+UNUSED_WAIVER = code("unused-waiver", WARNING, "a waiver that matches no finding", group=_G, waivable=False)
+UNWAIVABLE = code("unwaivable", WARNING, "a waiver that names a code which cannot be waived", group=_G,
+                  waivable=False)

@@ -91,6 +91,13 @@ class _Collector:
             path = (*path, int(index) if index else key)
         return locate(self.positions, path)
 
+    def in_order(self) -> list[Problem]:
+        """The problems in the order of the files: the playbook's first, each by line and column."""
+        def key(p: Problem) -> tuple[bool, str, int, int]:
+            return (p.file != self.file, p.file, p.line if p.line is not None else 1 << 30, p.column or 0)
+
+        return sorted(self.problems, key=key)
+
     @property
     def failed(self) -> bool:
         return any(p.severity == "error" for p in self.problems)
@@ -154,10 +161,10 @@ def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadRes
                   code=codes.PLAYBOOK_UNREADABLE)
         else:  # an invalid IAMFLOW_MAX_PLAYBOOK_BYTES
             c.add(None, None, str(exc), code=codes.PLAYBOOK_UNREADABLE)
-        return LoadResult(path, None, c.problems)
+        return LoadResult(path, None, c.in_order())
     if not isinstance(raw, dict):
         c.add(None, None, "a playbook must be a mapping with 'name' and 'resources'", code=codes.PLAYBOOK_SHAPE)
-        return LoadResult(path, None, c.problems)
+        return LoadResult(path, None, c.in_order())
 
     _scan_credentials(c, raw)
     raw_resources = raw.get("resources")
@@ -191,7 +198,7 @@ def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadRes
 
     _check_duplicates(c, resources)
     if playbook is None:
-        return LoadResult(path, None, c.problems)
+        return LoadResult(path, None, c.in_order())
     playbook.resources = resources
     playbook.source = str(path)
     _check_references(c, playbook)
@@ -201,8 +208,8 @@ def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadRes
         for field_name, message in r.lint_warnings():
             c.add(r.name, field_name, message, severity="warning", code=codes.RESOURCE_WARNING)
     if c.failed:
-        return LoadResult(path, None, c.problems)
-    return LoadResult(path, playbook, c.problems)
+        return LoadResult(path, None, c.in_order())
+    return LoadResult(path, playbook, c.in_order())
 
 
 def _resource_label(index: int, item: Any) -> str:
