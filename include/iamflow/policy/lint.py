@@ -99,13 +99,15 @@ class LintFinding:
     path: str
 
 
-def lint_policy(doc: dict[str, Any] | str, *, profile: str, own_account: str | None) -> list[LintFinding]:
+def lint_policy(doc: dict[str, Any] | str, *, profile: str, own_account: str | None,
+                credentials: bool = True) -> list[LintFinding]:
     """Return the findings of every rule on a policy document.
 
     :param doc: the document (placeholders such as ``${account_id}`` may still be in it).
     :param profile: what the document is: ``identity``, ``trust``, ``resource`` or ``boundary``.
     :param own_account: the account the document lives in (an id, or the ``${account_id}``
         placeholder); ``None`` means unknown, so every concrete account id counts as another account.
+    :param credentials: False to skip the credential scan (a caller that scans the whole file).
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown lint profile {profile!r}; expected one of {', '.join(PROFILES)}")
@@ -119,7 +121,7 @@ def lint_policy(doc: dict[str, Any] | str, *, profile: str, own_account: str | N
             finding = _check_cross_account_trust(path, statement, own_account)
             if finding is not None:
                 findings.append(finding)
-    for where, kind in scan_credentials(parsed):
+    for where, kind in scan_credentials(parsed) if credentials else ():
         findings.append(LintFinding(
             "hardcoded-credential", "error",
             f"{credential_message(kind)}; keep credentials out of policy documents",
@@ -188,6 +190,8 @@ def shannon_entropy(text: str) -> float:
 
 def action_matches(pattern: str, action: str) -> bool:
     """Return True when an IAM action pattern (``*`` and ``?`` wildcards) matches an action."""
+    if "*" not in pattern and "?" not in pattern:
+        return pattern.lower() == action.lower()
     return _pattern_regex(pattern).fullmatch(action) is not None
 
 
@@ -450,7 +454,7 @@ def _has_star_action(statement: dict[str, Any]) -> bool:
     return any(a.strip() in ("*", "*:*") for a in _strings(statement.get("Action")))
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=16384)
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
     body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.compile(body, re.IGNORECASE | re.DOTALL)

