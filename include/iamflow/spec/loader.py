@@ -53,11 +53,12 @@ class LoadResult:
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
+        return [p for p in self.problems if p.is_error]
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
+        """Everything that does not refuse the playbook: security warnings, warnings and suggestions."""
+        return [p for p in self.problems if not p.is_error]
 
 
 class _Collector:

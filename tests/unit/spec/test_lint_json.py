@@ -120,3 +120,37 @@ def test_warnings_alone_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str
     rc, problems = lint_json(capsys, path)
     assert rc == 0
     assert [(p["code"], p["severity"]) for p in problems] == [("unused-waiver", "warning")]
+
+
+def test_security_warnings_are_shown_never_refuse_and_count_as_warnings(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]):
+    from iamflow.spec.loader import check_playbook
+
+    path = write(tmp_path, "sw.yaml", """\
+        name: sw
+        resources:
+          - kind: iam_managed_policy
+            name: hop
+            document:
+              Version: "2012-10-17"
+              Statement:
+                - Effect: Allow
+                  Action: sts:AssumeRole
+                  Resource: "*"
+        """)
+    result = check_playbook(path)
+    assert result.playbook is not None and result.errors == []
+    assert [(p.code, p.severity) for p in result.warnings] == [("assume-role-any", "security_warning")]
+    assert main(["lint", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "security warning: " in err and "[assume-role-any]" in err
+    # a waiver accepts it, and says so in every plan
+    waived = write(tmp_path, "waived.yaml", path.read_text().replace(
+        "    name: hop\n", "    name: hop\n    waive: [{rule: assume-role-any, reason: the CI deployer hops into every account}]\n"))
+    result = check_playbook(waived)
+    assert result.problems == []
+    from iamflow.spec.loader import waiver_notes
+
+    assert result.playbook is not None
+    [note] = waiver_notes(result.playbook.resources[0])
+    assert "waived assume-role-any at Statement[0]" in note and "CI deployer" in note

@@ -39,6 +39,29 @@ def test_every_shipped_playbook_is_valid() -> None:
         assert result.playbook is not None
 
 
+def test_shipped_playbooks_have_no_finding_of_any_severity() -> None:
+    """Our users' first examples: not a warning or a suggestion on them, and no waiver needed."""
+    results = lint_paths(discover_playbooks())
+    assert [str(p) for r in results for p in r.problems] == []
+    assert all(not res.waive for r in results if r.playbook for res in r.playbook.resources)
+
+
+def test_every_shipped_policy_file_is_validated(tmp_path: Path) -> None:
+    """The validator reaches documents in policy files too: a typo in a copy of one is found at its line."""
+    import json
+
+    from iamflow.settings import policies_dir
+
+    original = json.loads((policies_dir() / "s3-bucket-readonly.json").read_text())
+    original["Statement"][0]["Action"] = ["s3:GetObjects"]
+    (tmp_path / "copy.json").write_text(json.dumps(original, indent=2))
+    (tmp_path / "pb.yaml").write_text("name: c\nvars: {bucket: data}\nresources:\n  - kind: iam_managed_policy\n    name: c\n"
+                                      "    document: copy.json\n")
+    [problem] = check_playbook(tmp_path / "pb.yaml").errors
+    assert problem.code == "unknown-action" and problem.file == str((tmp_path / "copy.json").resolve())
+    assert problem.line is not None
+
+
 def test_developer_role_is_bounded_by_developer_boundary() -> None:
     pb = check_playbook(next(p for p in discover_playbooks() if p.stem == "developer-access")).playbook
     assert pb is not None
