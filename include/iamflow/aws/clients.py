@@ -156,6 +156,8 @@ class AwsClients:
         self._lock = threading.Lock()
         self._context: RunContext | None = None
         self._read_only: AwsClients | None = None
+        # what a run reads once and reuses (AWS-managed policy documents): shared with read_only()
+        self._run_caches: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def from_boto3(
@@ -240,6 +242,11 @@ class AwsClients:
                 self._context = context
             return self._context
 
+    def run_cache(self, name: str) -> dict[str, Any]:
+        """A dict that lives as long as these clients (one run): for reads that do not change within it."""
+        with self._lock:
+            return self._run_caches.setdefault(name, {})
+
     def read_only(self) -> AwsClients:
         """Return clients sharing this factory and call log, but in check mode (made once, then reused)."""
         if self._check_mode:
@@ -251,6 +258,7 @@ class AwsClients:
                 )
                 sibling._factory_lock = self._factory_lock
                 sibling._context = self._context
+                sibling._run_caches = self._run_caches
                 self._read_only = sibling
             return self._read_only
 

@@ -235,20 +235,7 @@ class _Collector:
 
     def authorization_details(self) -> None:
         """Users, groups, roles and managed policies in as few pages as IAM allows (1,000 items each)."""
-        iam = self.clients.client("iam")
-        users: list[Principal] = []
-        groups: list[Principal] = []
-        roles: list[Principal] = []
-        policies: dict[str, ManagedPolicy] = {}
-        pages = iam.get_paginator("get_account_authorization_details").paginate(PaginationConfig={"PageSize": 1000})
-        for page in pages:
-            users.extend(_user(u) for u in page.get("UserDetailList", []))
-            groups.extend(_group(g) for g in page.get("GroupDetailList", []))
-            roles.extend(_role(r) for r in page.get("RoleDetailList", []))
-            for p in page.get("Policies", []):
-                policy = _policy(p)
-                policies[policy.arn] = policy
-        self.snapshot.authorization = AuthorizationDetails(tuple(users), tuple(groups), tuple(roles), policies)
+        self.snapshot.authorization = read_authorization_details(self.clients.client("iam"))
 
     def password_policy(self) -> None:
         """The password policy, or ``present=False`` when the account has none."""
@@ -403,6 +390,23 @@ class _Collector:
 
 
 # --- parsing GetAccountAuthorizationDetails ---------------------------------------------------
+
+
+def read_authorization_details(iam: Any) -> AuthorizationDetails:
+    """Users, groups, roles and managed policies of the account, 1 000 per page: O(pages) IAM calls."""
+    users: list[Principal] = []
+    groups: list[Principal] = []
+    roles: list[Principal] = []
+    policies: dict[str, ManagedPolicy] = {}
+    pages = iam.get_paginator("get_account_authorization_details").paginate(PaginationConfig={"PageSize": 1000})
+    for page in pages:
+        users.extend(_user(u) for u in page.get("UserDetailList", []))
+        groups.extend(_group(g) for g in page.get("GroupDetailList", []))
+        roles.extend(_role(r) for r in page.get("RoleDetailList", []))
+        for p in page.get("Policies", []):
+            policy = _policy(p)
+            policies[policy.arn] = policy
+    return AuthorizationDetails(tuple(users), tuple(groups), tuple(roles), policies)
 
 
 def _tags(tags: Any) -> dict[str, str]:

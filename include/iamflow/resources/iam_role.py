@@ -62,7 +62,13 @@ class DesiredRole(TypedDict):
     tags: dict[str, str] | None
 
 
-class IamRoleHandler(ResourceHandler[IamRole, RoleState, None]):
+class RoleFacts(TypedDict):
+    """The documents of the managed policies the role uses that the playbook does not declare."""
+
+    documents: dict[str, dict[str, Any] | None]  # ARN -> default version's document (None: not readable)
+
+
+class IamRoleHandler(ResourceHandler[IamRole, RoleState, RoleFacts]):
     """Converge an IAM role."""
 
     kind: ClassVar[str] = "iam_role"
@@ -72,6 +78,9 @@ class IamRoleHandler(ResourceHandler[IamRole, RoleState, None]):
         "iam:ListRolePolicies",
         "iam:GetRolePolicy",
         "iam:ListInstanceProfilesForRole",
+        # the documents of attached policies the playbook does not declare, for its expect: proofs
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
     )
     write_actions: ClassVar[tuple[str, ...]] = (
         "iam:CreateRole",
@@ -100,7 +109,7 @@ class IamRoleHandler(ResourceHandler[IamRole, RoleState, None]):
         absent = res.state == "absent"
         inline_names = paginate(iam, "list_role_policies", "PolicyNames", RoleName=res.name)
         inline: dict[str, Any] | None = None
-        if absent or res.is_managed("inline_policies"):
+        if absent or res.is_managed("inline_policies") or res.expect is not None:
             inline = {}
             for name in inline_names:
                 # Deleted between the list and the get: it is simply not there any more.
@@ -134,8 +143,19 @@ class IamRoleHandler(ResourceHandler[IamRole, RoleState, None]):
             "instance_profiles": profiles,
         }
 
-    def plan(self, resource: IamRole, current: RoleState | None, env: PlanEnv, facts: None = None) -> Plan:
-        """Plan the calls from ``current`` to the declared role. Pure."""
+    def lookup(self, clients: AwsClients, resource: IamRole, env: PlanEnv,
+               current: RoleState | None) -> RoleFacts | None:
+        """Read the managed policies an ``expect:`` proof needs that the playbook does not declare."""
+        if resource.expect is None or resource.state == "absent":
+            return None
+        after = _effective(resource, _desired(resource, env), current)
+        declared = _declared_documents(env)
+        wanted = [a for a in (*after["managed_policies"], after["boundary"]) if a and a not in declared]
+        return {"documents": {arn: read_managed_document(clients, arn) for arn in wanted}}
+
+    def plan(self, resource: IamRole, current: RoleState | None, env: PlanEnv,
+             facts: RoleFacts | None = None) -> Plan:
+        """Plan the calls from ``current`` to the declared role, and prove its ``expect:``. Pure."""
         res = resource
         plan = Plan(resource=res.key, before=_view(current))
         if res.state == "absent":
@@ -147,6 +167,8 @@ class IamRoleHandler(ResourceHandler[IamRole, RoleState, None]):
             _plan_create(plan, res, desired, env)
         else:
             _plan_update(plan, res, desired, current)
+        if res.expect is not None:
+            _prove(plan, res, _effective(res, desired, current), env, facts)
         return plan
 
     def grants(self, resource: IamRole, env: PlanEnv) -> list[Grant]:
@@ -156,6 +178,111 @@ class IamRoleHandler(ResourceHandler[IamRole, RoleState, None]):
             Grant(tuple(a for a in self.actions if a not in on_profile), (resource.arn(env.ctx),)),
             Grant(tuple(a for a in self.actions if a in on_profile), (env.ctx.iam_arn("instance-profile", "*"),)),
         ]
+
+
+def read_managed_document(clients: AwsClients, arn: str) -> dict[str, Any] | None:
+    """The default version's document of a managed policy, cached for the run (AWS-managed ones repeat)."""
+    cache: dict[str, dict[str, Any] | None] = clients.run_cache("iam-policy-documents")
+    if arn not in cache:
+        iam = clients.client("iam")
+        got = not_found(iam, "get_policy", PolicyArn=arn)
+        doc: dict[str, Any] | None = None
+        if got is not None:
+            version = not_found(iam, "get_policy_version", PolicyArn=arn,
+                                VersionId=got["Policy"]["DefaultVersionId"])
+            if version is not None:
+                doc = current_document(version["PolicyVersion"]["Document"])
+        cache[arn] = doc
+    return cache[arn]
+
+
+class _Effective(TypedDict):
+    trust_policy: dict[str, Any]
+    boundary: str | None
+    managed_policies: list[str]
+    inline_policies: dict[str, Any]
+    tags: dict[str, str]
+
+
+def _effective(res: IamRole, desired: DesiredRole, current: RoleState | None) -> _Effective:
+    """The role as it will be after the apply: declared where the playbook manages, else as it is."""
+    have: RoleState | None = current
+    managed = desired["managed_policies"] if res.is_managed("managed_policies") else (
+        list(have["managed_policies"]) if have else [])
+    if res.is_managed("managed_policies") and have and not res.purge_policies:
+        managed = sorted({*managed, *have["managed_policies"]})
+    inline = desired["inline_policies"] if res.is_managed("inline_policies") else (
+        dict(have.get("inline_policies") or {}) if have else {})
+    return {
+        "trust_policy": desired["trust_policy"],
+        "boundary": desired["boundary"] if res.is_managed("boundary") else (have["boundary"] if have else None),
+        "managed_policies": managed,
+        "inline_policies": inline,
+        "tags": dict(desired["tags"] if desired["tags"] is not None else (have["tags"] if have else {})),
+    }
+
+
+def _declared_documents(env: PlanEnv) -> dict[str, dict[str, Any]]:
+    """ARN -> document of every managed policy the playbook declares present."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in env.playbook.resources:
+        if r.kind == "iam_managed_policy" and r.state == "present":
+            doc = getattr(r, "document", None)
+            if isinstance(doc, dict):
+                out[r.arn(env.ctx)] = desired_document(doc)
+    return out
+
+
+def declared_principal(res: IamRole, env: PlanEnv, current: RoleState | None = None,
+                       documents: dict[str, dict[str, Any] | None] | None = None) -> Any:
+    """The role as the playbook declares it (over ``current`` for what it leaves unmanaged), for the evaluator."""
+    return principal_policies(res, _effective(res, _desired(res, env), current), env, documents or {})
+
+
+def principal_policies(res: IamRole, after: _Effective, env: PlanEnv,
+                       documents: dict[str, dict[str, Any] | None]) -> Any:
+    """What the evaluator needs of the role: its identity policies, boundary, trust and tags."""
+    from iamflow.policy.evaluate import Policy
+    from iamflow.resources.expectations import PrincipalPolicies
+
+    known = {**documents, **_declared_documents(env)}
+    identity: list[Policy] = [Policy(f"inline policy {name} of role {res.name}", doc)
+                              for name, doc in sorted(after["inline_policies"].items())]
+    unknown: list[str] = []
+    for arn in after["managed_policies"]:
+        doc = known.get(arn)
+        if doc is None:
+            unknown.append(arn)
+        else:
+            identity.append(Policy(arn, doc))
+    boundary = None
+    if after["boundary"]:
+        doc = known.get(after["boundary"])
+        if doc is None:
+            unknown.append(after["boundary"])
+        boundary = Policy(f"permissions boundary {after['boundary']}", doc or {"Statement": []})
+    return PrincipalPolicies(
+        arn=res.arn(env.ctx), account=env.ctx.account_id, identity=tuple(identity), boundary=boundary,
+        trust=Policy(f"trust policy of role {res.name}", after["trust_policy"]), tags=after["tags"],
+        unknown=tuple(unknown),
+    )
+
+
+def _prove(plan: Plan, res: IamRole, after: _Effective, env: PlanEnv, facts: RoleFacts | None) -> None:
+    """Evaluate every ``expect:`` entry against the role as declared; block the plan when one fails."""
+    from iamflow.resources.expectations import check_expectations, failures
+
+    assert res.expect is not None
+    who = principal_policies(res, after, env, facts["documents"] if facts else {})
+    if who.unknown:
+        plan.notes.append("expect: these policies could not be read, so they count as granting nothing: "
+                          + ", ".join(who.unknown))
+    results = check_expectations(res.expect, who)
+    plan.notes.extend(f"expect: {r.line()}" for r in results)
+    failed = failures(results)
+    if failed:
+        plan.blocked = (f"{len(failed)} of {len(results)} expectations of role {res.name} do not hold as declared; "
+                        "nothing was changed: " + "; ".join(r.line() for r in failed))
 
 
 def _desired(res: IamRole, env: PlanEnv) -> DesiredRole:

@@ -19,6 +19,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from iamflow.spec.expect import Expectations
 from iamflow.spec.names import IAM_NAME, check_iam_path, check_name, check_tag, is_name
 
 # An ARN, allowing run-time placeholders such as ${account_id} in any segment (matched in full).
@@ -181,6 +182,8 @@ class IamRole(ResourceBase):
     max_session_duration: int | None = Field(default=None, ge=3600, le=43200)
     tags: dict[str, str] | None = None
     purge_tags: bool = True
+    # what the role must and must not be able to do, proven in every plan and sweep
+    expect: Expectations | None = None
 
     def arn(self, ctx: Any) -> str:
         return str(ctx.iam_arn("role", self.name, self.path))
