@@ -99,3 +99,26 @@ def _request(entry: Expectation, who: PrincipalPolicies) -> tuple[Request, Polic
 
 def failures(results: Sequence[ExpectationResult]) -> list[ExpectationResult]:
     return [r for r in results if not r.holds]
+
+
+# What a managed policy's own expect: entries are evaluated against: a principal that is granted
+# everything else, so that what the entries prove is what this policy takes away (a deny-only
+# policy) or, used as a boundary, what it still lets through.
+_EVERYTHING_ELSE = Policy(
+    "a grant of everything else (the policies a principal would hold beside this one)",
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+)
+
+
+def policy_subject(name: str, document: Mapping[str, Any], *, account: str, subject_arn: str,
+                   as_boundary: bool) -> PrincipalPolicies:
+    """The principal a managed policy's expectations are asked about: granted everything else, plus this policy.
+
+    As a boundary (a role of the playbook uses it so), the policy is that principal's boundary instead.
+    """
+    own = Policy(name, dict(document))
+    if as_boundary:
+        return PrincipalPolicies(arn=subject_arn, account=account, identity=(_EVERYTHING_ELSE,),
+                                 boundary=Policy(f"permissions boundary {name}", dict(document)), trust=None)
+    return PrincipalPolicies(arn=subject_arn, account=account, identity=(own, _EVERYTHING_ELSE), boundary=None,
+                             trust=None)

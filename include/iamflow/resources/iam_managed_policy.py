@@ -136,91 +136,11 @@ class IamManagedPolicyHandler(ResourceHandler[IamManagedPolicy, ManagedPolicySta
 
     def plan(self, resource: IamManagedPolicy, current: ManagedPolicyState | None, env: PlanEnv,
              facts: None = None) -> Plan:
-        """Plan create / new version / tags, or detach-everything-then-delete. Pure."""
-        res = resource
-        plan = Plan(resource=res.key, before=_view(current))
-        if res.state == "absent":
-            if current is not None:
-                plan.changes = _delete_changes(current)
-            return plan
-
-        arn = env.ctx.iam_arn("policy", res.name, res.path)
-        label = f"managed policy {res.name}"
-        description = res.description
-        document = desired_document(res.document)
-        tags = desired_tags(env, res)
-
-        if current is None:
-            params: dict[str, Any] = {
-                "PolicyName": res.name,
-                "Path": res.path,
-                "PolicyDocument": render_for_api(document),
-            }
-            if description:
-                params["Description"] = description
-            made_tags = creation_tags(env, res, tags)
-            params["Tags"] = tags_to_list(made_tags, "Key", "Value")
-            arn = env.ctx.iam_arn("policy", res.name, res.path)
-            plan.changes.append(Change("iam", "create_policy", params, f"create {label}",
-                                       adopt=adopt_by_name("iam", "get_policy", PolicyArn=arn)))
-            plan.after = {
-                "name": res.name,
-                "path": res.path,
-                "description": description or None,
-                "document": view_document(document),
-                "tags": dict(sorted(made_tags.items())),
-            }
-            return plan
-
-        after = dict(plan.before or {})
-        if res.is_managed("description") and (description or None) != (current.get("description") or None):
-            plan.notes.append(
-                f"{label}: description cannot change in IAM without replacing the policy "
-                f"(current {current.get('description')!r}, declared {description!r}); left as is"
-            )
-
-        if not policies_equal(current["document"], document):
-            versions = current.get("versions")
-            if versions is None:
-                plan.notes.append(
-                    f"{label}: policy versions were not read; the new version may hit the limit"
-                )
-            elif len(versions) >= MAX_POLICY_VERSIONS:
-                candidates = sorted((v for v in versions if not v["IsDefaultVersion"]), key=_version_order)
-                if candidates:
-                    oldest = candidates[0]["VersionId"]
-                    plan.changes.append(
-                        Change(
-                            "iam",
-                            "delete_policy_version",
-                            {"PolicyArn": arn, "VersionId": oldest},
-                            f"delete the oldest version {oldest} of {label} (IAM keeps at most 5)",
-                        )
-                    )
-            plan.changes.append(
-                Change(
-                    "iam",
-                    "create_policy_version",
-                    {"PolicyArn": arn, "PolicyDocument": render_for_api(document), "SetAsDefault": True},
-                    f"set a new default document version on {label}",
-                )
-            )
-            after["document"] = view_document(document)
-
-        changes, after["tags"] = tag_changes(
-            current["tags"],
-            tags,
-            purge=res.purge_tags,
-            service="iam",
-            tag_op="tag_policy",
-            untag_op="untag_policy",
-            id_params={"PolicyArn": arn},
-            label=label,
-        )
-        plan.changes += changes
-        plan.after = after
+        """Plan create / new version / tags, or detach-everything-then-delete; prove ``expect:``. Pure."""
+        plan = _plan(resource, current, env)
+        if resource.expect is not None and resource.state == "present" and not plan.blocked:
+            _prove(plan, resource, env)
         return plan
-
 
     def grants(self, resource: IamManagedPolicy, env: PlanEnv) -> list[Grant]:
         """Everything on the policy itself; detaching it is authorised on each user, group and role."""
@@ -273,3 +193,106 @@ def _delete_changes(current: ManagedPolicyState) -> list[Change]:
             )
     changes.append(Change("iam", "delete_policy", {"PolicyArn": arn}, f"delete managed policy {name}"))
     return changes
+
+
+def _plan(res: IamManagedPolicy, current: ManagedPolicyState | None, env: PlanEnv) -> Plan:
+    """The calls from ``current`` to the declared policy."""
+    plan = Plan(resource=res.key, before=_view(current))
+    if res.state == "absent":
+        if current is not None:
+            plan.changes = _delete_changes(current)
+        return plan
+
+    arn = env.ctx.iam_arn("policy", res.name, res.path)
+    label = f"managed policy {res.name}"
+    description = res.description
+    document = desired_document(res.document)
+    tags = desired_tags(env, res)
+
+    if current is None:
+        params: dict[str, Any] = {
+            "PolicyName": res.name,
+            "Path": res.path,
+            "PolicyDocument": render_for_api(document),
+        }
+        if description:
+            params["Description"] = description
+        made_tags = creation_tags(env, res, tags)
+        params["Tags"] = tags_to_list(made_tags, "Key", "Value")
+        arn = env.ctx.iam_arn("policy", res.name, res.path)
+        plan.changes.append(Change("iam", "create_policy", params, f"create {label}",
+                                   adopt=adopt_by_name("iam", "get_policy", PolicyArn=arn)))
+        plan.after = {
+            "name": res.name,
+            "path": res.path,
+            "description": description or None,
+            "document": view_document(document),
+            "tags": dict(sorted(made_tags.items())),
+        }
+        return plan
+
+    after = dict(plan.before or {})
+    if res.is_managed("description") and (description or None) != (current.get("description") or None):
+        plan.notes.append(
+            f"{label}: description cannot change in IAM without replacing the policy "
+            f"(current {current.get('description')!r}, declared {description!r}); left as is"
+        )
+
+    if not policies_equal(current["document"], document):
+        versions = current.get("versions")
+        if versions is None:
+            plan.notes.append(
+                f"{label}: policy versions were not read; the new version may hit the limit"
+            )
+        elif len(versions) >= MAX_POLICY_VERSIONS:
+            candidates = sorted((v for v in versions if not v["IsDefaultVersion"]), key=_version_order)
+            if candidates:
+                oldest = candidates[0]["VersionId"]
+                plan.changes.append(
+                    Change(
+                        "iam",
+                        "delete_policy_version",
+                        {"PolicyArn": arn, "VersionId": oldest},
+                        f"delete the oldest version {oldest} of {label} (IAM keeps at most 5)",
+                    )
+                )
+        plan.changes.append(
+            Change(
+                "iam",
+                "create_policy_version",
+                {"PolicyArn": arn, "PolicyDocument": render_for_api(document), "SetAsDefault": True},
+                f"set a new default document version on {label}",
+            )
+        )
+        after["document"] = view_document(document)
+
+    changes, after["tags"] = tag_changes(
+        current["tags"],
+        tags,
+        purge=res.purge_tags,
+        service="iam",
+        tag_op="tag_policy",
+        untag_op="untag_policy",
+        id_params={"PolicyArn": arn},
+        label=label,
+    )
+    plan.changes += changes
+    plan.after = after
+    return plan
+
+
+def _prove(plan: Plan, res: IamManagedPolicy, env: PlanEnv) -> None:
+    """Evaluate the policy's ``expect:`` entries (see :func:`~iamflow.resources.expectations.policy_subject`)."""
+    from iamflow.resources.expectations import check_expectations, failures, policy_subject
+
+    assert res.expect is not None and isinstance(res.document, dict)
+    as_boundary = any(getattr(r, "boundary", None) == res.name for r in env.playbook.resources)
+    subject = policy_subject(f"managed policy {res.name}", desired_document(res.document),
+                             account=env.ctx.account_id, subject_arn=env.ctx.iam_arn("role", "expectation-subject"),
+                             as_boundary=as_boundary)
+    results = check_expectations(res.expect, subject)
+    plan.notes.extend(f"expect: {r.line()}" for r in results)
+    failed = failures(results)
+    if failed:
+        plan.blocked = (f"{len(failed)} of {len(results)} expectations of managed policy {res.name} do not hold as "
+                        "declared; nothing was changed: " + "; ".join(r.line() for r in failed))

@@ -143,6 +143,9 @@ class IamManagedPolicy(ResourceBase):
     document: Document | None = None
     tags: dict[str, str] | None = None
     purge_tags: bool = True
+    # what a principal holding this policy (beside a grant of everything else) may and may not do;
+    # for a policy the playbook's roles use as their boundary, what the boundary still lets through
+    expect: Expectations | None = None
 
     def arn(self, ctx: Any) -> str:
         return str(ctx.iam_arn("policy", self.name, self.path))
