@@ -165,15 +165,38 @@ def compare_resource(clients: AwsClients, env: PlanEnv, resource: ResourceBase) 
     arn = handler.arn(resource, env, current)
     if resource.state == "present" and not handler.exists(current):
         return DriftItem(resource.kind, resource.name, arn, MISSING, "", source)
+    expectations = live_expectations(clients, env, resource, current)
     changes = [c.summary for c in plan.changes]
     if plan.blocked:
         changes.insert(0, plan.blocked)
     if not changes:
-        return DriftItem(resource.kind, resource.name, arn, IN_SYNC, "", source)
+        return DriftItem(resource.kind, resource.name, arn, IN_SYNC, "", source, expectations)
     listed = changes[:MAX_CHANGES_LISTED]
     more = len(changes) - len(listed)
     summary = "; ".join(listed) + (f"; and {more} more" if more else "")
-    return DriftItem(resource.kind, resource.name, arn, DIFFERS, summary, source)
+    return DriftItem(resource.kind, resource.name, arn, DIFFERS, summary, source, expectations)
+
+
+def live_expectations(clients: AwsClients, env: PlanEnv, resource: ResourceBase,
+                      current: object) -> tuple[tuple[str, bool, str], ...]:
+    """A role's (or managed policy's) ``expect:`` entries answered against the live account."""
+    expect = getattr(resource, "expect", None)
+    if expect is None or resource.state != "present" or current is None:
+        return ()
+    from iamflow.resources.expectations import check_expectations, policy_subject
+    from iamflow.resources.iam_role import live_expectations as role_expectations
+
+    if resource.kind == "iam_role":
+        results = role_expectations(clients, resource, env, current)  # type: ignore[arg-type]
+    elif resource.kind == "iam_managed_policy":
+        as_boundary = any(getattr(r, "boundary", None) == resource.name for r in env.playbook.resources)
+        subject = policy_subject(f"managed policy {resource.name}", current["document"],  # type: ignore[index]
+                                 account=env.ctx.account_id,
+                                 subject_arn=env.ctx.iam_arn("role", "expectation-subject"), as_boundary=as_boundary)
+        results = check_expectations(expect, subject)
+    else:
+        return ()
+    return tuple((r.where, r.holds, r.line()) for r in results)
 
 
 def display_path(path: str | Path) -> str:

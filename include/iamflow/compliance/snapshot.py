@@ -317,6 +317,8 @@ class DriftItem:
     status: str  # "in_sync", "missing", "differs" or "error" (could not be compared; summary says why)
     summary: str = ""
     playbook: str = ""
+    # the resource's expect: entries answered against the live account: (where, holds, one line)
+    expectations: tuple[tuple[str, bool, str], ...] = ()
 
 
 @dataclass

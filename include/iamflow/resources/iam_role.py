@@ -239,13 +239,36 @@ def declared_principal(res: IamRole, env: PlanEnv, current: RoleState | None = N
     return principal_policies(res, _effective(res, _desired(res, env), current), env, documents or {})
 
 
+def live_expectations(clients: AwsClients, res: IamRole, env: PlanEnv, current: RoleState) -> list[Any]:
+    """The role's ``expect:`` entries answered against the live role (the sweep), read calls only."""
+    from iamflow.resources.expectations import check_expectations
+
+    assert res.expect is not None
+    live: _Effective = {
+        "trust_policy": current["trust_policy"],
+        "boundary": current["boundary"],
+        "managed_policies": list(current["managed_policies"]),
+        "inline_policies": dict(current.get("inline_policies") or {}),
+        "tags": dict(current["tags"]),
+    }
+    wanted = [a for a in (*live["managed_policies"], live["boundary"]) if a]
+    documents = {arn: read_managed_document(clients, arn) for arn in wanted}
+    # the live documents, never the playbook's: what is attached now is what decides
+    who = principal_policies(res, live, env, documents, declared=False)
+    return check_expectations(res.expect, who)
+
+
 def principal_policies(res: IamRole, after: _Effective, env: PlanEnv,
-                       documents: dict[str, dict[str, Any] | None]) -> Any:
-    """What the evaluator needs of the role: its identity policies, boundary, trust and tags."""
+                       documents: dict[str, dict[str, Any] | None], *, declared: bool = True) -> Any:
+    """What the evaluator needs of the role: its identity policies, boundary, trust and tags.
+
+    :param declared: take the documents of the playbook's own managed policies as declared (a plan);
+        False takes every document from ``documents`` (the live ones, for a sweep).
+    """
     from iamflow.policy.evaluate import Policy
     from iamflow.resources.expectations import PrincipalPolicies
 
-    known = {**documents, **_declared_documents(env)}
+    known = {**documents, **_declared_documents(env)} if declared else dict(documents)
     identity: list[Policy] = [Policy(f"inline policy {name} of role {res.name}", doc)
                               for name, doc in sorted(after["inline_policies"].items())]
     unknown: list[str] = []

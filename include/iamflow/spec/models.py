@@ -164,6 +164,14 @@ class IamManagedPolicy(ResourceBase):
             raise ValueError("document: required when state is present")
         return self
 
+    @model_validator(mode="after")
+    def _expect_has_no_principal(self) -> IamManagedPolicy:
+        for bucket, index, entry in (self.expect.entries() if self.expect else []):
+            if entry.asks_assume:
+                raise ValueError(f"expect: {bucket}[{index}] names a principal, but a managed policy has no "
+                                 "trust policy to assume it by; ask that on the role")
+        return self
+
 
 class IamRole(ResourceBase):
     """An IAM role: trust policy, attached and inline policies, boundary, tags, max session."""

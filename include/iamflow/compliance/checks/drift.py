@@ -44,3 +44,26 @@ def iamflow_playbook_drift(snapshot: Snapshot, config: ComplianceConfig, now: da
         else:
             detail = f": {item.summary}" if item.summary else ""
             yield failed(item.arn, f"{item.kind} {item.name} differs from playbook {item.playbook}{detail}.", **fields)
+
+
+@check(
+    title="Playbook expectations hold against the live account",
+    severity="high",
+    description="Every expect: entry of a playbook's roles and managed policies (what must be allowed, what must "
+    "be denied) is evaluated by iamflow's offline evaluator against the live policies, trust and boundary.",
+    remediation="Run the playbook to restore the declared policies (someone attached a policy or removed a "
+    "boundary by hand), or change the playbook and its expectations if the new access is intended.",
+    needs=(DRIFT,),
+    service="iamflow",
+    resource_type="IamflowPlaybookExpectation",
+)
+def iamflow_playbook_expectation(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """PASS per expectation that holds on the live account, FAIL per one that no longer does."""
+    assert snapshot.drift is not None
+    for item in snapshot.drift:
+        for where, holds, line in item.expectations:
+            fields = {"resource_id": f"{item.kind}/{item.name}/{where}", "playbook": item.playbook}
+            if holds:
+                yield passed(item.arn, f"{item.kind} {item.name}: {line}.", **fields)
+            else:
+                yield failed(item.arn, f"{item.kind} {item.name} ({item.playbook}): {line}.", **fields)
