@@ -165,6 +165,7 @@ def offline_request(playbooks: list[Any], question: Question,
     from iamflow.engine import plan_env
     from iamflow.policy.evaluate import PolicySet, Principal, Request
     from iamflow.resources.iam_role import declared_principal
+    from iamflow.spec.models import IamRole
 
     partition, region, account = _arn_parts(question.resource)
     ctx = RunContext(account_id=args.account or account or "123456789012",
@@ -174,8 +175,9 @@ def offline_request(playbooks: list[Any], question: Question,
         raise IamflowError(f"no iam_role {question.principal!r} in the playbooks given (name it, or give its ARN)")
     playbook, role = found
     env = plan_env(ctx, playbook)
-    role = env.playbook.by_key()[role.key]
-    who = declared_principal(role, env)
+    filled = env.playbook.by_key()[role.key]
+    assert isinstance(filled, IamRole)
+    who = declared_principal(filled, env)
     notes = [f"read offline from {playbook.source}; account {ctx.account_id}, partition {ctx.partition}, "
              f"region {ctx.region}"]
     if who.unknown:

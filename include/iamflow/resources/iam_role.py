@@ -174,10 +174,17 @@ class IamRoleHandler(ResourceHandler[IamRole, RoleState, RoleFacts]):
     def grants(self, resource: IamRole, env: PlanEnv) -> list[Grant]:
         """Everything on the role; removing it from an instance profile is authorised on the profile."""
         on_profile = {"iam:RemoveRoleFromInstanceProfile"}
-        return [
-            Grant(tuple(a for a in self.actions if a not in on_profile), (resource.arn(env.ctx),)),
+        # read only for an expect: proof, on the policies the role may have attached
+        on_policies = {"iam:GetPolicy", "iam:GetPolicyVersion"}
+        on_role = tuple(a for a in self.actions if a not in on_profile | on_policies)
+        grants = [
+            Grant(on_role, (resource.arn(env.ctx),)),
             Grant(tuple(a for a in self.actions if a in on_profile), (env.ctx.iam_arn("instance-profile", "*"),)),
         ]
+        if resource.expect is not None:
+            grants.append(Grant(tuple(sorted(on_policies)), (env.ctx.iam_arn("policy", "*"),
+                                                               f"arn:{env.ctx.partition}:iam::aws:policy/*")))
+        return grants
 
 
 def read_managed_document(clients: AwsClients, arn: str) -> dict[str, Any] | None:
