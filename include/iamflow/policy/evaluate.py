@@ -40,7 +40,9 @@ boundary policy attached").
    (``sts:GetFederationToken``) without a session policy has no permissions. The account root user
    needs no identity policy. Then:
 
-   - **same account** (``resource_account`` is None or the principal's): the identity path, or a
+   - **same account** -- the resource's account is ``PolicySet.resource_account``, else the account
+     written in the resource's ARN (a KMS key's, a role's; S3 ARNs have none), else the principal's:
+     the identity path, or a
      resource-based ``Allow`` that names the principal. A grant naming the user ARN, the session
      ARN, the federated-user ARN (or everyone) is not limited by an implicit deny in the identity
      policies, the boundary or the session policy; a grant naming the role ARN is limited by the
@@ -276,6 +278,12 @@ class _Who:
 
 def _is_account(text: str) -> bool:
     return len(text) == 12 and text.isdigit()
+
+
+def _arn_account(resource: str) -> str | None:
+    """The account written in a resource ARN (a KMS key's, a role's), or None (S3 ARNs have none)."""
+    parts = resource.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[0] == "arn" and _is_account(parts[4]) else None
 
 
 @lru_cache(maxsize=16384)
@@ -551,7 +559,7 @@ class _Evaluator:
         self.action = request.action if isinstance(request.action, str) else ""
         self.action_lower = self.action.lower()
         self.resource = request.resource if isinstance(request.resource, str) else ""
-        self.resource_account = policies.resource_account or self.who.account
+        self.resource_account = policies.resource_account or _arn_account(self.resource) or self.who.account
         self.context = _context(request, self.who, self.resource_account)
         self.has_boundary = policies.boundary is not None and self.who.kind in ("user", "role", "assumed-role")
 

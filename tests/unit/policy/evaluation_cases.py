@@ -539,6 +539,13 @@ CROSS = [
     Case("cross-star-principal-with-identity", EXT_USER, _GET, OBJ, "allowed",
          ("resource Statement[0]", "identity S3Read"), identity=(S3_READ,),
          resource_policy=doc(allow(_GET, OBJ, principal="*")), resource_account=ACCT),
+    Case("cross-account-read-from-the-resource-arn", EXT_USER, "kms:Decrypt", KEY, "implicit_deny",
+         resource_policy=doc(allow("kms:Decrypt", "*", principal=aws(EXT_USER))), kind="kms-key"),
+    Case("cross-account-read-from-the-role-arn", EXT_USER, "sts:AssumeRole", TARGET_ROLE, "implicit_deny",
+         resource_policy=doc(allow("sts:AssumeRole", principal=aws(EXT_USER))), kind="role-trust"),
+    Case("cross-account-given-wins-over-the-arn", EXT_USER, "sqs:SendMessage", f"arn:aws:sqs:us-east-1:{ACCT}:q",
+         "allowed", ("resource Statement[0]",), resource_account=OTHER,
+         resource_policy=doc(allow("sqs:SendMessage", "*", principal=aws(EXT_USER)))),
     Case("cross-resource-account-same-is-same-account", ALICE, _GET, OBJ, "allowed", ("resource Statement[0]",),
          resource_policy=doc(allow(_GET, OBJ, principal=aws(ALICE))), resource_account=ACCT),
 ]
