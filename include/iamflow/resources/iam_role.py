@@ -181,10 +181,24 @@ class IamRoleHandler(ResourceHandler[IamRole, RoleState, RoleFacts]):
             Grant(on_role, (resource.arn(env.ctx),)),
             Grant(tuple(a for a in self.actions if a in on_profile), (env.ctx.iam_arn("instance-profile", "*"),)),
         ]
-        if resource.expect is not None:
-            grants.append(Grant(tuple(sorted(on_policies)), (env.ctx.iam_arn("policy", "*"),
-                                                               f"arn:{env.ctx.partition}:iam::aws:policy/*")))
+        proof_arns = _proof_policy_arns(resource, env) if resource.expect is not None else ()
+        if proof_arns:
+            grants.append(Grant(tuple(sorted(on_policies)), proof_arns))
         return grants
+
+
+def _proof_policy_arns(res: IamRole, env: PlanEnv) -> tuple[str, ...]:
+    """The policies an ``expect:`` proof reads: the declared external ones; any, when the role leaves them open.
+
+    A role that declares its attached policies (purged of others) and its boundary is proven with
+    exactly those, and only the ones the playbook does not declare are read. Otherwise what is
+    attached now takes part, whatever it is.
+    """
+    if not (res.is_managed("managed_policies") and res.purge_policies and res.is_managed("boundary")):
+        return (env.ctx.iam_arn("policy", "*"), f"arn:{env.ctx.partition}:iam::aws:policy/*")
+    declared = _declared_documents(env)
+    refs = [*(res.managed_policies or []), *([res.boundary] if res.boundary else [])]
+    return tuple(sorted({a for a in (env.ref_arn(r, _POLICY_KINDS) for r in refs) if a not in declared}))
 
 
 def read_managed_document(clients: AwsClients, arn: str) -> dict[str, Any] | None:
