@@ -219,3 +219,30 @@ def test_a_role_two_playbooks_declare_is_reported_as_a_conflict_not_compared(
     # nothing about the role was read: it is not compared at all
     assert ("iam", "GetRole") not in applied.call_log.calls
     assert applied.call_log.writes() == []
+
+
+EXPECTATION = "iamflow_playbook_expectation"
+
+
+def expectation_findings(clients: AwsClients, now: Any) -> list[Finding]:
+    config = ComplianceConfig.from_dict({"checks": {"enabled": [CHECK, EXPECTATION]}})
+    result = sweep_target(Target(), base=clients, config=config, mutelist=None, now=now, sleep=Sleeps())
+    return [f for f in result.findings if f.check_id == EXPECTATION]
+
+
+def test_the_shipped_expectations_hold_on_the_live_account(applied: AwsClients, now) -> None:
+    found = expectation_findings(applied, now)
+    assert found and all(f.status == PASS for f in found), [(f.resource_id, f.message) for f in found]
+    role = [f for f in found if f.resource_id.startswith(f"iam_role/{ROLE}/")]
+    assert {f.resource_id for f in role} >= {f"iam_role/{ROLE}/expect.denied[1]", f"iam_role/{ROLE}/expect.allowed[0]"}
+    assert applied.call_log.writes() == []
+
+
+def test_a_boundary_removed_by_hand_turns_the_expectation_to_fail(applied: AwsClients, seed: Any, now) -> None:
+    seed.iam.delete_role_permissions_boundary(RoleName=ROLE)
+    found = {f.resource_id: f for f in expectation_findings(applied, now)}
+    # ReadOnlyAccess grants ec2:DescribeInstances; only the boundary kept it out
+    broken = found[f"iam_role/{ROLE}/expect.denied[1]"]
+    assert broken.status == FAIL and "DOES NOT HOLD" in broken.message
+    assert broken.resource_arn.endswith(f":role/developers/{ROLE}")
+    assert found[f"iam_role/{ROLE}/expect.denied[0]"].status == PASS  # iam:CreateUser: still not granted
