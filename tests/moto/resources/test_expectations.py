@@ -116,3 +116,17 @@ def test_unmanaged_fields_are_taken_as_they_are_in_the_account(aws: Any, clients
     # the AWS-managed policy was read once, with read calls only
     assert clients.call_log.by_operation().get("iam:GetPolicyVersion") == 1
     assert clients.call_log.writes() == []
+
+
+def test_the_recap_counts_the_expectations_that_held(aws: Any, clients: AwsClients) -> None:
+    from iamflow.engine import format_recap
+
+    playbook = load_playbook(playbooks_dir() / "lambda-execution-role.yaml")
+    planned = run_playbook(clients, playbook, check_mode=True)
+    recap = format_recap(playbook.name, planned.results, check_mode=True)
+    role = playbook.by_key()["iam_role.lambda-execution-role"]
+    total = len(role.expect.allowed) + len(role.expect.denied)
+    [line] = [ln for ln in recap.splitlines() if ln.startswith("iam_role.lambda-execution-role")]
+    assert line.endswith(f"expect={total}/{total}")
+    [policy_line] = [ln for ln in recap.splitlines() if ln.startswith("iam_managed_policy.")]
+    assert "expect=" not in policy_line
