@@ -271,7 +271,8 @@ def _prepare(base: str, text: str, escapes: bool) -> object:
         return parse_binary(text)
     if base == "IpAddress":
         return parse_network(text)
-    return text  # Arn*: the pattern itself
+    # Arn*: the pattern itself; in a document without variables a "$" is literal text
+    return text if escapes else text.replace("$", "${$}")
 
 
 def _numeric_test(base: str) -> Callable[[float, float], bool]:

@@ -40,7 +40,9 @@ boundary policy attached").
    (``sts:GetFederationToken``) without a session policy has no permissions. The account root user
    needs no identity policy. Then:
 
-   - **same account** (``resource_account`` is None or the principal's): the identity path, or a
+   - **same account** -- the resource's account is ``PolicySet.resource_account``, else the account
+     written in the resource's ARN (a KMS key's, a role's; S3 ARNs have none), else the principal's:
+     the identity path, or a
      resource-based ``Allow`` that names the principal. A grant naming the user ARN, the session
      ARN, the federated-user ARN (or everyone) is not limited by an implicit deny in the identity
      policies, the boundary or the session policy; a grant naming the role ARN is limited by the
@@ -86,6 +88,10 @@ identity, boundary, session).
 
 **Performance.** Documents are compiled once (their patterns, names and condition values) and
 cached by identity: a document must not be mutated once evaluated (``clear_cache()`` forgets them).
+Each compiled document also remembers, per action (and layer and policy name), which of its
+statements the action alone rules out, with their finished traces: most statements of a
+principal's policies are about other actions, so a warm evaluation only works on the few that
+name the action. ARN matches are cached by ``arn.py``, regexes by ``lru_cache``.
 """
 
 from __future__ import annotations
@@ -274,6 +280,12 @@ def _is_account(text: str) -> bool:
     return len(text) == 12 and text.isdigit()
 
 
+def _arn_account(resource: str) -> str | None:
+    """The account written in a resource ARN (a KMS key's, a role's), or None (S3 ARNs have none)."""
+    parts = resource.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[0] == "arn" and _is_account(parts[4]) else None
+
+
 @lru_cache(maxsize=16384)
 def _who(arn: str) -> _Who:
     """What kind of principal ``arn`` is, and its parts."""
@@ -431,10 +443,13 @@ class _Statement:
 class _Document:
     statements: tuple[_Statement, ...]
     error: str | None = None
+    # (action, layer, policy name, level) -> per statement, its hit when the action alone decides it
+    plans: dict[tuple[str, str, str, int | None], tuple[_Hit | None, ...]] = field(default_factory=dict)
 
 
 _CACHE: dict[int, tuple[object, _Document]] = {}
 _CACHE_LIMIT = 20000
+_PLAN_LIMIT = 2048
 
 
 def clear_cache() -> None:
@@ -544,7 +559,7 @@ class _Evaluator:
         self.action = request.action if isinstance(request.action, str) else ""
         self.action_lower = self.action.lower()
         self.resource = request.resource if isinstance(request.resource, str) else ""
-        self.resource_account = policies.resource_account or self.who.account
+        self.resource_account = policies.resource_account or _arn_account(self.resource) or self.who.account
         self.context = _context(request, self.who, self.resource_account)
         self.has_boundary = policies.boundary is not None and self.who.kind in ("user", "role", "assumed-role")
 
@@ -556,7 +571,29 @@ class _Evaluator:
         if document.error:
             return [_Hit(StatementTrace(layer, name, "Statement", "", False,
                                         f"{document.error}; the policy is skipped", (), level))]
-        return [self.statement(layer, name, s, level) for s in document.statements]
+        key = (self.action, layer, name, level)
+        plan = document.plans.get(key)
+        if plan is None:
+            if len(document.plans) >= _PLAN_LIMIT:
+                document.plans.clear()
+            plan = document.plans[key] = tuple(self._settled(layer, name, s, level) for s in document.statements)
+        return [hit if hit is not None else self.statement(layer, name, stmt, level)
+                for hit, stmt in zip(plan, document.statements, strict=True)]
+
+    def _settled(self, layer: str, name: str, stmt: _Statement, level: int | None) -> _Hit | None:
+        """The statement's hit when it cannot apply whatever the principal, resource and context (it cannot
+        be read, or its action element does not cover the action), else None."""
+        reason: str | None = None
+        if stmt.error is not None or stmt.actions is None:
+            reason = f"{stmt.error}; the statement is skipped"
+        elif stmt.actions.covers(self.action_lower) == stmt.not_action:
+            element = "is excluded by NotAction" if stmt.not_action else "is not in Action"
+            reason = f"action {self.action} {element}"
+        elif stmt.resources is None and layer in _RESOURCE_REQUIRED:
+            reason = "it has neither Resource nor NotResource; the statement is skipped"
+        if reason is None:
+            return None
+        return _Hit(StatementTrace(layer, name, stmt.label, stmt.effect, False, reason, (), level))
 
     def statement(self, layer: str, name: str, stmt: _Statement, level: int | None) -> _Hit:
         try:
@@ -697,19 +734,16 @@ def _context(request: Request, who: _Who, resource_account: str | None) -> dict[
 # --- layers and the decision ---------------------------------------------------------------------------
 
 
-@dataclass
 class _Layer:
-    name: str
-    hits: list[_Hit]
-    present: bool
+    """One layer's statements, and those of them that apply."""
 
-    @property
-    def allows(self) -> list[StatementTrace]:
-        return [h.trace for h in self.hits if h.trace.matched and h.trace.effect == "Allow"]
+    __slots__ = ("allows", "denies", "hits", "name", "present")
 
-    @property
-    def denies(self) -> list[StatementTrace]:
-        return [h.trace for h in self.hits if h.trace.matched and h.trace.effect == "Deny"]
+    def __init__(self, name: str, hits: list[_Hit], present: bool) -> None:
+        self.name, self.hits, self.present = name, hits, present
+        matched = [h.trace for h in hits if h.trace.matched]
+        self.allows = [t for t in matched if t.effect == "Allow"]
+        self.denies = [t for t in matched if t.effect == "Deny"]
 
     @property
     def allowed(self) -> bool:
