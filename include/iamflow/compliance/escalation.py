@@ -65,6 +65,7 @@ and the trust index. A principal that names none of a method's actions costs no 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -347,6 +348,7 @@ _PRINCIPAL_KEYS = frozenset({"aws:principalarn", "aws:principalaccount", "aws:pr
 _PRINCIPAL_PREFIXES = ("aws:principaltag/",)
 _RESOURCE_TAG_PREFIXES = ("aws:resourcetag/", "iam:resourcetag/")
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_WILDCARD = re.compile(r"[*?]|\$\{")
 UNIVERSE = frozenset(a.lower() for m in METHODS for a in m.actions) | {"sts:assumerole"}
 
 
@@ -549,6 +551,10 @@ class EscalationAnalyzer:
         self._relaxed: dict[tuple[Any, ...], tuple[object, Relaxed]] = {}
         self._matches: dict[tuple[str, str], frozenset[str] | None] = {}
         self._service_roles: dict[str, tuple[Principal, ...]] = {}
+        self._service_arns: dict[str, frozenset[str]] = {}
+        self._named: dict[tuple[str, frozenset[str]], tuple[Method, ...]] = {}
+        self._instances: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+        self._index = {k: {p.arn: i for i, p in enumerate(v)} for k, v in self._universe.items()}
         self._trust_index: tuple[tuple[Principal, ...], dict[str, tuple[Principal, ...]]] | None = None
 
     def fill(self, template: str, name: str = PROBE_NAME) -> str:
@@ -567,8 +573,8 @@ class EscalationAnalyzer:
         """The methods ``principal`` can use."""
         subject = self._subject(principal)
         hits: list[MethodHit] = []
-        for method in self.methods:
-            if principal.kind in method.principals and self._may_allow(subject, method):
+        for method in self._named_methods(principal.kind, subject.covered):
+            if self._may_allow(subject, method):
                 hit = self._method(subject, method)
                 if hit is not None:
                     hits.append(hit)
@@ -617,13 +623,21 @@ class EscalationAnalyzer:
         self._doc_infos[id(document)] = (document, info)
         return info
 
+    def _named_methods(self, kind: str, covered: frozenset[str]) -> tuple[Method, ...]:
+        """The methods for ``kind`` whose every permission some Allow statement names (trusts aside)."""
+        key = (kind, covered)
+        if key not in self._named:
+            self._named[key] = tuple(
+                m for m in self.methods if kind in m.principals and all(
+                    perm.trust is not None or any(a.lower() in covered for a in perm.actions)
+                    for perm in m.permissions))
+        return self._named[key]
+
     def _may_allow(self, subject: _Subject, method: Method) -> bool:
-        """False when no Allow statement of the principal names some permission's actions at all."""
-        if method.service and not method.passes_role and not self._roles_for(method.service, subject.principal):
-            return False
-        covered = subject.covered
-        return all(perm.trust is not None or any(a.lower() in covered for a in perm.actions)
-                   for perm in method.permissions)
+        """False for a method on an existing resource when no role (but the principal) trusts its service."""
+        if method.service and not method.passes_role:
+            return any(r.arn != subject.principal.arn for r in self._service_pool(method.service)[:2])
+        return True
 
     # --- one method
 
@@ -648,7 +662,8 @@ class EscalationAnalyzer:
                 targets.extend(shown)
         service_roles: tuple[str, ...] = ()
         if method.service and not method.passes_role:
-            service_roles = tuple(r.arn for r in self._roles_for(method.service, subject.principal)[:TARGETS_SHOWN])
+            others = (r.arn for r in self._service_pool(method.service) if r.arn != subject.principal.arn)
+            service_roles = tuple(itertools.islice(others, TARGETS_SHOWN))
         ordered = tuple(actions[a.lower()] for a in method.actions if a.lower() in actions)
         return MethodHit(method, ordered, tuple(dict.fromkeys(targets)), tuple(sorted(set(keys), key=str.lower)),
                          tuple(dict.fromkeys(policies)), service_roles)
@@ -808,10 +823,13 @@ class EscalationAnalyzer:
             if principal.kind == "role":
                 yield _Target(principal.arn, principal, True)
             pool = self._trusting(principal)
-            yield from (t for t in self._filtered(subject, "role", pool, perms) if t.arn != principal.arn)
+            pool_arns = frozenset(r.arn for r in pool)
+            yield from (t for t in self._filtered(subject, "role", pool, perms, pool_arns) if t.arn != principal.arn)
         elif target == PASSABLE_ROLE:
-            pool = self._roles_for(method.service or "", principal)
-            yield from self._filtered(subject, "role", pool, perms)
+            service = method.service or ""
+            pool = self._service_pool(service)
+            yield from (t for t in self._filtered(subject, "role", pool, perms, self._service_arns[service])
+                        if t.arn != principal.arn)
         else:
             yield from (_Target(arn) for arn in self._template_candidates(subject, target, perms))
 
@@ -819,9 +837,10 @@ class EscalationAnalyzer:
         arns = [arn for holder in (subject.principal, *subject.groups) for _n, arn in holder.attached_policies]
         return [a for a in dict.fromkeys(arns) if a.split(":")[4:5] != ["aws"]]
 
-    def _filtered(self, subject: _Subject, universe: str, pool: tuple[Principal, ...],
-                  perms: list[Permission]) -> Iterator[_Target]:
-        """``pool`` narrowed to the ARNs every (non-trust) permission's Resource patterns can name."""
+    def _filtered(self, subject: _Subject, universe: str, pool: tuple[Principal, ...], perms: list[Permission],
+                  pool_arns: frozenset[str] | None = None) -> Iterator[_Target]:
+        """``pool`` (``pool_arns``; the whole universe when None) narrowed to the ARNs every (non-trust)
+        permission's Resource patterns can name, in the universe's order."""
         allowed: frozenset[str] | None = None
         for perm in perms:
             if perm.trust is not None:
@@ -840,7 +859,10 @@ class EscalationAnalyzer:
         if allowed is None:
             yield from (_Target(p.arn, p) for p in pool)
             return
-        yield from (_Target(p.arn, p) for p in pool if p.arn in allowed)
+        index = self._index[universe]
+        for arn in sorted(allowed, key=index.__getitem__):
+            if pool_arns is None or arn in pool_arns:
+                yield _Target(arn, self._universe[universe][index[arn]])
 
     def _matching(self, universe: str, pattern: str) -> frozenset[str] | None:
         """The ARNs of a universe (users, groups, roles) ``pattern`` names; None when it names them all."""
@@ -854,18 +876,26 @@ class EscalationAnalyzer:
         elif not any(c in pattern for c in "*?$"):
             result = frozenset({pattern}) & arns
         else:
-            matched = frozenset(a for a in arns if arn_matches(pattern, a))
+            literal = _WILDCARD.split(pattern, 1)[0]  # an ARN the pattern names starts with its literal head
+            matched = frozenset(a for a in arns if a.startswith(literal) and arn_matches(pattern, a))
             result = None if len(matched) == len(arns) else matched
         self._matches[key] = result
         return result
 
-    def _template_candidates(self, subject: _Subject, template: str, perms: list[Permission]) -> list[str]:
+    def _template_candidates(self, subject: _Subject, template: str, perms: list[Permission]) -> tuple[str, ...]:
+        patterns = subject.action_patterns(a for p in perms for a in p.actions)
+        key = (template, patterns)
+        if key not in self._instances:
+            self._instances[key] = self._instantiated(template, patterns)
+        return self._instances[key]
+
+    def _instantiated(self, template: str, patterns: tuple[str, ...]) -> tuple[str, ...]:
         out = [self.fill(template)]
         if "{name}" not in template:
-            return out
+            return tuple(out)
         star = self.fill(template, "*")
         suffix = self.fill(template.split("{name}", 1)[1])
-        for pattern in subject.action_patterns(a for p in perms for a in p.actions):
+        for pattern in patterns:
             candidate = _instantiate(pattern, star)
             if candidate is None:
                 continue
@@ -874,15 +904,17 @@ class EscalationAnalyzer:
                 if arn_matches(star, variant) and arn_matches(pattern, variant):
                     out.append(variant)
                     break
-        return list(dict.fromkeys(out))
+        return tuple(dict.fromkeys(out))
 
     # --- roles by trust
 
-    def _roles_for(self, service: str, principal: Principal) -> tuple[Principal, ...]:
-        """The roles (other than ``principal``) whose trust policy lets ``service`` assume them."""
+    def _service_pool(self, service: str) -> tuple[Principal, ...]:
+        """The roles whose trust policy lets ``service`` assume them (computed once per service)."""
         if service not in self._service_roles:
-            self._service_roles[service] = tuple(r for r in self.roles if self._service_may_assume(service, r))
-        return tuple(r for r in self._service_roles[service] if r.arn != principal.arn)
+            pool = tuple(r for r in self.roles if self._service_may_assume(service, r))
+            self._service_roles[service] = pool
+            self._service_arns[service] = frozenset(r.arn for r in pool)
+        return self._service_roles[service]
 
     def _service_may_assume(self, service: str, role: Principal) -> bool:
         if not isinstance(role.trust_policy, dict):

@@ -114,6 +114,16 @@ CASES: list[tuple[str, AuthorizationDetails, dict[str, tuple[str, ...]]]] = [
      auth(roles=[role("deployer", allow("iam:PassRole", "*", {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
                       allow(["lambda:CreateFunction", "lambda:InvokeFunction"])), LAMBDA_ROLE]),
      {"deployer": (), "lambda-worker": ()}),
+    ("a-role-passing-only-itself-gains-nothing",
+     auth(roles=[role("self-passer", allow("iam:PassRole", f"{ARN}:role/self-passer"),
+                      allow(["lambda:CreateFunction", "lambda:InvokeFunction"]), trust=service_trust("lambda.amazonaws.com"))]),
+     {"self-passer": ()}),
+    ("set-default-version-of-a-group-policy",
+     auth(users=[user("una", groups=("versioned",))],
+          groups=[principal("group", "versioned", attached_policies=attached(OTHER_POLICY),
+                            inline_policies={"v": pdoc(allow("iam:SetDefaultPolicyVersion", OTHER_POLICY.arn))})],
+          policies=[OTHER_POLICY]),
+     {"una": ("set-default-policy-version",)}),
     ("passrole-to-ec2-with-run-instances",
      auth(roles=[role("launcher", allow(["iam:PassRole", "ec2:RunInstances"])), role("box")]),
      {"launcher": ("passrole-ec2",), "box": ()}),
@@ -241,7 +251,7 @@ def test_a_finding_names_the_principal_the_method_and_the_permissions() -> None:
                   if f.status == FAIL]
     assert finding.resource_arn == f"{ARN}:role/deployer"
     assert finding.check_id == "iam_policy_allows_privilege_escalation" and finding.severity == "high"
-    assert finding.message == ("Role deployer can escalate its privileges by 1 known method(s): "
+    assert finding.message == ("Role deployer can escalate its privileges by a known method: "
                                "PassExistingRoleToNewLambdaThenInvoke (iam:PassRole, lambda:CreateFunction, "
                                "lambda:InvokeFunction passing role/lambda-worker).")
     (method,) = finding.extra["escalation_methods"]
@@ -258,7 +268,9 @@ def test_a_conditional_method_names_the_keys_it_depends_on() -> None:
                                               snapshot(authorization=details))}
     (method,) = findings["quinn"].extra["escalation_methods"]
     assert method["conditions"] == ["aws:SourceIp"] and method["targets"] == [f"{ARN}:user/ray"]
-    assert "if the request meets the conditions on aws:SourceIp" in findings["quinn"].message
+    assert findings["quinn"].message == ("User quinn can escalate its privileges by a known method: CreateAccessKey "
+                                         "(iam:CreateAccessKey on user/ray, when its conditions on aws:SourceIp "
+                                         "hold).")
     mfa = CASES[[c[0] for c in CASES].index("deny-unless-mfa-is-avoidable")][1]
     sam = next(f for f in run(checks.iam_policy_allows_privilege_escalation, snapshot(authorization=mfa))
                if f.resource_id == "sam")
@@ -292,6 +304,17 @@ def test_a_missing_boundary_document_is_noted_and_left_out() -> None:
 def test_a_principal_naming_no_method_action_costs_no_evaluation() -> None:
     details = auth(users=[user("reader", allow(["s3:Get*", "s3:List*"]))], roles=[LAMBDA_ROLE])
     assert _analysis(details, "reader").evaluations == 0
+
+
+def test_a_message_names_three_methods_and_counts_the_rest() -> None:
+    details = auth(users=[user("wide", allow(["iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile",
+                                              "iam:PutUserPolicy", "iam:AttachUserPolicy"])), user("other")])
+    (finding,) = [f for f in run(checks.iam_policy_allows_privilege_escalation, snapshot(authorization=details))
+                  if f.resource_id == "wide"]
+    assert finding.message == ("User wide can escalate its privileges by 5 known methods: CreateAccessKey "
+                               "(iam:CreateAccessKey on user/other); CreateLoginProfile (iam:CreateLoginProfile on "
+                               "user/other); UpdateLoginProfile (iam:UpdateLoginProfile on user/other); and 2 more.")
+    assert len(finding.extra["escalation_methods"]) == 5
 
 
 def test_not_action_allows_are_understood() -> None:

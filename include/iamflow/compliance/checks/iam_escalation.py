@@ -39,7 +39,7 @@ def _describe(hit: MethodHit) -> str:
     elif hit.service_roles:
         text += f"; {hit.service_roles[0].rsplit(':', 1)[-1]} trusts {hit.method.service}"
     if hit.conditions:
-        text += f", if the request meets the conditions on {', '.join(hit.conditions)}"
+        text += f", when its conditions on {', '.join(hit.conditions)} hold"
     return text + ")"
 
 
@@ -58,8 +58,9 @@ def _judge(analysis: PrincipalAnalysis) -> Result:
     more = len(analysis.methods) - MESSAGE_METHODS
     if more > 0:
         named += f"; and {more} more"
-    return failed(principal.arn, f"{label} can escalate its privileges by {len(analysis.methods)} known method(s): "
-                  f"{named}.", **fields)
+    count = len(analysis.methods)
+    how = "a known method" if count == 1 else f"{count} known methods"
+    return failed(principal.arn, f"{label} can escalate its privileges by {how}: {named}.", **fields)
 
 
 @check(
@@ -103,13 +104,17 @@ def _allows_any_role(policy: ManagedPolicy, account: str, partition: str) -> tup
     role = f"arn:{partition}:iam::{PROBE_ACCOUNT}:role/{PROBE_ROLE}"
     holder = ev.Principal(f"arn:{partition}:iam::{account}:role/iamflow-policy-holder")
     request = ev.Request(holder, "sts:AssumeRole", role, {"aws:ResourceAccount": (PROBE_ACCOUNT,)})
-    first = ev.evaluate(request, ev.PolicySet(identity=(ev.Policy(policy.arn, policy.document),)))
+    # the identity side of the request only (the other account's trust policy is not the policy's to grant):
+    # evaluated as if the role were in the holder's account, with aws:ResourceAccount still the other one
+    first = ev.evaluate(request, ev.PolicySet(identity=(ev.Policy(policy.arn, policy.document),),
+                                              resource_account=account))
     if first.allowed:
         return True, ()
     relaxed = relax(policy.document, _ROLE_SCOPING_KEYS, resource_tags=True, principal=False)
     if not relaxed.changed:
         return False, ()
-    second = ev.evaluate(request, ev.PolicySet(identity=(ev.Policy(policy.arn, relaxed.document),)))
+    second = ev.evaluate(request, ev.PolicySet(identity=(ev.Policy(policy.arn, relaxed.document),),
+                                               resource_account=account))
     if not second.allowed:
         return False, ()
     keys = [k for t in second.deciding for k in relaxed.removed.get(t.statement, ())]
