@@ -143,6 +143,7 @@ class Method:
 
     @property
     def passes_role(self) -> bool:
+        """Whether the method passes an existing role to its service (else it may use one already there)."""
         return any(p.target == PASSABLE_ROLE for p in self.permissions)
 
 
@@ -349,7 +350,6 @@ _PRINCIPAL_PREFIXES = ("aws:principaltag/",)
 _RESOURCE_TAG_PREFIXES = ("aws:resourcetag/", "iam:resourcetag/")
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _WILDCARD = re.compile(r"[*?]|\$\{")
-UNIVERSE = frozenset(a.lower() for m in METHODS for a in m.actions) | {"sts:assumerole"}
 
 
 def _items(value: object) -> list[str]:
@@ -379,7 +379,7 @@ class _DocInfo:
     conditional: bool  # some statement has a Condition
 
 
-def _doc_info(document: object) -> _DocInfo:
+def _doc_info(document: object, universe: frozenset[str]) -> _DocInfo:
     patterns: dict[str, list[str]] = {}
     conditional = False
     for _label, statement in _statements(document):
@@ -397,7 +397,7 @@ def _doc_info(document: object) -> _DocInfo:
         else:
             continue
         regexes = [wildcard_regex(a) for a in written]
-        for action in UNIVERSE:
+        for action in universe:
             if any(rx.fullmatch(action) for rx in regexes) != not_action:
                 patterns.setdefault(action, []).extend(resources)
     return _DocInfo({k: tuple(dict.fromkeys(v)) for k, v in patterns.items()}, conditional)
@@ -539,6 +539,7 @@ class EscalationAnalyzer:
         self.auth = auth
         self.account, self.partition, self.region = account, partition, region
         self.methods = methods
+        self._actions = frozenset(a.lower() for m in methods for a in m.actions)  # what the filter looks for
         self.evaluations = 0
         self.users = auth.users
         self.groups = auth.groups
@@ -619,7 +620,7 @@ class EscalationAnalyzer:
         hit = self._doc_infos.get(id(document))
         if hit is not None and hit[0] is document:
             return hit[1]
-        info = _doc_info(document)
+        info = _doc_info(document, self._actions)
         self._doc_infos[id(document)] = (document, info)
         return info
 
