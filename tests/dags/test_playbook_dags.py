@@ -421,3 +421,48 @@ def test_resource_operator_lets_throttling_through(playbooks: Path, monkeypatch:
     monkeypatch.setattr(iamflow.engine, "run_resource", denied)
     with pytest.raises(AirflowFailException, match="AccessDenied"):  # a retry would not help
         op.execute({"ti": FakeTI(), "params": {}})
+
+
+EXPECTING = """\
+name: proven
+resources:
+  - kind: iam_role
+    name: proven-role
+    trust_policy:
+      Version: "2012-10-17"
+      Statement:
+        - {Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}
+    inline_policies:
+      read:
+        Version: "2012-10-17"
+        Statement:
+          - {Sid: ReadReports, Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::reports/*"}
+    expect:
+      allowed:
+        - {action: s3:GetObject, resource: "arn:aws:s3:::reports/q4.csv"}
+      denied:
+        - {action: s3:PutObject, resource: "arn:aws:s3:::reports/q4.csv"}
+"""
+
+
+def test_the_task_log_and_the_recap_show_expectation_results_in_check_mode(
+        playbooks: Path, monkeypatch: pytest.MonkeyPatch, aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import boto3
+
+    from iamflow.aws.clients import AwsClients
+
+    _write(playbooks, "proven.yaml", EXPECTING)
+    key = "iam_role.proven-role"
+    op = IamflowResourceOperator(task_id=key, playbook_path=str(playbooks / "proven.yaml"), resource_key=key)
+    monkeypatch.setattr(op, "clients", lambda *, check_mode=False: AwsClients.from_boto3(
+        boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"),
+        check_mode=check_mode))
+    result = op.execute({"ti": FakeTI(), "params": {"check_mode": True, "diff": False}})
+    assert result["status"] == "changed" and result["check_mode"] is True
+    proven = [n for n in result["notes"] if n.startswith("expect: ")]
+    assert len(proven) == 2 and all(" holds: " in n for n in proven)
+    log = capsys.readouterr().out  # Airflow's task logger writes there outside a task runner
+    assert "expect: expect.denied[0]" in log and "ReadReports" in log
+    recap = PlaybookRecapOperator(task_id="recap", playbook_name="proven", resource_task_ids={key: key})
+    recap.execute({"ti": FakeTI({(key, "return_value"): result}), "params": {"check_mode": True}})
+    assert "expect=2/2" in capsys.readouterr().out

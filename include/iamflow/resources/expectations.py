@@ -58,11 +58,11 @@ class ExpectationResult:
     def line(self) -> str:
         """One line for the plan, the task log and the sweep finding."""
         verdict = "holds" if self.holds else "DOES NOT HOLD"
-        got = self.evaluation.decision.replace("_", " ")
-        why = self.evaluation.summary
+        # the summary starts with the decision ("allowed: ...", "denied: ...")
+        why = self.evaluation.summary.rstrip(".")
         missing = (f"; the request lacks {', '.join(self.evaluation.missing_context)}"
                    if self.evaluation.missing_context else "")
-        return f"{self.where} ({self.bucket}: {self.request}) {verdict}: {got}: {why}{missing}"
+        return f"{self.where} ({self.bucket}: {self.request}) {verdict}: {why}{missing}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"expectation": self.where, "request": self.request, "expected": self.bucket, "holds": self.holds,
