@@ -132,11 +132,13 @@ def resolve_access_key_ids(clients: AwsClients, findings: list[Finding], budget:
 
     The credential report identifies keys only by slot (1 or 2); looking the id up costs a call
     per user, so only users with a FAIL key finding are looked up, and the budget caps the calls.
+    The root user's keys are not looked up: ListAccessKeys names root's keys only when root calls it.
     """
     wanted: dict[str, dict[int, datetime | None]] = {}
     for f in findings:
         slot = _slot(f)
-        if f.status == FAIL and slot and not f.extra.get("access_key_id") and f.resource_id:
+        root = f.resource_arn.endswith(":root")
+        if f.status == FAIL and slot and not root and not f.extra.get("access_key_id") and f.resource_id:
             created = f.extra.get("key_created")
             wanted.setdefault(f.resource_id, {})[slot] = datetime.fromisoformat(created) if created else None
     if not wanted or budget <= 0:
@@ -148,7 +150,7 @@ def resolve_access_key_ids(clients: AwsClients, findings: list[Finding], budget:
     out = []
     for f in findings:
         slot = _slot(f)
-        key_id = found.get((f.resource_id, slot)) if slot else None
+        key_id = found.get((f.resource_id, slot)) if slot and not f.resource_arn.endswith(":root") else None
         if key_id is None:
             out.append(f)
             continue

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from compliance_builders import (
     ACCOUNT,
     ADMIN_DOC,
@@ -28,7 +31,8 @@ from iamflow.compliance.checks import iam_roles as roles
 from iamflow.compliance.checks import iam_root as root
 from iamflow.compliance.checks import iam_users as users
 from iamflow.compliance.findings import ERROR, FAIL, GLOBAL_REGION, PASS
-from iamflow.compliance.snapshot import ROOT_ROW, PasswordPolicy, VirtualMfaDevice
+from iamflow.compliance.snapshot import ROOT_ROW, AccessKeyColumns, PasswordPolicy, VirtualMfaDevice
+from iamflow.compliance.sweep import resolve_access_key_ids
 
 # --- users and credentials ----------------------------------------------------------------------
 
@@ -345,3 +349,59 @@ def test_permission_boundary_required_for_selected_roles() -> None:
         "alice-dev": FAIL, "bob-dev": PASS, "ci": FAIL,
     }
     assert run(roles.iam_role_permissions_boundary_required, snap, config()) == []  # no selector, no findings
+
+
+# --- root's access keys in the rotation and unused-key checks -------------------------------------
+
+
+ROOT_KEY_CASES = [
+    # (check, the root row's key, expected status)
+    (users.iam_rotate_access_key_90_days, key(1, created=days_ago(91), used=days_ago(1)), FAIL),
+    (users.iam_rotate_access_key_90_days, key(1, created=days_ago(30), used=days_ago(1)), PASS),
+    (users.iam_rotate_access_key_90_days, AccessKeyColumns(1, True, None, None), ERROR),
+    (users.iam_user_accesskey_unused, key(1, created=days_ago(300), used=days_ago(60)), FAIL),
+    (users.iam_user_accesskey_unused, key(1, created=days_ago(300), used=days_ago(2)), PASS),
+    (users.iam_user_accesskey_unused, AccessKeyColumns(1, True, None, None), ERROR),
+]
+
+
+@pytest.mark.parametrize(("check", "root_key", "expected"), ROOT_KEY_CASES, ids=[
+    "rotation-old-root-key-fails", "rotation-young-root-key-passes", "rotation-undated-root-key-errors",
+    "unused-idle-root-key-fails", "unused-recent-root-key-passes", "unused-undated-root-key-errors",
+])
+def test_root_access_keys_are_judged_like_users_keys(check: Any, root_key: AccessKeyColumns, expected: str) -> None:
+    snap = snapshot(credential_report=report(row("alice"), root=row(ROOT_ROW, keys=(root_key,))))
+    findings = run(check, snap)
+    assert statuses(findings) == {"alice": PASS, f"{ACCOUNT}/access_key_1": expected}
+    rooted = next(f for f in findings if f.resource_id == ACCOUNT)
+    assert rooted.resource_arn == ROOT_ARN and rooted.message.startswith("Access key 1 of the root user")
+
+
+@pytest.mark.parametrize("check", [users.iam_rotate_access_key_90_days, users.iam_user_accesskey_unused],
+                         ids=["rotation", "unused"])
+def test_root_without_active_keys_passes_and_a_report_without_the_root_row_says_nothing_of_root(check: Any) -> None:
+    inactive = AccessKeyColumns(1, False, days_ago(900), None)
+    with_row = run(check, snapshot(credential_report=report(root=row(ROOT_ROW, keys=(inactive,)))))
+    assert statuses(with_row) == {ACCOUNT: PASS}
+    assert with_row[0].message == "The root user has no active access key."
+    without_row = run(check, snapshot(credential_report=report(row("alice"))))
+    assert statuses(without_row) == {"alice": PASS}
+
+
+def test_root_key_findings_are_not_looked_up_with_list_access_keys() -> None:
+    asked: list[str] = []
+
+    class Iam:
+        def list_access_keys(self, UserName: str) -> dict[str, Any]:  # noqa: N803 (boto3's name)
+            asked.append(UserName)
+            return {"AccessKeyMetadata": [{"AccessKeyId": "AKIAUSER", "CreateDate": days_ago(100)}]}
+
+    class Clients:
+        def client(self, name: str) -> Iam:
+            return Iam()
+
+    snap = snapshot(credential_report=report(row("alice", keys=(key(1, created=days_ago(100)),)),
+                                             root=row(ROOT_ROW, keys=(key(1, created=days_ago(100)),))))
+    findings = resolve_access_key_ids(Clients(), run(users.iam_rotate_access_key_90_days, snap), 10)  # type: ignore[arg-type]
+    assert asked == ["alice"]
+    assert {f.resource_id: f.extra["access_key_id"] for f in findings} == {"alice": "AKIAUSER", ACCOUNT: None}

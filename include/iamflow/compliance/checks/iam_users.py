@@ -1,8 +1,17 @@
-"""IAM users and their credentials, from the credential report (CIS 1.10 to 1.14)."""
+"""IAM users and their credentials, from the credential report (CIS 1.10 to 1.14).
+
+The two access-key checks (rotation, CIS 1.14, and unused keys, CIS 1.12) also judge the root
+user's keys: the report's ``<root_account>`` row carries the same ``access_key_N_*`` columns, and
+an old or idle root key is the worst case of both (Prowler reports it too). Their findings name
+the account root (``arn:<partition>:iam::<account>:root``, resource id the account id). A report
+without the root row (moto's never has one) yields no root finding here; whether root has a key
+at all is ``iam_no_root_access_key``'s, from the account summary.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from iamflow.compliance.checks._common import (
@@ -19,8 +28,19 @@ from iamflow.compliance.findings import Result, errored, failed, passed
 from iamflow.compliance.registry import check
 from iamflow.compliance.snapshot import CREDENTIAL_REPORT, AccessKeyColumns, CredentialRow, Snapshot
 
-# judges one active key: (row, the user's tags, the key, its label such as "Access key 1")
-KeyJudge = Callable[[CredentialRow, dict[str, str], AccessKeyColumns, str], Iterator[Result]]
+
+@dataclass(frozen=True)
+class KeyHolder:
+    """Whose access keys a per-key finding is about: an IAM user, or the root user."""
+
+    arn: str
+    resource_id: str
+    who: str  # "user alice" or "the root user"
+    tags: dict[str, str]
+
+
+# judges one active key: (its holder, the key, its label such as "Access key 1")
+KeyJudge = Callable[[KeyHolder, AccessKeyColumns, str], Iterator[Result]]
 
 
 def _users(snapshot: Snapshot) -> Iterator[tuple[CredentialRow, dict[str, str]]]:
@@ -30,14 +50,26 @@ def _users(snapshot: Snapshot) -> Iterator[tuple[CredentialRow, dict[str, str]]]
         yield row, tags.get(row.arn, {})
 
 
-def _per_active_key(snapshot: Snapshot, judge: KeyJudge) -> Iterator[Result]:
-    """PASS each user without an active access key; let ``judge`` rule on every active key of the others."""
+def _key_holders(snapshot: Snapshot) -> Iterator[tuple[CredentialRow, KeyHolder]]:
+    """The report's users, then the root user when the report has its row."""
     for row, tags in _users(snapshot):
+        yield row, KeyHolder(row.arn, row.user, f"user {row.user}", tags)
+    assert snapshot.credential_report is not None
+    root = snapshot.credential_report.root
+    if root is not None:
+        yield root, KeyHolder(snapshot.root_arn, snapshot.account_id, "the root user", {})
+
+
+def _per_active_key(snapshot: Snapshot, judge: KeyJudge) -> Iterator[Result]:
+    """PASS each key holder without an active access key; let ``judge`` rule on every active key of the others."""
+    for row, holder in _key_holders(snapshot):
         if not row.active_keys:
-            yield passed(row.arn, f"User {row.user} has no active access key.", resource_id=row.user, tags=tags)
+            name = holder.who[0].upper() + holder.who[1:]
+            yield passed(holder.arn, f"{name} has no active access key.", resource_id=holder.resource_id,
+                         tags=holder.tags)
             continue
         for key in row.active_keys:
-            yield from judge(row, tags, key, key_label(key.slot).capitalize())
+            yield from judge(holder, key, key_label(key.slot).capitalize())
 
 
 @check(
@@ -69,7 +101,7 @@ def iam_user_mfa_enabled_console_access(snapshot: Snapshot, config: ComplianceCo
     title="Active access keys are rotated within 90 days",
     severity="medium",
     cis=("1.14",),
-    description="Each active access key was created (last rotated) no more than "
+    description="Each active access key, the root user's included, was created (last rotated) no more than "
     "thresholds.access_key_max_age_days (90) days ago. Inactive keys are not judged.",
     remediation="Create a new access key, move the workload to it, deactivate the old key, then delete it.",
     needs=(CREDENTIAL_REPORT,),
@@ -81,27 +113,21 @@ def iam_rotate_access_key_90_days(snapshot: Snapshot, config: ComplianceConfig, 
     """FAIL per active key older than the maximum age."""
     limit = config.thresholds.access_key_max_age_days
 
-    def judge(row: CredentialRow, tags: dict[str, str], key: AccessKeyColumns, label: str) -> Iterator[Result]:
-        extra = key_fields(key.slot, key.last_rotated)
+    def judge(h: KeyHolder, key: AccessKeyColumns, label: str) -> Iterator[Result]:
+        extra = {"resource_id": h.resource_id, "tags": h.tags, **key_fields(key.slot, key.last_rotated)}
         if key.last_rotated is None:
-            yield errored(
-                row.arn, f"{label} of user {row.user} is active but the report gives no creation date.",
-                resource_id=row.user, tags=tags, **extra,
-            )
+            yield errored(h.arn, f"{label} of {h.who} is active but the report gives no creation date.", **extra)
             return
         age = age_days(key.last_rotated, now)
         if age > limit:
             yield failed(
-                row.arn,
-                f"{label} of user {row.user} was created {day(key.last_rotated)} ({age} days ago) and has not "
+                h.arn,
+                f"{label} of {h.who} was created {day(key.last_rotated)} ({age} days ago) and has not "
                 f"been rotated within {limit} days.",
-                resource_id=row.user, tags=tags, age_days=age, **extra,
+                age_days=age, **extra,
             )
         else:
-            yield passed(
-                row.arn, f"{label} of user {row.user} is {age} days old (limit {limit}).",
-                resource_id=row.user, tags=tags, age_days=age, **extra,
-            )
+            yield passed(h.arn, f"{label} of {h.who} is {age} days old (limit {limit}).", age_days=age, **extra)
 
     yield from _per_active_key(snapshot, judge)
 
@@ -110,8 +136,9 @@ def iam_rotate_access_key_90_days(snapshot: Snapshot, config: ComplianceConfig, 
     title="Access keys unused for 45 days or more are disabled",
     severity="medium",
     cis=("1.12",),
-    description="Each active access key was used within thresholds.credential_unused_days (45) days. A key "
-    "that was never used counts as unused once it is older than the threshold.",
+    description="Each active access key, the root user's included, was used within "
+    "thresholds.credential_unused_days (45) days. A key that was never used counts as unused once it is "
+    "older than the threshold.",
     remediation="Deactivate the key (and delete it once nothing breaks); create a new one if the user needs it again.",
     needs=(CREDENTIAL_REPORT,),
     service="iam",
@@ -122,38 +149,27 @@ def iam_user_accesskey_unused(snapshot: Snapshot, config: ComplianceConfig, now:
     """FAIL per active key not used (or never used and created) within the threshold."""
     limit = config.thresholds.credential_unused_days
 
-    def judge(row: CredentialRow, tags: dict[str, str], key: AccessKeyColumns, label: str) -> Iterator[Result]:
-        extra = {**key_fields(key.slot, key.last_rotated), "last_used": iso(key.last_used)}
+    def judge(h: KeyHolder, key: AccessKeyColumns, label: str) -> Iterator[Result]:
+        extra = {"resource_id": h.resource_id, "tags": h.tags, **key_fields(key.slot, key.last_rotated),
+                 "last_used": iso(key.last_used)}
         if key.last_used is not None:
             idle = age_days(key.last_used, now)
             if idle >= limit:
-                yield failed(
-                    row.arn, f"{label} of user {row.user} was last used {day(key.last_used)} ({idle} days ago; "
-                    f"limit {limit}).", resource_id=row.user, tags=tags, idle_days=idle, **extra,
-                )
+                yield failed(h.arn, f"{label} of {h.who} was last used {day(key.last_used)} ({idle} days ago; "
+                             f"limit {limit}).", idle_days=idle, **extra)
             else:
-                yield passed(
-                    row.arn, f"{label} of user {row.user} was used {idle} days ago.",
-                    resource_id=row.user, tags=tags, idle_days=idle, **extra,
-                )
+                yield passed(h.arn, f"{label} of {h.who} was used {idle} days ago.", idle_days=idle, **extra)
             return
         if key.last_rotated is None:
-            yield errored(
-                row.arn, f"{label} of user {row.user} was never used and the report gives no creation date.",
-                resource_id=row.user, tags=tags, **extra,
-            )
+            yield errored(h.arn, f"{label} of {h.who} was never used and the report gives no creation date.", **extra)
             return
         age = age_days(key.last_rotated, now)
         if age >= limit:
-            yield failed(
-                row.arn, f"{label} of user {row.user} was never used and was created {day(key.last_rotated)} "
-                f"({age} days ago; limit {limit}).", resource_id=row.user, tags=tags, idle_days=age, **extra,
-            )
+            yield failed(h.arn, f"{label} of {h.who} was never used and was created {day(key.last_rotated)} "
+                         f"({age} days ago; limit {limit}).", idle_days=age, **extra)
         else:
-            yield passed(
-                row.arn, f"{label} of user {row.user} was never used but is only {age} days old.",
-                resource_id=row.user, tags=tags, idle_days=age, **extra,
-            )
+            yield passed(h.arn, f"{label} of {h.who} was never used but is only {age} days old.", idle_days=age,
+                         **extra)
 
     yield from _per_active_key(snapshot, judge)
 
