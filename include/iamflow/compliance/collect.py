@@ -27,6 +27,9 @@ from iamflow.compliance.snapshot import (
     CREDENTIAL_REPORT,
     DRIFT,
     KMS_KEYS,
+    MFA_EMAIL,
+    MFA_SMS,
+    MFA_TOTP,
     PASSWORD_POLICY,
     SECRETS,
     USER_POOLS,
@@ -350,7 +353,7 @@ class _Collector:
     # --- Cognito --------------------------------------------------------------------------------
 
     def user_pools(self) -> None:
-        """User pools with their security settings and app clients (client secrets are dropped here)."""
+        """User pools with their security settings, MFA config and app clients (client secrets are dropped here)."""
         idp = self.clients.client("cognito-idp")
         pools: list[UserPool] = []
         for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60):
@@ -370,11 +373,17 @@ class _Collector:
             pool_id=pool_id,
             name=desc.get("Name", name),
             arn=desc.get("Arn") or fallback_arn,
-            mfa_configuration=desc.get("MfaConfiguration", "OFF"),
+            mfa_configuration="UNKNOWN",  # from GetUserPoolMfaConfig below: DescribeUserPool's can lag
             password_policy=dict((desc.get("Policies") or {}).get("PasswordPolicy") or {}),
             deletion_protection=desc.get("DeletionProtection", "INACTIVE"),
             tags=dict(desc.get("UserPoolTags") or {}),
         )
+        try:
+            mfa = idp.get_user_pool_mfa_config(UserPoolId=pool_id)
+            pool.mfa_configuration = mfa.get("MfaConfiguration") or "OFF"
+            pool.mfa_factors = mfa_factors(mfa)
+        except ClientError as exc:
+            pool.errors["GetUserPoolMfaConfig"] = describe_error(exc)
         try:
             for page in idp.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60):
                 for c in page.get("UserPoolClients", []):
@@ -451,6 +460,22 @@ def _policy(p: dict[str, Any]) -> ManagedPolicy:
     document = parse_document(default["Document"]) if default and default.get("Document") else None
     return ManagedPolicy(p["Arn"], p.get("PolicyName") or p["Arn"].rsplit("/", 1)[-1], p.get("Path", "/"),
                          int(p.get("AttachmentCount", 0)), p.get("DefaultVersionId"), document)
+
+
+def mfa_factors(config: dict[str, Any]) -> tuple[str, ...]:
+    """The MFA factors a ``GetUserPoolMfaConfig`` answer enables: TOTP, SMS, email (in that order).
+
+    TOTP is on when ``SoftwareTokenMfaConfiguration.Enabled`` is true; SMS and email when their
+    configuration block is present and not empty (AWS returns them only once they are set).
+    """
+    factors = []
+    if (config.get("SoftwareTokenMfaConfiguration") or {}).get("Enabled"):
+        factors.append(MFA_TOTP)
+    if config.get("SmsMfaConfiguration"):
+        factors.append(MFA_SMS)
+    if config.get("EmailMfaConfiguration"):
+        factors.append(MFA_EMAIL)
+    return tuple(factors)
 
 
 def _pool_client(d: dict[str, Any]) -> UserPoolClient:

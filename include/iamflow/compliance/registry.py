@@ -44,6 +44,7 @@ STEP_PERMISSIONS: dict[str, tuple[str, ...]] = {
     snap.USER_POOLS: (
         "cognito-idp:ListUserPools",
         "cognito-idp:DescribeUserPool",
+        "cognito-idp:GetUserPoolMfaConfig",
         "cognito-idp:ListUserPoolClients",
         "cognito-idp:DescribeUserPoolClient",
     ),

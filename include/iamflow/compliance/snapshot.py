@@ -292,9 +292,17 @@ class UserPoolClient:
     token_revocation: bool | None
 
 
+MFA_TOTP, MFA_SMS, MFA_EMAIL = "TOTP", "SMS", "EMAIL"
+
+
 @dataclass
 class UserPool:
-    """A Cognito user pool's security settings and its app clients."""
+    """A Cognito user pool's security settings and its app clients.
+
+    ``mfa_configuration`` and ``mfa_factors`` come from ``GetUserPoolMfaConfig``, the pool's source
+    of truth for sign-in (``DescribeUserPool``'s ``MfaConfiguration`` can lag behind it); when that
+    call fails, ``mfa_configuration`` is ``UNKNOWN`` and ``errors`` says why.
+    """
 
     pool_id: str
     name: str
@@ -305,6 +313,7 @@ class UserPool:
     tags: dict[str, str] = field(default_factory=dict)
     clients: list[UserPoolClient] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    mfa_factors: tuple[str, ...] = ()  # MFA_TOTP, MFA_SMS, MFA_EMAIL: the factors the pool has enabled
 
 
 @dataclass(frozen=True)

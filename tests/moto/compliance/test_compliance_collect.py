@@ -341,3 +341,54 @@ def test_drift_hook_feeds_the_drift_check(clients, seed, now) -> None:
     assert {f.resource_id: f.status for f in findings} == {"iam_role/app": PASS, "iam_role/gone": FAIL}
     without = sweep_account(clients, ACCOUNT, config, None, now, sleep=Sleeps())
     assert [f.status for f in without] == [ERROR] and "no drift provider" in without[0].message
+
+
+def test_an_old_root_key_fails_rotation_and_unused_checks_when_the_report_has_the_root_row(clients, iam_backend,
+                                                                                            now) -> None:
+    root_arn = f"arn:aws:iam::{ACCOUNT}:root"
+    # moto's report has no root row: the key checks say nothing of root rather than pass it
+    plain = sweep(clients, now)
+    for check_id in ("iam_rotate_access_key_90_days", "iam_user_accesskey_unused"):
+        assert not [f for f in plain if f.check_id == check_id and f.resource_arn == root_arn], check_id
+    # as AWS writes the row: an active root key made 200 days ago, never used
+    add_root_row(clients, ACCOUNT, created=days_ago(now, 900), key_active=True, key_created=days_ago(now, 200))
+    findings = sweep(clients, now)
+    rotate = by(findings, "iam_rotate_access_key_90_days")[f"{ACCOUNT}/1"]
+    unused = by(findings, "iam_user_accesskey_unused")[f"{ACCOUNT}/1"]
+    assert (rotate.status, unused.status) == (FAIL, FAIL)
+    assert rotate.resource_arn == unused.resource_arn == root_arn
+    assert rotate.message.startswith("Access key 1 of the root user was created") and rotate.extra["age_days"] == 200
+    assert rotate.extra["access_key_id"] is None  # ListAccessKeys cannot name root's keys for another caller
+
+
+def _mfa_verdicts(clients: AwsClients, now: datetime) -> dict[str, Finding]:
+    return by(sweep(clients, now), "cognito_user_pool_mfa_enabled")
+
+
+def test_cognito_mfa_is_read_from_get_user_pool_mfa_config_not_describe_user_pool(clients, seed, now) -> None:
+    pool = seed.cognito.create_user_pool(PoolName="lagging", MfaConfiguration="OFF")["UserPool"]["Id"]
+    seed.cognito.set_user_pool_mfa_config(UserPoolId=pool, MfaConfiguration="ON",
+                                          SoftwareTokenMfaConfiguration={"Enabled": True})
+    # the reproducer: DescribeUserPool still says OFF while the MFA config (what sign-in follows) says ON
+    assert seed.cognito.describe_user_pool(UserPoolId=pool)["UserPool"].get("MfaConfiguration", "OFF") == "OFF"
+    assert seed.cognito.get_user_pool_mfa_config(UserPoolId=pool)["MfaConfiguration"] == "ON"
+    verdict = _mfa_verdicts(clients, now)[pool]
+    assert verdict.status == PASS and verdict.extra["mfa_factors"] == ["TOTP"], verdict.message
+
+
+def test_cognito_mfa_with_sms_as_the_only_factor_fails(clients, seed, now) -> None:
+    pool = seed.cognito.create_user_pool(PoolName="sms-only")["UserPool"]["Id"]
+    sns_role = f"arn:aws:iam::{ACCOUNT}:role/cognito-sms"
+    seed.cognito.set_user_pool_mfa_config(UserPoolId=pool, MfaConfiguration="ON",
+                                          SmsMfaConfiguration={"SmsConfiguration": {"SnsCallerArn": sns_role}})
+    verdict = _mfa_verdicts(clients, now)[pool]
+    assert verdict.status == FAIL and "SMS is its only factor; enable TOTP" in verdict.message
+
+
+def test_an_unreadable_cognito_mfa_config_is_an_error_of_the_mfa_check_only(clients, seed, now) -> None:
+    pool = seed.cognito.create_user_pool(PoolName="hidden", DeletionProtection="ACTIVE")["UserPool"]["Id"]
+    throttle_first(clients.client("cognito-idp"), 100, operation="GetUserPoolMfaConfig", code="AccessDeniedException")
+    findings = sweep(clients, now)
+    verdict = by(findings, "cognito_user_pool_mfa_enabled")[pool]
+    assert verdict.status == ERROR and "GetUserPoolMfaConfig" in verdict.message
+    assert by(findings, "cognito_user_pool_deletion_protection_enabled")[pool].status == PASS

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
 from compliance_builders import ACCOUNT, REGION, config, days_ago, run, snapshot, statuses
 
 from iamflow.compliance.checks import cognito, drift, kms, secrets
 from iamflow.compliance.findings import ERROR, FAIL, PASS
-from iamflow.compliance.snapshot import DriftItem, KmsKey, Secret, UserPool, UserPoolClient
+from iamflow.compliance.snapshot import (
+    MFA_EMAIL,
+    MFA_SMS,
+    MFA_TOTP,
+    DriftItem,
+    KmsKey,
+    Secret,
+    UserPool,
+    UserPoolClient,
+)
 
 
 def _key(key_id: str, **kwargs: object) -> KmsKey:
@@ -112,11 +122,12 @@ def _client(client_id: str, *, access: int = 3600, id_token: int = 3600, refresh
     return UserPoolClient(client_id, f"{client_id}-name", access, id_token, refresh, flows, True, True)
 
 
-def _pool(pool_id: str, *, mfa: str = "ON", policy: dict | None = None, protection: str = "ACTIVE",
-          clients: list[UserPoolClient] | None = None, errors: dict | None = None) -> UserPool:
+def _pool(pool_id: str, *, mfa: str = "ON", factors: tuple[str, ...] = (MFA_TOTP,), policy: dict | None = None,
+          protection: str = "ACTIVE", clients: list[UserPoolClient] | None = None,
+          errors: dict | None = None) -> UserPool:
     return UserPool(pool_id, f"{pool_id}-name", f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{pool_id}", mfa,
                     dict(STRONG_POOL if policy is None else policy), protection, clients=clients or [],
-                    errors=errors or {})
+                    errors=errors or {}, mfa_factors=factors)
 
 
 POOL_CHECKS = [
@@ -138,6 +149,34 @@ def test_cognito_pool_checks_pass_on_a_strong_pool_and_fail_on_one_weakness() ->
         findings = run(check, snap)
         assert statuses(findings) == {"strong": PASS, "weak": FAIL}, check.id
         assert all(f.resource_arn.endswith(f"userpool/{f.resource_id}") for f in findings)
+
+
+MFA_CASES = [
+    # (pool settings read from GetUserPoolMfaConfig, expected status, words the message must hold)
+    ({"mfa": "ON", "factors": (MFA_TOTP,)}, PASS, "requires MFA (TOTP)"),
+    ({"mfa": "ON", "factors": (MFA_TOTP, MFA_SMS)}, PASS, "requires MFA (TOTP, SMS)"),
+    ({"mfa": "ON", "factors": (MFA_EMAIL,)}, PASS, "requires MFA (EMAIL)"),
+    ({"mfa": "ON", "factors": (MFA_SMS,)}, FAIL, "SMS is its only factor; enable TOTP"),
+    ({"mfa": "ON", "factors": ()}, FAIL, "no factor enabled"),
+    ({"mfa": "OPTIONAL", "factors": (MFA_TOTP,)}, FAIL, "has MFA OPTIONAL"),
+    ({"mfa": "OFF", "factors": ()}, FAIL, "has MFA OFF"),
+    ({"mfa": "UNKNOWN", "errors": {"GetUserPoolMfaConfig": "AccessDeniedException: no"}}, ERROR,
+     "GetUserPoolMfaConfig: AccessDeniedException"),
+]
+
+
+@pytest.mark.parametrize(("settings", "expected", "words"), MFA_CASES, ids=[
+    "on-totp", "on-totp-and-sms", "on-email", "on-sms-only", "on-no-factor", "optional", "off", "mfa-config-unreadable",
+])
+def test_cognito_mfa_from_the_mfa_config(settings: dict, expected: str, words: str) -> None:
+    findings = run(cognito.cognito_user_pool_mfa_enabled, snapshot(user_pools=[_pool("p", **settings)]))
+    assert statuses(findings) == {"p": expected}
+    assert words in findings[0].message
+
+
+def test_an_unreadable_mfa_config_only_affects_the_mfa_check() -> None:
+    snap = snapshot(user_pools=[_pool("p", mfa="UNKNOWN", errors={"GetUserPoolMfaConfig": "AccessDeniedException: no"})])
+    assert statuses(run(cognito.cognito_user_pool_deletion_protection_enabled, snap)) == {"p": PASS}
 
 
 def test_cognito_client_token_lifetimes() -> None:

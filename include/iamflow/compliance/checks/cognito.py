@@ -1,4 +1,10 @@
-"""Cognito user pools (MFA, password policy, deletion protection) and their app clients (tokens, auth flows)."""
+"""Cognito user pools (MFA, password policy, deletion protection) and their app clients (tokens, auth flows).
+
+MFA is judged from ``GetUserPoolMfaConfig``, the setting sign-in follows (the converge engine
+reads it too); ``DescribeUserPool``'s ``MfaConfiguration`` can lag behind a
+``SetUserPoolMfaConfig`` and is not used. A pool whose MFA config could not be read is an ERROR
+of the MFA check only.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +14,33 @@ from datetime import datetime
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import Result, errored, failed, passed
 from iamflow.compliance.registry import ResourceScope, check
-from iamflow.compliance.snapshot import USER_POOLS, Snapshot, UserPool
+from iamflow.compliance.snapshot import MFA_SMS, USER_POOLS, Snapshot, UserPool
 
 _POOL: ResourceScope = {"needs": (USER_POOLS,), "service": "cognito-idp", "resource_type": "AwsCognitoUserPool"}
 _CLIENT: ResourceScope = {"needs": (USER_POOLS,), "service": "cognito-idp", "resource_type": "AwsCognitoUserPoolClient"}
 _PASSWORD_FIX = "Update the pool's password policy (UpdateUserPool Policies.PasswordPolicy) so that "
 
 
-def _pools(snapshot: Snapshot, *, clients: bool = False) -> Iterator[UserPool]:
+def _pools(snapshot: Snapshot, *, clients: bool = False, mfa: bool = False) -> Iterator[UserPool]:
     assert snapshot.user_pools is not None
-    yield from (p for p in snapshot.user_pools if not _pool_problem(p, clients=clients))
+    yield from (p for p in snapshot.user_pools if not _pool_problem(p, clients=clients, mfa=mfa))
 
 
-def _pool_problem(pool: UserPool, *, clients: bool) -> str | None:
-    keys = ("DescribeUserPool", "ListUserPoolClients", "DescribeUserPoolClient") if clients else ("DescribeUserPool",)
+def _pool_problem(pool: UserPool, *, clients: bool, mfa: bool = False) -> str | None:
+    keys = ["DescribeUserPool"]
+    if clients:
+        keys += ["ListUserPoolClients", "DescribeUserPoolClient"]
+    if mfa:
+        keys.append("GetUserPoolMfaConfig")
     problems = [f"{k}: {pool.errors[k]}" for k in keys if k in pool.errors]
     return "; ".join(problems) or None
 
 
-def _unreadable(snapshot: Snapshot, *, clients: bool = False) -> Iterator[Result]:
-    """ERROR results for pools (or their app clients) that could not be read."""
+def _unreadable(snapshot: Snapshot, *, clients: bool = False, mfa: bool = False) -> Iterator[Result]:
+    """ERROR results for pools (or their app clients, or their MFA config) that could not be read."""
     assert snapshot.user_pools is not None
     for pool in snapshot.user_pools:
-        problem = _pool_problem(pool, clients=clients)
+        problem = _pool_problem(pool, clients=clients, mfa=mfa)
         if problem:
             yield errored(pool.arn, f"User pool {pool.name} could not be read: {problem}", **_fields(pool))
 
@@ -40,18 +50,31 @@ def _fields(pool: UserPool) -> dict[str, object]:
 
 
 @check(
-    title="User pools require MFA",
+    title="User pools require MFA, with TOTP",
     severity="high",
-    description="MfaConfiguration is ON (OPTIONAL lets users skip it).",
-    remediation="Set MfaConfiguration to ON with TOTP (SetUserPoolMfaConfig), after giving users a way to enrol.",
+    description="GetUserPoolMfaConfig says MfaConfiguration ON (OPTIONAL lets users skip it) and SMS is not the "
+    "only enabled factor: the guide prefers TOTP (an authenticator app) to SMS codes, which can be "
+    "intercepted or redirected by a SIM swap.",
+    remediation="Turn MFA ON with TOTP: SetUserPoolMfaConfig MfaConfiguration=ON, "
+    "SoftwareTokenMfaConfiguration={Enabled: true}, after giving users a way to enrol.",
     **_POOL,
 )
 def cognito_user_pool_mfa_enabled(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
-    """FAIL per pool whose MFA is OFF or OPTIONAL."""
-    yield from _unreadable(snapshot)
-    for pool in _pools(snapshot):
-        verdict = passed if pool.mfa_configuration == "ON" else failed
-        yield verdict(pool.arn, f"User pool {pool.name} has MFA {pool.mfa_configuration}.", **_fields(pool))
+    """FAIL per pool whose MFA is OFF or OPTIONAL, or ON with SMS as its only factor."""
+    yield from _unreadable(snapshot, mfa=True)
+    for pool in _pools(snapshot, mfa=True):
+        fields = {**_fields(pool), "mfa_configuration": pool.mfa_configuration, "mfa_factors": list(pool.mfa_factors)}
+        factors = ", ".join(pool.mfa_factors) or "no factor"
+        if pool.mfa_configuration != "ON":
+            yield failed(pool.arn, f"User pool {pool.name} has MFA {pool.mfa_configuration}; turn it ON with TOTP.",
+                         **fields)
+        elif pool.mfa_factors == (MFA_SMS,):
+            yield failed(pool.arn, f"User pool {pool.name} requires MFA but SMS is its only factor; enable TOTP "
+                         "(SoftwareTokenMfaConfiguration), which the guide prefers to SMS.", **fields)
+        elif not pool.mfa_factors:
+            yield failed(pool.arn, f"User pool {pool.name} has MFA ON but no factor enabled; enable TOTP.", **fields)
+        else:
+            yield passed(pool.arn, f"User pool {pool.name} requires MFA ({factors}).", **fields)
 
 
 @check(
