@@ -35,6 +35,7 @@ from iamflow.compliance.snapshot import (
     USER_POOLS,
     VIRTUAL_MFA_DEVICES,
     AuthorizationDetails,
+    BootstrapPassword,
     CredentialReport,
     DriftItem,
     KmsKey,
@@ -50,6 +51,8 @@ from iamflow.compliance.snapshot import (
 )
 from iamflow.errors import IamflowError
 from iamflow.policy.document import parse_document
+from iamflow.resources.cognito._common import TAG_KEY as POOL_TAG_KEY
+from iamflow.resources.cognito.user_pool import bootstrap_admin_of
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
@@ -328,7 +331,13 @@ class _Collector:
     # --- Secrets Manager ------------------------------------------------------------------------
 
     def secrets(self) -> None:
-        """Secret metadata from ListSecrets (rotation data included; values are never read)."""
+        """Secret metadata from ListSecrets (rotation data included; values are never read).
+
+        A secret that holds the temporary password iamflow stored for a Cognito bootstrap admin
+        (see ``resources.cognito.user_pool.bootstrap_admin_of``) also gets that admin's status:
+        one ``AdminGetUser`` per such secret, after one ``ListUserPools`` and a ``DescribeUserPool``
+        per pool of the name, and only when there is such a secret. Only ``UserStatus`` is kept.
+        """
         sm = self.clients.client("secretsmanager")
         secrets: list[Secret] = []
         for page in sm.get_paginator("list_secrets").paginate(PaginationConfig={"PageSize": 100}):
@@ -348,7 +357,33 @@ class _Collector:
                         kms_key_id=s.get("KmsKeyId"),
                     )
                 )
-        self.snapshot.secrets = secrets
+        self.snapshot.secrets = self._bootstrap_passwords(secrets)
+
+    def _bootstrap_passwords(self, secrets: list[Secret]) -> list[Secret]:
+        owners = {s.arn: bootstrap_admin_of(s.name, s.tags) for s in secrets}
+        if not any(owners.values()):
+            return secrets
+        idp = self.clients.client("cognito-idp")
+        try:
+            pools = _iamflow_pools(idp, {o[0] for o in owners.values() if o})
+        except ClientError as exc:
+            pools_error: str | None = describe_error(exc)
+            pools = {}
+        else:
+            pools_error = None
+        out = []
+        for s in secrets:
+            owner = owners[s.arn]
+            if owner is None:
+                out.append(s)
+                continue
+            pool, username = owner
+            if pools_error is not None:
+                status = BootstrapPassword(pool, username, error=pools_error)
+            else:
+                status = _admin_status(idp, pool, username, pools.get(pool, []))
+            out.append(replace(s, bootstrap=status))
+        return out
 
     # --- Cognito --------------------------------------------------------------------------------
 
@@ -396,6 +431,44 @@ class _Collector:
         except ClientError as exc:
             pool.errors["ListUserPoolClients"] = describe_error(exc)
         return pool
+
+
+# --- bootstrap admins of iamflow's Cognito pools ---------------------------------------------
+
+
+def _iamflow_pools(idp: Any, names: set[str]) -> dict[str, list[str]]:
+    """Pool name → ids of the pools of that name that carry iamflow's ``iamflow:id`` tag (any playbook)."""
+    found: dict[str, list[str]] = {}
+    for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60):
+        for summary in page.get("UserPools", []):
+            name = summary.get("Name", "")
+            if name not in names:
+                continue
+            try:
+                tags = idp.describe_user_pool(UserPoolId=summary["Id"])["UserPool"].get("UserPoolTags") or {}
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    continue  # deleted between the list and the describe
+                raise
+            if str(tags.get(POOL_TAG_KEY, "")).endswith(f"/{name}"):
+                found.setdefault(name, []).append(summary["Id"])
+    return found
+
+
+def _admin_status(idp: Any, pool: str, username: str, pool_ids: list[str]) -> BootstrapPassword:
+    """The admin's UserStatus in the one iamflow pool of that name (None when the pool or user is gone)."""
+    if not pool_ids:
+        return BootstrapPassword(pool, username)
+    if len(pool_ids) > 1:
+        return BootstrapPassword(pool, username, error=f"{len(pool_ids)} iamflow user pools are named {pool} "
+                                 f"({', '.join(sorted(pool_ids))}); which one the secret belongs to is unknown")
+    try:
+        user = idp.admin_get_user(UserPoolId=pool_ids[0], Username=username)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("UserNotFoundException", "ResourceNotFoundException"):
+            return BootstrapPassword(pool, username, pool_ids[0])
+        return BootstrapPassword(pool, username, pool_ids[0], error=describe_error(exc))
+    return BootstrapPassword(pool, username, pool_ids[0], user_status=str(user.get("UserStatus") or "UNKNOWN"))
 
 
 # --- parsing GetAccountAuthorizationDetails ---------------------------------------------------

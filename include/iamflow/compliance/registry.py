@@ -40,7 +40,9 @@ STEP_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "kms:GetKeyPolicy",
         "kms:ListResourceTags",
     ),
-    snap.SECRETS: ("secretsmanager:ListSecrets",),
+    # the Cognito reads tell whether an iamflow bootstrap admin's temporary password is still pending
+    snap.SECRETS: ("secretsmanager:ListSecrets", "cognito-idp:ListUserPools", "cognito-idp:DescribeUserPool",
+                   "cognito-idp:AdminGetUser"),
     snap.USER_POOLS: (
         "cognito-idp:ListUserPools",
         "cognito-idp:DescribeUserPool",

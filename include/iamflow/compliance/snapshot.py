@@ -262,6 +262,29 @@ class KmsKey:
         return self.spec == "SYMMETRIC_DEFAULT" and self.origin == "AWS_KMS" and self.usage == "ENCRYPT_DECRYPT"
 
 
+FORCE_CHANGE_PASSWORD = "FORCE_CHANGE_PASSWORD"
+
+
+@dataclass(frozen=True)
+class BootstrapPassword:
+    """What a secret holding a bootstrap admin's temporary password (stored by iamflow) is for, and its state.
+
+    ``user_status`` is the admin's Cognito ``UserStatus`` (``FORCE_CHANGE_PASSWORD`` until the first
+    sign-in), or None when the pool or the user no longer exists; ``error`` says why it could not be read.
+    """
+
+    pool: str
+    username: str
+    pool_id: str | None = None
+    user_status: str | None = None
+    error: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Whether the admin has still to sign in and replace the temporary password."""
+        return self.user_status == FORCE_CHANGE_PASSWORD
+
+
 @dataclass(frozen=True)
 class Secret:
     """A Secrets Manager secret's metadata from ``ListSecrets`` (never its value)."""
@@ -276,6 +299,7 @@ class Secret:
     created: datetime | None
     tags: dict[str, str] = field(default_factory=dict)
     kms_key_id: str | None = None
+    bootstrap: BootstrapPassword | None = None  # set for iamflow's Cognito admin temporary passwords
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 from compliance_builders import ACCOUNT, REGION, config, days_ago, run, snapshot, statuses
 
@@ -11,12 +14,14 @@ from iamflow.compliance.snapshot import (
     MFA_EMAIL,
     MFA_SMS,
     MFA_TOTP,
+    BootstrapPassword,
     DriftItem,
     KmsKey,
     Secret,
     UserPool,
     UserPoolClient,
 )
+from iamflow.resources.cognito.user_pool import bootstrap_admin_of
 
 
 def _key(key_id: str, **kwargs: object) -> KmsKey:
@@ -111,6 +116,55 @@ def test_secret_rotation_checks() -> None:
     overdue = run(secrets.secretsmanager_secret_rotation_overdue, snap)
     assert statuses(overdue) == {"healthy": PASS, "overdue": FAIL}
     assert next(f for f in overdue if f.status == FAIL).extra["overdue_days"] == 70
+
+
+ROTATION_CHECKS = [secrets.secretsmanager_automatic_rotation_enabled, secrets.secretsmanager_secret_rotated_periodically,
+                   secrets.secretsmanager_secret_never_rotated]
+ADMIN_SECRET = "iamflow/cognito/myapp-users/admin"
+BOOTSTRAP_CASES = [
+    # (the admin's state as collected, expected status of every rotation check, words of the message)
+    (BootstrapPassword("myapp-users", "admin", "eu-west-1_P", "FORCE_CHANGE_PASSWORD"), PASS,
+     "who has not signed in yet: a temporary password is retired, not rotated"),
+    (BootstrapPassword("myapp-users", "admin", "eu-west-1_P", "CONFIRMED"), FAIL,
+     "who has signed in since (status CONFIRMED)"),
+    (BootstrapPassword("myapp-users", "admin", "eu-west-1_P"), FAIL, "that user or pool no longer exists"),
+    (BootstrapPassword("myapp-users", "admin"), FAIL, "that user or pool no longer exists"),
+    (BootstrapPassword("myapp-users", "admin", "eu-west-1_P", error="AdminGetUser: AccessDeniedException: no"), ERROR,
+     "could not be read: AdminGetUser: AccessDeniedException"),
+]
+
+
+@pytest.mark.parametrize("check", ROTATION_CHECKS, ids=lambda c: c.id)
+@pytest.mark.parametrize(("state", "expected", "words"), BOOTSTRAP_CASES, ids=[
+    "admin-pending-passes", "admin-signed-in-fails", "admin-gone-fails", "pool-gone-fails", "status-unreadable-errors",
+])
+def test_bootstrap_temporary_passwords_are_judged_by_the_admin_state(check: Any, state: BootstrapPassword,
+                                                                      expected: str, words: str) -> None:
+    # 200 days old and never rotated: every rotation check would fail an ordinary secret
+    snap = snapshot(secrets=[replace(_secret(ADMIN_SECRET, created=200), bootstrap=state), _secret("plain", created=200)])
+    findings = run(check, snap)
+    assert statuses(findings) == {ADMIN_SECRET: expected, "plain": FAIL}
+    verdict = next(f for f in findings if f.resource_id == ADMIN_SECRET)
+    assert words in verdict.message and "Cognito admin user admin of user pool myapp-users" in verdict.message
+    assert verdict.extra["iamflow_bootstrap"] is True
+
+
+BOOTSTRAP_MARKS = [
+    (ADMIN_SECRET, {"iamflow:id": "cognito_user_pool.myapp-users/admin"}, ("myapp-users", "admin")),
+    ("iamflow/cognito/my=20pool/a=2Fb", {"iamflow:id": "cognito_user_pool.my pool/a/b"}, ("my pool", "a/b")),
+    (ADMIN_SECRET, {}, None),
+    (ADMIN_SECRET, {"iamflow:id": "cognito_user_pool.other-pool/admin"}, None),
+    ("myapp/admin-password", {"iamflow:id": "cognito_user_pool.myapp-users/admin"}, None),
+    ("iamflow/cognito/myapp-users/clients/web", {"iamflow:id": "iamflow/cognito/myapp-users/clients/web"}, None),
+]
+
+
+@pytest.mark.parametrize(("name", "tags", "owner"), BOOTSTRAP_MARKS, ids=[
+    "tag-and-name-agree", "encoded-segments", "no-tag", "tag-names-another-pool", "name-is-not-iamflows",
+    "app-client-secret",
+])
+def test_a_bootstrap_secret_needs_both_the_tag_and_the_name(name: str, tags: dict, owner: tuple | None) -> None:
+    assert bootstrap_admin_of(name, tags) == owner
 
 
 STRONG_POOL = {"MinimumLength": 14, "RequireUppercase": True, "RequireLowercase": True, "RequireNumbers": True,

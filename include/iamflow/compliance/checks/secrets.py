@@ -1,4 +1,24 @@
-"""Secrets Manager rotation, from ``ListSecrets`` metadata (no secret value is ever read)."""
+"""Secrets Manager rotation, from ``ListSecrets`` metadata (no secret value is ever read).
+
+iamflow's own bootstrap secrets. When the converge engine creates a Cognito user pool's bootstrap
+admin, it stores a generated *temporary* password in ``iamflow/cognito/<pool>/<user>``, tagged
+``iamflow:id=cognito_user_pool.<pool>/<user>``. Such a password is not meant to rotate: Cognito
+forces the admin to replace it at first sign-in, and rotating the secret would only make it
+disagree with the password Cognito holds. What matters is that it is retired once used. So the
+three rotation checks judge a secret that carries both marks (the tag and the matching name, see
+``bootstrap_admin_of``) by its purpose instead of its rotation:
+
+- PASS while the admin is still ``FORCE_CHANGE_PASSWORD`` (the message says it is a pending
+  temporary password, to be deleted after the first sign-in);
+- FAIL once the admin has left that state, or when the admin or the pool is gone: the secret
+  then holds a dead password and should be deleted (``DeleteSecret``);
+- ERROR when the admin's status could not be read.
+
+The collector reads that status (``AdminGetUser``) only for such secrets, so the cost is one call
+per bootstrap admin. Marking the secret, rather than rotating it or making the engine delete it,
+keeps the check honest without adding a write path: a secret somebody else names and tags this
+way is judged the same, and is FAILed as soon as it stops matching a pending admin.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +27,7 @@ from datetime import datetime
 
 from iamflow.compliance.checks._common import age_days, day, iso
 from iamflow.compliance.config import ComplianceConfig
-from iamflow.compliance.findings import Result, failed, passed
+from iamflow.compliance.findings import Result, errored, failed, passed
 from iamflow.compliance.registry import ResourceScope, check
 from iamflow.compliance.snapshot import SECRETS, Secret, Snapshot
 
@@ -24,18 +44,43 @@ def _fields(secret: Secret) -> dict[str, object]:
             "next_rotation": iso(secret.next_rotation)}
 
 
+def _bootstrap_verdict(s: Secret) -> Result | None:
+    """The verdict on an iamflow bootstrap temporary password (see the module docstring), or None for any other secret."""
+    b = s.bootstrap
+    if b is None:
+        return None
+    fields = {**_fields(s), "iamflow_bootstrap": True, "admin_user": b.username, "user_pool": b.pool,
+              "admin_status": b.user_status}
+    what = f"Secret {s.name} holds the temporary password iamflow generated for Cognito admin user {b.username} " \
+           f"of user pool {b.pool}"
+    if b.error is not None:
+        return errored(s.arn, f"{what}; whether {b.username} has signed in could not be read: {b.error}.", **fields)
+    if b.pending:
+        return passed(s.arn, f"{what}, who has not signed in yet: a temporary password is retired, not rotated; "
+                      f"delete the secret once {b.username} has set their own password.", **fields)
+    if b.user_status is None:
+        return failed(s.arn, f"{what}, but that user or pool no longer exists: delete the secret (DeleteSecret).",
+                      **fields)
+    return failed(s.arn, f"{what}, who has signed in since (status {b.user_status}): the password is no longer "
+                  "valid; delete the secret (DeleteSecret).", **fields)
+
+
 @check(
     title="Secrets rotate automatically",
     severity="medium",
-    description="Every secret has automatic rotation enabled.",
+    description="Every secret has automatic rotation enabled. A temporary password iamflow stored for a Cognito "
+    "bootstrap admin passes while the admin has not signed in, and fails once it should have been deleted.",
     remediation="Configure rotation (RotateSecret with a rotation Lambda and RotationRules), or use a managed "
     "rotation for supported databases.",
     **_SECRET,
 )
 def secretsmanager_automatic_rotation_enabled(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
-    """FAIL per secret without automatic rotation."""
+    """FAIL per secret without automatic rotation; iamflow's bootstrap passwords are judged by their purpose."""
     for s in _secrets(snapshot):
-        if s.rotation_enabled:
+        bootstrap = _bootstrap_verdict(s)
+        if bootstrap is not None:
+            yield bootstrap
+        elif s.rotation_enabled:
             every = f" every {s.rotation_days} days" if s.rotation_days else ""
             yield passed(s.arn, f"Secret {s.name} rotates automatically{every}.", **_fields(s))
         else:
@@ -46,7 +91,8 @@ def secretsmanager_automatic_rotation_enabled(snapshot: Snapshot, config: Compli
     title="Secrets were rotated within 90 days",
     severity="medium",
     description="Each secret was last rotated no more than thresholds.secret_max_rotation_age_days (90) days ago; "
-    "a secret never rotated is judged by its creation date.",
+    "a secret never rotated is judged by its creation date. iamflow's Cognito bootstrap passwords are judged "
+    "by whether the admin has signed in (see secretsmanager_automatic_rotation_enabled).",
     remediation="Rotate the secret now (RotateSecret) and make sure its rotation schedule actually runs.",
     **_SECRET,
 )
@@ -54,6 +100,10 @@ def secretsmanager_secret_rotated_periodically(snapshot: Snapshot, config: Compl
     """FAIL per secret whose last rotation (or creation, if never) is older than the threshold."""
     limit = config.thresholds.secret_max_rotation_age_days
     for s in _secrets(snapshot):
+        bootstrap = _bootstrap_verdict(s)
+        if bootstrap is not None:
+            yield bootstrap
+            continue
         since = s.last_rotated or s.created
         what = "last rotated" if s.last_rotated else "never rotated; created"
         if since is None:
@@ -68,7 +118,8 @@ def secretsmanager_secret_rotated_periodically(snapshot: Snapshot, config: Compl
 @check(
     title="Secrets have been rotated at least once",
     severity="low",
-    description="Every secret older than thresholds.secret_never_rotated_grace_days (7) has a LastRotatedDate.",
+    description="Every secret older than thresholds.secret_never_rotated_grace_days (7) has a LastRotatedDate. "
+    "iamflow's Cognito bootstrap passwords are judged by whether the admin has signed in.",
     remediation="Rotate the secret (RotateSecret) and enable a rotation schedule.",
     **_SECRET,
 )
@@ -76,6 +127,10 @@ def secretsmanager_secret_never_rotated(snapshot: Snapshot, config: ComplianceCo
     """FAIL per secret past the grace period that was never rotated."""
     grace = config.thresholds.secret_never_rotated_grace_days
     for s in _secrets(snapshot):
+        bootstrap = _bootstrap_verdict(s)
+        if bootstrap is not None:
+            yield bootstrap
+            continue
         if s.last_rotated is not None:
             yield passed(s.arn, f"Secret {s.name} was last rotated {day(s.last_rotated)}.", **_fields(s))
             continue

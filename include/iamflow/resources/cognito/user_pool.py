@@ -399,7 +399,7 @@ def _plan_admin_users(plan: Plan, res: CognitoUserPool, pool_id: Any, existing: 
             "secretsmanager", "create_secret",
             {"Name": secret_name, "SecretString": password,
              "Description": f"Temporary password of Cognito admin user {user.username} ({label}), set by iamflow",
-             "Tags": [{"Key": TAG_KEY, "Value": f"{plan.resource}/{user.username}"}]},
+             "Tags": [{"Key": TAG_KEY, "Value": admin_secret_tag(plan.resource, user.username)}]},
             f"store a generated temporary password for admin user {user.username} in Secrets Manager "
             f"secret {secret_name}",
             sensitive=("SecretString",),
@@ -420,6 +420,29 @@ def _plan_admin_users(plan: Plan, res: CognitoUserPool, pool_id: Any, existing: 
             sensitive=("TemporaryPassword",),
             adopt=_adopt_admin_user,
         ))
+
+
+def admin_secret_tag(resource_key: str, username: str) -> str:
+    """The ``iamflow:id`` tag value of an admin's temporary-password secret: ``cognito_user_pool.<pool>/<user>``."""
+    return f"{resource_key}/{username}"
+
+
+def bootstrap_admin_of(secret_name: str, tags: dict[str, str]) -> tuple[str, str] | None:
+    """``(pool, username)`` when a secret is the temporary password iamflow stored for a bootstrap admin.
+
+    Both marks must agree: the ``iamflow:id`` tag set at creation (``cognito_user_pool.<pool>/<user>``)
+    and the name :func:`secret_name_for_admin` gives that pool and user. Pool names cannot hold a
+    '/', so the first one after the pool ends it. The compliance sweep uses this to judge such a
+    secret by its purpose (retire it once the admin has signed in) rather than by rotation.
+    """
+    prefix = f"{CognitoUserPoolHandler.kind}."
+    value = tags.get(TAG_KEY, "")
+    if not value.startswith(prefix) or "/" not in value:
+        return None
+    pool, username = value[len(prefix):].split("/", 1)
+    if not pool or not username or secret_name != secret_name_for_admin(pool, username):
+        return None
+    return pool, username
 
 
 def _adopt_admin_user(clients: AwsClients, params: dict[str, Any]) -> dict[str, Any] | None:
