@@ -392,3 +392,56 @@ def test_an_unreadable_cognito_mfa_config_is_an_error_of_the_mfa_check_only(clie
     verdict = by(findings, "cognito_user_pool_mfa_enabled")[pool]
     assert verdict.status == ERROR and "GetUserPoolMfaConfig" in verdict.message
     assert by(findings, "cognito_user_pool_deletion_protection_enabled")[pool].status == PASS
+
+
+ROTATION_CHECKS = ("secretsmanager_automatic_rotation_enabled", "secretsmanager_secret_rotated_periodically",
+                   "secretsmanager_secret_never_rotated")
+ADMIN_SECRET = "iamflow/cognito/myapp-users/admin"
+
+
+def _rotation_verdicts(clients: AwsClients, now: datetime) -> dict[str, Finding]:
+    findings = sweep(clients, now)
+    return {check_id: by(findings, check_id)[ADMIN_SECRET] for check_id in ROTATION_CHECKS}
+
+
+def test_the_bootstrap_admin_password_secret_is_no_false_alarm_until_the_admin_signs_in(clients, seed, now) -> None:
+    from iamflow.engine import run_playbook
+    from iamflow.settings import project_root
+    from iamflow.spec.loader import load_playbook
+
+    # the shipped playbook creates the pool, its bootstrap admin, and the temporary-password secret
+    playbook = load_playbook(project_root() / "include" / "playbooks" / "myapp-auth.yaml")
+    assert all(r.status == "changed" for r in run_playbook(clients, playbook).results)
+    # a month later the admin has still not signed in: nothing to rotate, the secret is pending
+    later = now + timedelta(days=30)
+    pending = _rotation_verdicts(clients, later)
+    assert {f.status for f in pending.values()} == {PASS}, [f.message for f in pending.values()]
+    assert all("has not signed in yet" in f.message and f.extra["admin_status"] == "FORCE_CHANGE_PASSWORD"
+               for f in pending.values())
+
+    # the admin signs in and sets a password: the secret now holds a dead password and should go
+    (pool,) = [p["Id"] for p in seed.cognito.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == "myapp-users"]
+    seed.cognito.admin_set_user_password(UserPoolId=pool, Username="admin", Password="Own-Passw0rd-Chosen!x",
+                                         Permanent=True)
+    signed_in = _rotation_verdicts(clients, later)
+    assert {f.status for f in signed_in.values()} == {FAIL}
+    assert all("status CONFIRMED" in f.message and "delete the secret" in f.message for f in signed_in.values())
+
+    # the admin is deleted: the secret is an orphan
+    seed.cognito.admin_delete_user(UserPoolId=pool, Username="admin")
+    orphan = _rotation_verdicts(clients, later)
+    assert {f.status for f in orphan.values()} == {FAIL}
+    assert all("no longer exists" in f.message for f in orphan.values())
+
+    # the admin's state cannot be read: an error, never a pass
+    throttle_first(clients.client("cognito-idp"), 100, operation="AdminGetUser", code="AccessDeniedException")
+    unreadable = _rotation_verdicts(clients, later)
+    assert {f.status for f in unreadable.values()} == {ERROR}
+    assert all("AccessDeniedException" in f.message for f in unreadable.values())
+
+
+def test_a_secret_with_the_bootstrap_name_but_not_the_tag_is_an_ordinary_secret(clients, seed, now) -> None:
+    seed.secrets.create_secret(Name=ADMIN_SECRET, SecretString="not-iamflows-Zq9-long-enough")
+    verdicts = _rotation_verdicts(clients, now + timedelta(days=200))
+    assert {f.status for f in verdicts.values()} == {FAIL}
+    assert not any(f.extra.get("iamflow_bootstrap") for f in verdicts.values())
