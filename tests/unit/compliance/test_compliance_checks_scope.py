@@ -1,0 +1,166 @@
+"""The checks that complete the sweep's scope: PASS, FAIL and ERROR on hand-built snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from compliance_builders import (
+    ACCOUNT,
+    ROOT_ARN,
+    auth,
+    principal,
+    report,
+    row,
+    run,
+    snapshot,
+    statuses,
+    user_arn,
+)
+
+from iamflow.compliance.checks import iam_policies as pol
+from iamflow.compliance.checks import iam_roles as roles
+from iamflow.compliance.checks import iam_users as users
+from iamflow.compliance.findings import ERROR, FAIL, PASS
+from iamflow.compliance.snapshot import AUTHORIZATION_DETAILS, CREDENTIAL_REPORT, VirtualMfaDevice
+
+ADMIN = ("AdministratorAccess", "arn:aws:iam::aws:policy/AdministratorAccess")
+AUDIT = ("SecurityAudit", "arn:aws:iam::aws:policy/SecurityAudit")
+
+
+def _failed_step(step: str) -> dict[str, Any]:
+    return {"errors": {step: "AccessDenied: not authorized"}}
+
+
+# --- iam_user_with_inline_policy --------------------------------------------------------------------------
+
+
+def test_user_with_inline_policy() -> None:
+    snap = snapshot(authorization=auth(users=[
+        principal("user", "inline", inline_policies={"s3-read": {"Statement": []}}),
+        principal("user", "clean", attached_policies=(ADMIN,)),
+    ]))
+    findings = run(pol.iam_user_with_inline_policy, snap)
+    assert statuses(findings) == {"inline": FAIL, "clean": PASS}
+    failing = next(f for f in findings if f.status == FAIL)
+    assert failing.compliance == {"CIS-3.0": ["1.15"]} and failing.extra["inline_policies"] == ["s3-read"]
+    assert "s3-read" in failing.message
+
+
+def test_user_with_inline_policy_without_authorization_details_is_an_error() -> None:
+    findings = run(pol.iam_user_with_inline_policy, snapshot(**_failed_step(AUTHORIZATION_DETAILS)))
+    assert [f.status for f in findings] == [ERROR] and findings[0].resource_arn == ROOT_ARN
+
+
+# --- iam_administrator_access_with_mfa --------------------------------------------------------------------
+
+
+def _admin_groups() -> dict[str, Any]:
+    return {
+        "authorization": auth(
+            users=[principal("user", "alice", groups=("admins",)), principal("user", "bob", groups=("admins", "ops")),
+                   principal("user", "carol", groups=("secure-admins",)), principal("user", "ghost", groups=("new",))],
+            groups=[principal("group", "admins", attached_policies=(ADMIN,)), principal("group", "ops"),
+                    principal("group", "secure-admins", attached_policies=(ADMIN,)),
+                    principal("group", "empty-admins", attached_policies=(ADMIN,)),
+                    principal("group", "new", attached_policies=(ADMIN,))],
+        ),
+        # ghost was created after the report was generated: not in it
+        "credential_report": report(row("alice", mfa=True), row("bob"), row("carol", mfa=True)),
+    }
+
+
+def test_administrator_groups_require_mfa_of_every_member() -> None:
+    findings = run(pol.iam_administrator_access_with_mfa, snapshot(**_admin_groups()))
+    assert statuses(findings) == {"admins": FAIL, "ops": PASS, "secure-admins": PASS, "empty-admins": PASS, "new": ERROR}
+    failing = next(f for f in findings if f.status == FAIL)
+    assert failing.extra["users_without_mfa"] == ["bob"] and failing.severity == "high"
+    assert failing.resource_arn == f"arn:aws:iam::{ACCOUNT}:group/admins" and failing.compliance == {}
+
+
+@pytest.mark.parametrize("step", [AUTHORIZATION_DETAILS, CREDENTIAL_REPORT])
+def test_administrator_groups_need_both_steps(step: str) -> None:
+    fields = _admin_groups()
+    fields.pop("authorization" if step == AUTHORIZATION_DETAILS else "credential_report")
+    findings = run(pol.iam_administrator_access_with_mfa, snapshot(**fields, **_failed_step(step)))
+    assert [f.status for f in findings] == [ERROR] and step in findings[0].message
+
+
+# --- iam_user_hardware_mfa_enabled ------------------------------------------------------------------------
+
+
+def test_user_hardware_mfa() -> None:
+    devices = [VirtualMfaDevice(f"arn:aws:iam::{ACCOUNT}:mfa/app-alice", user_arn("alice"), None),
+               VirtualMfaDevice(f"arn:aws:iam::{ACCOUNT}:mfa/unassigned", None, None)]
+    snap = snapshot(credential_report=report(row("alice", mfa=True), row("bob", mfa=True), row("carol")),
+                    virtual_mfa_devices=devices)
+    findings = run(users.iam_user_hardware_mfa_enabled, snap)
+    assert statuses(findings) == {"alice": FAIL, "bob": PASS, "carol": FAIL}
+    by_user = {f.resource_id: f for f in findings}
+    assert by_user["alice"].extra["virtual_mfa_devices"] == [f"arn:aws:iam::{ACCOUNT}:mfa/app-alice"]
+    assert "no MFA device" in by_user["carol"].message
+
+
+def test_user_hardware_mfa_without_the_device_list_is_an_error() -> None:
+    snap = snapshot(credential_report=report(row("bob", mfa=True)), skipped={"virtual_mfa_devices": "not selected"})
+    assert [f.status for f in run(users.iam_user_hardware_mfa_enabled, snap)] == [ERROR]
+
+
+# --- iam_securityaudit_role_created -----------------------------------------------------------------------
+
+
+def test_security_audit_role() -> None:
+    with_role = snapshot(authorization=auth(roles=[principal("role", "auditor", attached_policies=(AUDIT,)),
+                                                   principal("role", "app")]))
+    without = snapshot(authorization=auth(roles=[principal("role", "app", attached_policies=(ADMIN,))]))
+    passing = run(pol.iam_securityaudit_role_created, with_role)
+    assert [f.status for f in passing] == [PASS] and passing[0].extra["security_audit_roles"] == ["auditor"]
+    failing = run(pol.iam_securityaudit_role_created, without)
+    assert [f.status for f in failing] == [FAIL] and failing[0].resource_arn == ROOT_ARN
+    assert [f.status for f in run(pol.iam_securityaudit_role_created,
+                                  snapshot(**_failed_step(AUTHORIZATION_DETAILS)))] == [ERROR]
+
+
+# --- iam_role_cross_service_confused_deputy_prevention ----------------------------------------------------
+
+
+def _trust(principal_: Any, condition: dict[str, Any] | None = None, action: Any = "sts:AssumeRole") -> dict[str, Any]:
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": principal_, "Action": action}
+    if condition is not None:
+        statement["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+LAMBDA = {"Service": "lambda.amazonaws.com"}
+DEPUTY_CASES = {
+    "no-condition": (_trust(LAMBDA), FAIL),
+    "source-account": (_trust(LAMBDA, {"StringEquals": {"aws:SourceAccount": ACCOUNT}}), PASS),
+    "source-arn-mixed-case-key": (_trust({"Service": ["events.amazonaws.com"]},
+                                         {"ArnLike": {"AWS:SourceArn": f"arn:aws:events:*:{ACCOUNT}:rule/*"}}), PASS),
+    "source-org": (_trust(LAMBDA, {"StringEquals": {"aws:SourceOrgID": "o-abc123"}}), PASS),
+    "wildcard-only-value": (_trust(LAMBDA, {"StringLike": {"aws:SourceArn": "*"}}), FAIL),
+    "if-exists-lets-calls-through": (_trust(LAMBDA, {"StringEqualsIfExists": {"aws:SourceAccount": ACCOUNT}}), FAIL),
+    "unrelated-condition": (_trust(LAMBDA, {"Bool": {"aws:SecureTransport": "true"}}), FAIL),
+    "same-account-service": (_trust({"Service": "secretsmanager.amazonaws.com"}), PASS),
+    "sts-star": (_trust(LAMBDA, action="sts:*"), FAIL),
+}
+
+
+@pytest.mark.parametrize("name", list(DEPUTY_CASES), ids=list(DEPUTY_CASES))
+def test_confused_deputy_guard(name: str) -> None:
+    trust, expected = DEPUTY_CASES[name]
+    snap = snapshot(authorization=auth(roles=[principal("role", name, trust_policy=trust)]))
+    assert statuses(run(roles.iam_role_cross_service_confused_deputy_prevention, snap)) == {name: expected}
+
+
+def test_confused_deputy_judges_service_roles_only() -> None:
+    snap = snapshot(authorization=auth(roles=[
+        principal("role", "human", trust_policy=_trust({"AWS": ROOT_ARN})),
+        principal("role", "mixed", trust_policy=_trust({"Service": "ec2.amazonaws.com", "AWS": ROOT_ARN})),
+        principal("role", "AWSServiceRoleForSupport", path="/aws-service-role/support.amazonaws.com/",
+                  trust_policy=_trust({"Service": "support.amazonaws.com"})),
+        principal("role", "unreadable"),
+    ]))
+    findings = run(roles.iam_role_cross_service_confused_deputy_prevention, snap)
+    assert statuses(findings) == {"unreadable": ERROR}
+    assert run(roles.iam_role_cross_service_confused_deputy_prevention, snap)[0].severity == "high"
