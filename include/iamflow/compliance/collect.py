@@ -374,6 +374,8 @@ class _Collector:
             password_policy=dict((desc.get("Policies") or {}).get("PasswordPolicy") or {}),
             deletion_protection=desc.get("DeletionProtection", "INACTIVE"),
             tags=dict(desc.get("UserPoolTags") or {}),
+            admin_create_user_only=bool((desc.get("AdminCreateUserConfig") or {}).get("AllowAdminCreateUserOnly")),
+            advanced_security_mode=(desc.get("UserPoolAddOns") or {}).get("AdvancedSecurityMode") or "OFF",
         )
         try:
             for page in idp.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60):
@@ -471,6 +473,7 @@ def _pool_client(d: dict[str, Any]) -> UserPoolClient:
         explicit_auth_flows=tuple(d.get("ExplicitAuthFlows") or ()),
         has_secret=bool(d.get("ClientSecret")),  # only whether there is one: the value is not kept
         token_revocation=d.get("EnableTokenRevocation"),
+        prevent_user_existence_errors=d.get("PreventUserExistenceErrors") or "LEGACY",
     )
 
 

@@ -290,6 +290,8 @@ class UserPoolClient:
     explicit_auth_flows: tuple[str, ...]
     has_secret: bool
     token_revocation: bool | None
+    # ENABLED hides whether a user exists; LEGACY (AWS's answer when the client never set it) reveals it
+    prevent_user_existence_errors: str = "LEGACY"
 
 
 @dataclass
@@ -304,6 +306,10 @@ class UserPool:
     deletion_protection: str
     tags: dict[str, str] = field(default_factory=dict)
     clients: list[UserPoolClient] = field(default_factory=list)
+    # AdminCreateUserConfig.AllowAdminCreateUserOnly: False (AWS's default) lets anyone sign up
+    admin_create_user_only: bool = False
+    # UserPoolAddOns.AdvancedSecurityMode (threat protection): OFF, AUDIT or ENFORCED; absent means OFF
+    advanced_security_mode: str = "OFF"
     errors: dict[str, str] = field(default_factory=dict)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from compliance_builders import (
     ACCOUNT,
+    REGION,
     ROOT_ARN,
     auth,
     principal,
@@ -18,11 +19,19 @@ from compliance_builders import (
     user_arn,
 )
 
+from iamflow.compliance.checks import cognito
 from iamflow.compliance.checks import iam_policies as pol
 from iamflow.compliance.checks import iam_roles as roles
 from iamflow.compliance.checks import iam_users as users
 from iamflow.compliance.findings import ERROR, FAIL, PASS
-from iamflow.compliance.snapshot import AUTHORIZATION_DETAILS, CREDENTIAL_REPORT, VirtualMfaDevice
+from iamflow.compliance.snapshot import (
+    AUTHORIZATION_DETAILS,
+    CREDENTIAL_REPORT,
+    USER_POOLS,
+    UserPool,
+    UserPoolClient,
+    VirtualMfaDevice,
+)
 
 ADMIN = ("AdministratorAccess", "arn:aws:iam::aws:policy/AdministratorAccess")
 AUDIT = ("SecurityAudit", "arn:aws:iam::aws:policy/SecurityAudit")
@@ -164,3 +173,51 @@ def test_confused_deputy_judges_service_roles_only() -> None:
     findings = run(roles.iam_role_cross_service_confused_deputy_prevention, snap)
     assert statuses(findings) == {"unreadable": ERROR}
     assert run(roles.iam_role_cross_service_confused_deputy_prevention, snap)[0].severity == "high"
+
+
+# --- Cognito: sign-up, threat protection, app clients -----------------------------------------------------
+
+
+def _pool(pool_id: str, clients: list[UserPoolClient] | None = None, **kwargs: Any) -> UserPool:
+    arn = f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{pool_id}"
+    return UserPool(pool_id, pool_id, arn, "ON", {}, "ACTIVE", clients=clients or [], **kwargs)
+
+
+def _client(client_id: str, **kwargs: Any) -> UserPoolClient:
+    return UserPoolClient(client_id, client_id, 3600, 3600, 86400, (), False, **kwargs)
+
+
+UNREADABLE_POOL = _pool("unreadable", errors={"DescribeUserPool": "AccessDeniedException: no"})
+
+
+def test_self_registration() -> None:
+    snap = snapshot(user_pools=[_pool("admin-only", admin_create_user_only=True), _pool("open"), UNREADABLE_POOL])
+    findings = run(cognito.cognito_user_pool_self_registration_disabled, snap)
+    assert statuses(findings) == {"admin-only": PASS, "open": FAIL, "unreadable": ERROR}
+    assert all(f.region == REGION for f in findings)
+
+
+def test_advanced_security_must_be_enforced() -> None:
+    snap = snapshot(user_pools=[_pool("enforced", advanced_security_mode="ENFORCED"),
+                                _pool("audit", advanced_security_mode="AUDIT"), _pool("off"), UNREADABLE_POOL])
+    findings = run(cognito.cognito_user_pool_advanced_security_enabled, snap)
+    assert statuses(findings) == {"enforced": PASS, "audit": FAIL, "off": FAIL, "unreadable": ERROR}
+    assert "AUDIT" in next(f.message for f in findings if f.resource_id == "audit")
+
+
+def test_user_existence_errors() -> None:
+    pool = _pool("p", clients=[_client("hidden", token_revocation=True, prevent_user_existence_errors="ENABLED"),
+                               _client("legacy", token_revocation=True, prevent_user_existence_errors="LEGACY"),
+                               _client("never-set", token_revocation=True)])
+    broken = _pool("broken", errors={"DescribeUserPoolClient": "AccessDeniedException: no"})
+    findings = run(cognito.cognito_user_pool_client_prevent_user_existence_errors, snapshot(user_pools=[pool, broken]))
+    assert statuses(findings) == {"hidden": PASS, "legacy": FAIL, "never-set": FAIL, "broken": ERROR}
+
+
+def test_token_revocation() -> None:
+    pool = _pool("p", clients=[_client("on", token_revocation=True), _client("off", token_revocation=False),
+                               _client("unreported", token_revocation=None)])
+    findings = run(cognito.cognito_user_pool_client_token_revocation_enabled, snapshot(user_pools=[pool]))
+    assert statuses(findings) == {"on": PASS, "off": FAIL, "unreported": FAIL}
+    failed_step = snapshot(errors={USER_POOLS: "ListUserPools: AccessDeniedException: no"})
+    assert [f.status for f in run(cognito.cognito_user_pool_client_token_revocation_enabled, failed_step)] == [ERROR]
