@@ -325,7 +325,7 @@ class _Collector:
     # --- Secrets Manager ------------------------------------------------------------------------
 
     def secrets(self) -> None:
-        """Secret metadata from ListSecrets (rotation data included; values are never read)."""
+        """Secret metadata from ListSecrets and each secret's resource policy (values are never read)."""
         sm = self.clients.client("secretsmanager")
         secrets: list[Secret] = []
         for page in sm.get_paginator("list_secrets").paginate(PaginationConfig={"PageSize": 100}):
@@ -343,6 +343,8 @@ class _Collector:
                         created=as_utc(s.get("CreatedDate")),
                         tags=_tags(s.get("Tags")),
                         kms_key_id=s.get("KmsKeyId"),
+                        last_accessed=as_utc(s.get("LastAccessedDate")),
+                        **_secret_policy(sm, s["ARN"]),
                     )
                 )
         self.snapshot.secrets = secrets
@@ -389,6 +391,20 @@ class _Collector:
         except ClientError as exc:
             pool.errors["ListUserPoolClients"] = describe_error(exc)
         return pool
+
+
+def _secret_policy(sm: Any, arn: str) -> dict[str, Any]:
+    """``policy`` / ``policy_error`` fields of a secret: one GetResourcePolicy call (no ResourcePolicy: none set)."""
+    try:
+        text = sm.get_resource_policy(SecretId=arn).get("ResourcePolicy")
+    except ClientError as exc:
+        return {"policy_error": describe_error(exc)}
+    if not text:
+        return {"policy": None}
+    try:
+        return {"policy": parse_document(text)}
+    except ValueError as exc:
+        return {"policy_error": f"GetResourcePolicy: the policy is not valid JSON ({exc})"}
 
 
 # --- parsing GetAccountAuthorizationDetails ---------------------------------------------------

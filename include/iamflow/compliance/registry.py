@@ -40,7 +40,7 @@ STEP_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "kms:GetKeyPolicy",
         "kms:ListResourceTags",
     ),
-    snap.SECRETS: ("secretsmanager:ListSecrets",),
+    snap.SECRETS: ("secretsmanager:ListSecrets", "secretsmanager:GetResourcePolicy"),
     snap.USER_POOLS: (
         "cognito-idp:ListUserPools",
         "cognito-idp:DescribeUserPool",

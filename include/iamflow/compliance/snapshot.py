@@ -276,6 +276,11 @@ class Secret:
     created: datetime | None
     tags: dict[str, str] = field(default_factory=dict)
     kms_key_id: str | None = None
+    # LastAccessedDate (AWS keeps only the day); None means never accessed, as AWS documents
+    last_accessed: datetime | None = None
+    # the resource policy from GetResourcePolicy (None: the secret has none), or why it could not be read
+    policy: dict[str, Any] | None = None
+    policy_error: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from compliance_builders import (
     REGION,
     ROOT_ARN,
     auth,
+    config,
+    days_ago,
     principal,
     report,
     row,
@@ -19,7 +21,7 @@ from compliance_builders import (
     user_arn,
 )
 
-from iamflow.compliance.checks import cognito
+from iamflow.compliance.checks import cognito, kms, secrets
 from iamflow.compliance.checks import iam_policies as pol
 from iamflow.compliance.checks import iam_roles as roles
 from iamflow.compliance.checks import iam_users as users
@@ -27,7 +29,10 @@ from iamflow.compliance.findings import ERROR, FAIL, PASS
 from iamflow.compliance.snapshot import (
     AUTHORIZATION_DETAILS,
     CREDENTIAL_REPORT,
+    SECRETS,
     USER_POOLS,
+    KmsKey,
+    Secret,
     UserPool,
     UserPoolClient,
     VirtualMfaDevice,
@@ -221,3 +226,80 @@ def test_token_revocation() -> None:
     assert statuses(findings) == {"on": PASS, "off": FAIL, "unreported": FAIL}
     failed_step = snapshot(errors={USER_POOLS: "ListUserPools: AccessDeniedException: no"})
     assert [f.status for f in run(cognito.cognito_user_pool_client_token_revocation_enabled, failed_step)] == [ERROR]
+
+
+# --- KMS and Secrets Manager ------------------------------------------------------------------------------
+
+
+def _key(key_id: str, state: str = "Enabled", **kwargs: Any) -> KmsKey:
+    return KmsKey(key_id, f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}", state, kwargs.pop("manager", "CUSTOMER"),
+                  "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "AWS_KMS", **kwargs)
+
+
+def test_customer_keys_are_used() -> None:
+    snap = snapshot(kms_keys=[
+        _key("enabled"), _key("disabled", "Disabled"), _key("importing", "PendingImport"),
+        _key("doomed", "PendingDeletion", deletion_date=days_ago(-7)), _key("aws", "Disabled", manager="AWS"),
+        _key("mystery", "Unknown", manager="UNKNOWN", errors={"DescribeKey": "AccessDeniedException: no"}),
+    ])
+    findings = run(kms.kms_cmk_are_used, snap)
+    assert statuses(findings) == {"enabled": PASS, "disabled": FAIL, "importing": FAIL, "doomed": PASS,
+                                  "mystery": ERROR}
+    assert next(f for f in findings if f.status == FAIL).severity == "low"
+
+
+def _secret(name: str, *, accessed: float | None = None, created: float | None = 400, **kwargs: Any) -> Secret:
+    return Secret(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-AbCdEf", name, False, None, None, None,
+                  None, days_ago(created) if created is not None else None,
+                  last_accessed=days_ago(accessed) if accessed is not None else None, **kwargs)
+
+
+def test_unused_secrets_judge_never_accessed_ones_by_creation_date() -> None:
+    # the embedded AWS never sets LastAccessedDate: AWS documents its absence as "never accessed"
+    snap = snapshot(secrets=[
+        _secret("used", accessed=3), _secret("idle", accessed=91), _secret("exactly-90", accessed=90),
+        _secret("never-old"), _secret("never-new", created=10), _secret("undated", created=None),
+    ])
+    findings = run(secrets.secretsmanager_secret_unused, snap)
+    assert statuses(findings) == {"used": PASS, "idle": FAIL, "exactly-90": PASS, "never-old": FAIL,
+                                  "never-new": PASS, "undated": ERROR}
+    never = next(f for f in findings if f.resource_id == "never-old")
+    assert "never been accessed" in never.message and never.extra["last_accessed"] is None
+    strict = config(thresholds={"secret_unused_days": 30})
+    assert statuses(run(secrets.secretsmanager_secret_unused, snap, strict))["never-new"] == PASS
+    assert statuses(run(secrets.secretsmanager_secret_unused, snapshot(secrets=[_secret("u", accessed=40)]),
+                        strict)) == {"u": FAIL}
+
+
+def _resource_policy(principal_: Any, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": "Read", "Effect": "Allow", "Principal": principal_,
+                                 "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+    if condition:
+        statement["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+SECRET_POLICY_CASES = {
+    "no-policy": (None, PASS),
+    "named-role": (_resource_policy({"AWS": f"arn:aws:iam::{ACCOUNT}:role/app"}), PASS),
+    "everyone": (_resource_policy("*"), FAIL),
+    "everyone-aws": (_resource_policy({"AWS": ["*"]}), FAIL),
+    "everyone-in-org": (_resource_policy("*", {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}), PASS),
+    "everyone-over-tls": (_resource_policy("*", {"Bool": {"aws:SecureTransport": "true"}}), FAIL),
+    "everyone-wildcard-account": (_resource_policy("*", {"StringLike": {"aws:PrincipalAccount": "*"}}), FAIL),
+}
+
+
+@pytest.mark.parametrize("name", list(SECRET_POLICY_CASES), ids=list(SECRET_POLICY_CASES))
+def test_secret_resource_policy(name: str) -> None:
+    policy_, expected = SECRET_POLICY_CASES[name]
+    snap = snapshot(secrets=[_secret(name, policy=policy_)])
+    assert statuses(run(secrets.secretsmanager_not_publicly_accessible, snap)) == {name: expected}
+
+
+def test_secret_resource_policy_that_could_not_be_read_is_an_error() -> None:
+    snap = snapshot(secrets=[_secret("locked", policy_error="GetResourcePolicy: AccessDeniedException: no")])
+    findings = run(secrets.secretsmanager_not_publicly_accessible, snap)
+    assert statuses(findings) == {"locked": ERROR} and "GetResourcePolicy" in findings[0].message
+    assert [f.status for f in run(secrets.secretsmanager_secret_unused,
+                                  snapshot(errors={SECRETS: "ListSecrets: AccessDeniedException: no"}))] == [ERROR]
