@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from iamflow.compliance.config import MAX_REPORT_AGE
 from iamflow.compliance.snapshot import (
+    ACCESS_ANALYZERS,
     ACCOUNT_SUMMARY,
     ALL_STEPS,
     AUTHORIZATION_DETAILS,
@@ -29,8 +30,10 @@ from iamflow.compliance.snapshot import (
     KMS_KEYS,
     PASSWORD_POLICY,
     SECRETS,
+    SERVER_CERTIFICATES,
     USER_POOLS,
     VIRTUAL_MFA_DEVICES,
+    AccessAnalyzer,
     AuthorizationDetails,
     CredentialReport,
     DriftItem,
@@ -39,6 +42,7 @@ from iamflow.compliance.snapshot import (
     PasswordPolicy,
     Principal,
     Secret,
+    ServerCertificate,
     Snapshot,
     UserPool,
     UserPoolClient,
@@ -162,6 +166,8 @@ class _Collector:
             KMS_KEYS: self.kms_keys,
             SECRETS: self.secrets,
             USER_POOLS: self.user_pools,
+            SERVER_CERTIFICATES: self.server_certificates,
+            ACCESS_ANALYZERS: self.access_analyzers,
         }
         steps[step]()
 
@@ -265,6 +271,28 @@ class _Collector:
             for d in page.get("VirtualMFADevices", []):
                 devices.append(VirtualMfaDevice(d["SerialNumber"], (d.get("User") or {}).get("Arn"), as_utc(d.get("EnableDate"))))
         self.snapshot.virtual_mfa_devices = devices
+
+    def server_certificates(self) -> None:
+        """Server certificate metadata (names and expiry; bodies and keys are never read)."""
+        iam = self.clients.client("iam")
+        certs: list[ServerCertificate] = []
+        for page in iam.get_paginator("list_server_certificates").paginate(PaginationConfig={"PageSize": 1000}):
+            for c in page.get("ServerCertificateMetadataList", []):
+                certs.append(ServerCertificate(c["ServerCertificateName"], c["Arn"], c.get("Path", "/"),
+                                               as_utc(c.get("Expiration")), as_utc(c.get("UploadDate"))))
+        self.snapshot.server_certificates = certs
+
+    # --- IAM Access Analyzer --------------------------------------------------------------------
+
+    def access_analyzers(self) -> None:
+        """The region's analyzers (every type). The embedded AWS answers "not implemented": an ERROR there."""
+        aa = self.clients.client("accessanalyzer")
+        analyzers: list[AccessAnalyzer] = []
+        for page in aa.get_paginator("list_analyzers").paginate():
+            for a in page.get("analyzers", []):
+                analyzers.append(AccessAnalyzer(a.get("name", ""), a.get("arn", ""), a.get("type", ""),
+                                                a.get("status", "")))
+        self.snapshot.access_analyzers = analyzers
 
     # --- KMS ------------------------------------------------------------------------------------
 

@@ -47,6 +47,8 @@ STEP_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "cognito-idp:ListUserPoolClients",
         "cognito-idp:DescribeUserPoolClient",
     ),
+    snap.SERVER_CERTIFICATES: ("iam:ListServerCertificates",),
+    snap.ACCESS_ANALYZERS: ("access-analyzer:ListAnalyzers",),
     snap.DRIFT: (),  # the converge engine's read calls; declared by its resource handlers
 }
 # every sweep also confirms which account its credentials act in

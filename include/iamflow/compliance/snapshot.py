@@ -22,10 +22,13 @@ VIRTUAL_MFA_DEVICES = "virtual_mfa_devices"
 KMS_KEYS = "kms_keys"
 SECRETS = "secrets"
 USER_POOLS = "user_pools"
+SERVER_CERTIFICATES = "server_certificates"
+ACCESS_ANALYZERS = "access_analyzers"
 DRIFT = "drift"
 
-IAM_STEPS = (CREDENTIAL_REPORT, AUTHORIZATION_DETAILS, PASSWORD_POLICY, ACCOUNT_SUMMARY, VIRTUAL_MFA_DEVICES)
-REGIONAL_STEPS = (KMS_KEYS, SECRETS, USER_POOLS)
+IAM_STEPS = (CREDENTIAL_REPORT, AUTHORIZATION_DETAILS, PASSWORD_POLICY, ACCOUNT_SUMMARY, VIRTUAL_MFA_DEVICES,
+             SERVER_CERTIFICATES)
+REGIONAL_STEPS = (KMS_KEYS, SECRETS, USER_POOLS, ACCESS_ANALYZERS)
 ALL_STEPS = IAM_STEPS + REGIONAL_STEPS + (DRIFT,)
 
 ROOT_ROW = "<root_account>"
@@ -319,6 +322,32 @@ class UserPool:
 
 
 @dataclass(frozen=True)
+class ServerCertificate:
+    """An IAM server certificate's metadata from ``ListServerCertificates`` (never its body or key)."""
+
+    name: str
+    arn: str
+    path: str
+    expiration: datetime | None
+    uploaded: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AccessAnalyzer:
+    """An IAM Access Analyzer analyzer of the region: type ACCOUNT/ORGANIZATION (external access) or *_UNUSED_ACCESS."""
+
+    name: str
+    arn: str
+    type: str
+    status: str  # ACTIVE, CREATING, DISABLED or FAILED
+
+    @property
+    def external_access(self) -> bool:
+        """Whether the analyzer reports external access (the CIS control); unused-access analyzers do not."""
+        return self.type in ("ACCOUNT", "ORGANIZATION")
+
+
+@dataclass(frozen=True)
 class DriftItem:
     """One playbook resource compared with its live state (filled by the converge engine's provider)."""
 
@@ -348,6 +377,8 @@ class Snapshot:
     kms_keys: list[KmsKey] | None = None
     secrets: list[Secret] | None = None
     user_pools: list[UserPool] | None = None
+    server_certificates: list[ServerCertificate] | None = None
+    access_analyzers: list[AccessAnalyzer] | None = None
     drift: list[DriftItem] | None = None
     errors: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -381,5 +412,7 @@ _STEP_FIELDS = {
     KMS_KEYS: "kms_keys",
     SECRETS: "secrets",
     USER_POOLS: "user_pools",
+    SERVER_CERTIFICATES: "server_certificates",
+    ACCESS_ANALYZERS: "access_analyzers",
     DRIFT: "drift",
 }

@@ -21,18 +21,22 @@ from compliance_builders import (
     user_arn,
 )
 
-from iamflow.compliance.checks import cognito, kms, secrets
+from iamflow.compliance.checks import account, cognito, kms, secrets
 from iamflow.compliance.checks import iam_policies as pol
 from iamflow.compliance.checks import iam_roles as roles
 from iamflow.compliance.checks import iam_users as users
 from iamflow.compliance.findings import ERROR, FAIL, PASS
 from iamflow.compliance.snapshot import (
+    ACCESS_ANALYZERS,
     AUTHORIZATION_DETAILS,
     CREDENTIAL_REPORT,
     SECRETS,
+    SERVER_CERTIFICATES,
     USER_POOLS,
+    AccessAnalyzer,
     KmsKey,
     Secret,
+    ServerCertificate,
     UserPool,
     UserPoolClient,
     VirtualMfaDevice,
@@ -303,3 +307,55 @@ def test_secret_resource_policy_that_could_not_be_read_is_an_error() -> None:
     assert statuses(findings) == {"locked": ERROR} and "GetResourcePolicy" in findings[0].message
     assert [f.status for f in run(secrets.secretsmanager_secret_unused,
                                   snapshot(errors={SECRETS: "ListSecrets: AccessDeniedException: no"}))] == [ERROR]
+
+
+# --- server certificates and Access Analyzer --------------------------------------------------------------
+
+
+def _cert(name: str, expires_in_days: float | None) -> ServerCertificate:
+    expiry = days_ago(-expires_in_days) if expires_in_days is not None else None
+    return ServerCertificate(name, f"arn:aws:iam::{ACCOUNT}:server-certificate/{name}", "/", expiry)
+
+
+def test_expired_server_certificates() -> None:
+    snap = snapshot(server_certificates=[_cert("valid", 30), _cert("expired", -400), _cert("expires-now", 0),
+                                         _cert("undated", None)])
+    findings = run(account.iam_no_expired_server_certificates_stored, snap)
+    assert statuses(findings) == {"valid": PASS, "expired": FAIL, "expires-now": FAIL, "undated": ERROR}
+    expired = next(f for f in findings if f.resource_id == "expired")
+    assert expired.compliance == {"CIS-3.0": ["1.19"]} and expired.region == "global"
+    assert "400 days ago" in expired.message
+    assert run(account.iam_no_expired_server_certificates_stored, snapshot(server_certificates=[])) == []
+    failed_step = snapshot(errors={SERVER_CERTIFICATES: "ListServerCertificates: AccessDenied: no"})
+    assert [f.status for f in run(account.iam_no_expired_server_certificates_stored, failed_step)] == [ERROR]
+
+
+def _analyzer(name: str, type_: str = "ACCOUNT", status: str = "ACTIVE") -> AccessAnalyzer:
+    return AccessAnalyzer(name, f"arn:aws:access-analyzer:{REGION}:{ACCOUNT}:analyzer/{name}", type_, status)
+
+
+ANALYZER_CASES = {
+    "active-account": ([_analyzer("a")], PASS),
+    "active-organization": ([_analyzer("org", "ORGANIZATION")], PASS),
+    "none": ([], FAIL),
+    "only-unused-access": ([_analyzer("u", "ACCOUNT_UNUSED_ACCESS")], FAIL),
+    "disabled": ([_analyzer("d", status="DISABLED")], FAIL),
+    "one-active-of-two": ([_analyzer("d", status="FAILED"), _analyzer("b")], PASS),
+}
+
+
+@pytest.mark.parametrize("name", list(ANALYZER_CASES), ids=list(ANALYZER_CASES))
+def test_access_analyzer(name: str) -> None:
+    analyzers, expected = ANALYZER_CASES[name]
+    findings = run(account.accessanalyzer_enabled, snapshot(access_analyzers=analyzers))
+    assert [f.status for f in findings] == [expected]
+    assert findings[0].region == REGION and findings[0].compliance == {"CIS-3.0": ["1.20"]}
+    if expected == FAIL:
+        assert findings[0].resource_arn == ROOT_ARN
+
+
+def test_access_analyzer_not_implemented_is_an_error() -> None:
+    # what the embedded AWS answers to ListAnalyzers
+    snap = snapshot(errors={ACCESS_ANALYZERS: "ListAnalyzers: 404: Not yet implemented"})
+    findings = run(account.accessanalyzer_enabled, snap)
+    assert [f.status for f in findings] == [ERROR] and "Not yet implemented" in findings[0].message
