@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from iamflow.compliance.config import MAX_REPORT_AGE
 from iamflow.compliance.snapshot import (
+    ACCESS_ANALYZERS,
     ACCOUNT_SUMMARY,
     ALL_STEPS,
     AUTHORIZATION_DETAILS,
@@ -32,8 +33,10 @@ from iamflow.compliance.snapshot import (
     MFA_TOTP,
     PASSWORD_POLICY,
     SECRETS,
+    SERVER_CERTIFICATES,
     USER_POOLS,
     VIRTUAL_MFA_DEVICES,
+    AccessAnalyzer,
     AuthorizationDetails,
     BootstrapPassword,
     CredentialReport,
@@ -43,6 +46,7 @@ from iamflow.compliance.snapshot import (
     PasswordPolicy,
     Principal,
     Secret,
+    ServerCertificate,
     Snapshot,
     UserPool,
     UserPoolClient,
@@ -168,6 +172,8 @@ class _Collector:
             KMS_KEYS: self.kms_keys,
             SECRETS: self.secrets,
             USER_POOLS: self.user_pools,
+            SERVER_CERTIFICATES: self.server_certificates,
+            ACCESS_ANALYZERS: self.access_analyzers,
         }
         steps[step]()
 
@@ -272,6 +278,28 @@ class _Collector:
                 devices.append(VirtualMfaDevice(d["SerialNumber"], (d.get("User") or {}).get("Arn"), as_utc(d.get("EnableDate"))))
         self.snapshot.virtual_mfa_devices = devices
 
+    def server_certificates(self) -> None:
+        """Server certificate metadata (names and expiry; bodies and keys are never read)."""
+        iam = self.clients.client("iam")
+        certs: list[ServerCertificate] = []
+        for page in iam.get_paginator("list_server_certificates").paginate(PaginationConfig={"PageSize": 1000}):
+            for c in page.get("ServerCertificateMetadataList", []):
+                certs.append(ServerCertificate(c["ServerCertificateName"], c["Arn"], c.get("Path", "/"),
+                                               as_utc(c.get("Expiration")), as_utc(c.get("UploadDate"))))
+        self.snapshot.server_certificates = certs
+
+    # --- IAM Access Analyzer --------------------------------------------------------------------
+
+    def access_analyzers(self) -> None:
+        """The region's analyzers (every type). The embedded AWS answers "not implemented": an ERROR there."""
+        aa = self.clients.client("accessanalyzer")
+        analyzers: list[AccessAnalyzer] = []
+        for page in aa.get_paginator("list_analyzers").paginate():
+            for a in page.get("analyzers", []):
+                analyzers.append(AccessAnalyzer(a.get("name", ""), a.get("arn", ""), a.get("type", ""),
+                                                a.get("status", "")))
+        self.snapshot.access_analyzers = analyzers
+
     # --- KMS ------------------------------------------------------------------------------------
 
     def kms_keys(self) -> None:
@@ -331,7 +359,7 @@ class _Collector:
     # --- Secrets Manager ------------------------------------------------------------------------
 
     def secrets(self) -> None:
-        """Secret metadata from ListSecrets (rotation data included; values are never read).
+        """Secret metadata from ListSecrets and each secret's resource policy (values are never read).
 
         A secret that holds the temporary password iamflow stored for a Cognito bootstrap admin
         (see ``resources.cognito.user_pool.bootstrap_admin_of``) also gets that admin's status:
@@ -355,6 +383,8 @@ class _Collector:
                         created=as_utc(s.get("CreatedDate")),
                         tags=_tags(s.get("Tags")),
                         kms_key_id=s.get("KmsKeyId"),
+                        last_accessed=as_utc(s.get("LastAccessedDate")),
+                        **_secret_policy(sm, s["ARN"]),
                     )
                 )
         self.snapshot.secrets = self._bootstrap_passwords(secrets)
@@ -412,6 +442,8 @@ class _Collector:
             password_policy=dict((desc.get("Policies") or {}).get("PasswordPolicy") or {}),
             deletion_protection=desc.get("DeletionProtection", "INACTIVE"),
             tags=dict(desc.get("UserPoolTags") or {}),
+            admin_create_user_only=bool((desc.get("AdminCreateUserConfig") or {}).get("AllowAdminCreateUserOnly")),
+            advanced_security_mode=(desc.get("UserPoolAddOns") or {}).get("AdvancedSecurityMode") or "OFF",
         )
         try:
             mfa = idp.get_user_pool_mfa_config(UserPoolId=pool_id)
@@ -431,6 +463,20 @@ class _Collector:
         except ClientError as exc:
             pool.errors["ListUserPoolClients"] = describe_error(exc)
         return pool
+
+
+def _secret_policy(sm: Any, arn: str) -> dict[str, Any]:
+    """``policy`` / ``policy_error`` fields of a secret: one GetResourcePolicy call (no ResourcePolicy: none set)."""
+    try:
+        text = sm.get_resource_policy(SecretId=arn).get("ResourcePolicy")
+    except ClientError as exc:
+        return {"policy_error": describe_error(exc)}
+    if not text:
+        return {"policy": None}
+    try:
+        return {"policy": parse_document(text)}
+    except ValueError as exc:
+        return {"policy_error": f"GetResourcePolicy: the policy is not valid JSON ({exc})"}
 
 
 # --- bootstrap admins of iamflow's Cognito pools ---------------------------------------------
@@ -569,6 +615,7 @@ def _pool_client(d: dict[str, Any]) -> UserPoolClient:
         explicit_auth_flows=tuple(d.get("ExplicitAuthFlows") or ()),
         has_secret=bool(d.get("ClientSecret")),  # only whether there is one: the value is not kept
         token_revocation=d.get("EnableTokenRevocation"),
+        prevent_user_existence_errors=d.get("PreventUserExistenceErrors") or "LEGACY",
     )
 
 

@@ -58,6 +58,7 @@ class Thresholds:
     kms_max_rotation_period_days: int = 365
     secret_max_rotation_age_days: int = 90
     secret_never_rotated_grace_days: int = 7
+    secret_unused_days: int = 90
     cognito_password_min_length: int = 14
     cognito_temporary_password_max_days: int = 7
     cognito_access_token_max_minutes: int = 60

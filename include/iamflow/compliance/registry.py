@@ -41,8 +41,8 @@ STEP_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "kms:ListResourceTags",
     ),
     # the Cognito reads tell whether an iamflow bootstrap admin's temporary password is still pending
-    snap.SECRETS: ("secretsmanager:ListSecrets", "cognito-idp:ListUserPools", "cognito-idp:DescribeUserPool",
-                   "cognito-idp:AdminGetUser"),
+    snap.SECRETS: ("secretsmanager:ListSecrets", "secretsmanager:GetResourcePolicy", "cognito-idp:ListUserPools",
+                   "cognito-idp:DescribeUserPool", "cognito-idp:AdminGetUser"),
     snap.USER_POOLS: (
         "cognito-idp:ListUserPools",
         "cognito-idp:DescribeUserPool",
@@ -50,6 +50,8 @@ STEP_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "cognito-idp:ListUserPoolClients",
         "cognito-idp:DescribeUserPoolClient",
     ),
+    snap.SERVER_CERTIFICATES: ("iam:ListServerCertificates",),
+    snap.ACCESS_ANALYZERS: ("access-analyzer:ListAnalyzers",),
     snap.DRIFT: (),  # the converge engine's read calls; declared by its resource handlers
 }
 # every sweep also confirms which account its credentials act in

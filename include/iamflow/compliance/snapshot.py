@@ -22,10 +22,13 @@ VIRTUAL_MFA_DEVICES = "virtual_mfa_devices"
 KMS_KEYS = "kms_keys"
 SECRETS = "secrets"
 USER_POOLS = "user_pools"
+SERVER_CERTIFICATES = "server_certificates"
+ACCESS_ANALYZERS = "access_analyzers"
 DRIFT = "drift"
 
-IAM_STEPS = (CREDENTIAL_REPORT, AUTHORIZATION_DETAILS, PASSWORD_POLICY, ACCOUNT_SUMMARY, VIRTUAL_MFA_DEVICES)
-REGIONAL_STEPS = (KMS_KEYS, SECRETS, USER_POOLS)
+IAM_STEPS = (CREDENTIAL_REPORT, AUTHORIZATION_DETAILS, PASSWORD_POLICY, ACCOUNT_SUMMARY, VIRTUAL_MFA_DEVICES,
+             SERVER_CERTIFICATES)
+REGIONAL_STEPS = (KMS_KEYS, SECRETS, USER_POOLS, ACCESS_ANALYZERS)
 ALL_STEPS = IAM_STEPS + REGIONAL_STEPS + (DRIFT,)
 
 ROOT_ROW = "<root_account>"
@@ -300,6 +303,11 @@ class Secret:
     tags: dict[str, str] = field(default_factory=dict)
     kms_key_id: str | None = None
     bootstrap: BootstrapPassword | None = None  # set for iamflow's Cognito admin temporary passwords
+    # LastAccessedDate (AWS keeps only the day); None means never accessed, as AWS documents
+    last_accessed: datetime | None = None
+    # the resource policy from GetResourcePolicy (None: the secret has none), or why it could not be read
+    policy: dict[str, Any] | None = None
+    policy_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -314,6 +322,8 @@ class UserPoolClient:
     explicit_auth_flows: tuple[str, ...]
     has_secret: bool
     token_revocation: bool | None
+    # ENABLED hides whether a user exists; LEGACY (AWS's answer when the client never set it) reveals it
+    prevent_user_existence_errors: str = "LEGACY"
 
 
 MFA_TOTP, MFA_SMS, MFA_EMAIL = "TOTP", "SMS", "EMAIL"
@@ -336,8 +346,38 @@ class UserPool:
     deletion_protection: str
     tags: dict[str, str] = field(default_factory=dict)
     clients: list[UserPoolClient] = field(default_factory=list)
+    # AdminCreateUserConfig.AllowAdminCreateUserOnly: False (AWS's default) lets anyone sign up
+    admin_create_user_only: bool = False
+    # UserPoolAddOns.AdvancedSecurityMode (threat protection): OFF, AUDIT or ENFORCED; absent means OFF
+    advanced_security_mode: str = "OFF"
     errors: dict[str, str] = field(default_factory=dict)
     mfa_factors: tuple[str, ...] = ()  # MFA_TOTP, MFA_SMS, MFA_EMAIL: the factors the pool has enabled
+
+
+@dataclass(frozen=True)
+class ServerCertificate:
+    """An IAM server certificate's metadata from ``ListServerCertificates`` (never its body or key)."""
+
+    name: str
+    arn: str
+    path: str
+    expiration: datetime | None
+    uploaded: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AccessAnalyzer:
+    """An IAM Access Analyzer analyzer of the region: type ACCOUNT/ORGANIZATION (external access) or *_UNUSED_ACCESS."""
+
+    name: str
+    arn: str
+    type: str
+    status: str  # ACTIVE, CREATING, DISABLED or FAILED
+
+    @property
+    def external_access(self) -> bool:
+        """Whether the analyzer reports external access (the CIS control); unused-access analyzers do not."""
+        return self.type in ("ACCOUNT", "ORGANIZATION")
 
 
 @dataclass(frozen=True)
@@ -370,6 +410,8 @@ class Snapshot:
     kms_keys: list[KmsKey] | None = None
     secrets: list[Secret] | None = None
     user_pools: list[UserPool] | None = None
+    server_certificates: list[ServerCertificate] | None = None
+    access_analyzers: list[AccessAnalyzer] | None = None
     drift: list[DriftItem] | None = None
     errors: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -403,5 +445,7 @@ _STEP_FIELDS = {
     KMS_KEYS: "kms_keys",
     SECRETS: "secrets",
     USER_POOLS: "user_pools",
+    SERVER_CERTIFICATES: "server_certificates",
+    ACCESS_ANALYZERS: "access_analyzers",
     DRIFT: "drift",
 }

@@ -158,6 +158,7 @@ def test_iam_calls_do_not_grow_with_the_number_of_users(now) -> None:
     assert iam_ops <= {
         "iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:GetAccountAuthorizationDetails",
         "iam:GetAccountPasswordPolicy", "iam:GetAccountSummary", "iam:ListVirtualMFADevices", "iam:ListAccessKeys",
+        "iam:ListServerCertificates",
     }
     assert large_sweep["iam:ListAccessKeys"] == 3
 

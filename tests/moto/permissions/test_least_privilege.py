@@ -56,7 +56,8 @@ CTX = RunContext(account_id=ACCOUNT, partition="aws", region=REGION)
 PRINCIPAL = "iamflow-under-test"
 # playbooks that another playbook's resources must exist for (applied first, by an administrator)
 PREREQUISITES = {"myapp-secrets": ("myapp-kms",)}
-_SERVICE_PREFIX = {"cognito-idp": "cognito-idp", "secretsmanager": "secretsmanager"}
+# boto3 client names whose IAM action prefix differs (accessanalyzer is "access-analyzer" in IAM)
+_SERVICE_PREFIX = {"cognito-idp": "cognito-idp", "secretsmanager": "secretsmanager", "accessanalyzer": "access-analyzer"}
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
@@ -331,6 +332,16 @@ def apply_once(doc: dict[str, Any], names: tuple[str, ...], mode: str = "create"
     return finish(clients, out)
 
 
+# ERROR findings that come from what the embedded AWS does not implement, not from a missing permission
+MOTO_GAPS = {"accessanalyzer_enabled": "ListAnalyzers: 404: Not yet implemented"}
+# actions the embedded AWS answers "not implemented" before any authorization: removing them denies nothing
+MOTO_UNIMPLEMENTED = {"access-analyzer:ListAnalyzers": "ListAnalyzers answers 404 Not yet implemented"}
+
+
+def _moto_gap(check_id: str, message: str) -> bool:
+    return check_id in MOTO_GAPS and MOTO_GAPS[check_id] in message
+
+
 def sweep_as(docs: list[dict[str, Any]]) -> list[Outcome]:
     """Sweep one account once per document, each as its own principal; the account holds the playbooks' resources.
 
@@ -367,7 +378,8 @@ def sweep_as(docs: list[dict[str, Any]]) -> list[Outcome]:
             with enable_iam_authentication(), moto_resource_wildcard():
                 findings = sweep_account(clients, None, config, None, now, drift_provider=drift,
                                          sleep=lambda _s: None)
-            out.failures = [f"{f.check_id}: {f.message}" for f in findings if f.status == "ERROR"]
+            out.failures = [f"{f.check_id}: {f.message}" for f in findings
+                            if f.status == "ERROR" and not _moto_gap(f.check_id, f.message)]
             outcomes.append(finish(clients, out))
     return outcomes
 
@@ -524,6 +536,8 @@ def sweep_removals() -> dict[str, Outcome]:
 @pytest.mark.parametrize(("role", "action"), _removal_cases())
 def test_removing_an_action_fails_with_access_denied(role: str, action: str) -> None:
     scenario = _first_scenario_using(role, action)
+    if action in MOTO_UNIMPLEMENTED:
+        pytest.skip(f"the embedded AWS does not implement it, so cannot deny it: {MOTO_UNIMPLEMENTED[action]}")
     if scenario is None and action in AWS_ONLY:
         pytest.skip(f"AWS-only requirement moto does not evaluate: {AWS_ONLY[action]}")
     if scenario is None:

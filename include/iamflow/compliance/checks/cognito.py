@@ -1,4 +1,4 @@
-"""Cognito user pools (MFA, password policy, deletion protection) and their app clients (tokens, auth flows).
+"""Cognito user pools (MFA, password policy, sign-up, threat protection, deletion protection) and their app clients.
 
 MFA is judged from ``GetUserPoolMfaConfig``, the setting sign-in follows (the converge engine
 reads it too); ``DescribeUserPool``'s ``MfaConfiguration`` can lag behind a
@@ -14,7 +14,7 @@ from datetime import datetime
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import Result, errored, failed, passed
 from iamflow.compliance.registry import ResourceScope, check
-from iamflow.compliance.snapshot import MFA_SMS, USER_POOLS, Snapshot, UserPool
+from iamflow.compliance.snapshot import MFA_SMS, USER_POOLS, Snapshot, UserPool, UserPoolClient
 
 _POOL: ResourceScope = {"needs": (USER_POOLS,), "service": "cognito-idp", "resource_type": "AwsCognitoUserPool"}
 _CLIENT: ResourceScope = {"needs": (USER_POOLS,), "service": "cognito-idp", "resource_type": "AwsCognitoUserPoolClient"}
@@ -263,4 +263,105 @@ def cognito_user_pool_client_user_password_auth_disabled(
                 yield failed(pool.arn, f"App client {client.name} of pool {pool.name} allows {', '.join(flows)}.", **fields)
             else:
                 yield passed(pool.arn, f"App client {client.name} of pool {pool.name} does not allow password auth.",
+                             **fields)
+
+
+@check(
+    title="User pools do not allow self-registration",
+    severity="medium",
+    description="AdminCreateUserConfig.AllowAdminCreateUserOnly is true, so only administrators create users "
+    "(false, AWS's default, lets anyone who knows an app client id call SignUp and obtain tokens).",
+    remediation="Set AdminCreateUserConfig.AllowAdminCreateUserOnly to true (UpdateUserPool), or, if sign-up is "
+    "intended, make sure a signed-up user gets no privilege (identity pool roles, groups) until vetted.",
+    **_POOL,
+)
+def cognito_user_pool_self_registration_disabled(
+    snapshot: Snapshot, config: ComplianceConfig, now: datetime
+) -> Iterator[Result]:
+    """FAIL per pool that lets users sign themselves up."""
+    yield from _unreadable(snapshot)
+    for pool in _pools(snapshot):
+        if pool.admin_create_user_only:
+            yield passed(pool.arn, f"User pool {pool.name} lets only administrators create users.", **_fields(pool))
+        else:
+            yield failed(pool.arn, f"User pool {pool.name} allows self-registration (AllowAdminCreateUserOnly is "
+                         "false).", **_fields(pool))
+
+
+@check(
+    title="User pools enforce threat protection (advanced security)",
+    severity="medium",
+    description="UserPoolAddOns.AdvancedSecurityMode is ENFORCED: compromised-credential and adaptive "
+    "authentication responses are applied. AUDIT only logs risks, and OFF (or no add-on) does nothing.",
+    remediation="Set UserPoolAddOns.AdvancedSecurityMode to ENFORCED (UpdateUserPool; requires the Plus feature "
+    "plan), after reviewing the risks AUDIT mode reported.",
+    **_POOL,
+)
+def cognito_user_pool_advanced_security_enabled(
+    snapshot: Snapshot, config: ComplianceConfig, now: datetime
+) -> Iterator[Result]:
+    """FAIL per pool whose advanced security is OFF or AUDIT."""
+    yield from _unreadable(snapshot)
+    for pool in _pools(snapshot):
+        mode = pool.advanced_security_mode
+        if mode == "ENFORCED":
+            yield passed(pool.arn, f"User pool {pool.name} enforces advanced security.", mode=mode, **_fields(pool))
+        elif mode == "AUDIT":
+            yield failed(pool.arn, f"User pool {pool.name} runs advanced security in AUDIT mode only (not enforced).",
+                         mode=mode, **_fields(pool))
+        else:
+            yield failed(pool.arn, f"User pool {pool.name} has advanced security {mode}.", mode=mode, **_fields(pool))
+
+
+def _client_fields(pool: UserPool, client: UserPoolClient) -> dict[str, object]:
+    return {"resource_id": client.client_id, "tags": pool.tags, "pool_id": pool.pool_id, "client_name": client.name}
+
+
+@check(
+    title="App clients do not reveal whether a user exists",
+    severity="medium",
+    description="Each app client's PreventUserExistenceErrors is ENABLED, so sign-in, confirmation and password "
+    "recovery answer the same way for unknown users. LEGACY (also AWS's answer when the client never set it) "
+    "returns UserNotFoundException, which lets anyone enumerate user names.",
+    remediation="Set PreventUserExistenceErrors to ENABLED (UpdateUserPoolClient).",
+    **_CLIENT,
+)
+def cognito_user_pool_client_prevent_user_existence_errors(
+    snapshot: Snapshot, config: ComplianceConfig, now: datetime
+) -> Iterator[Result]:
+    """FAIL per client whose errors reveal user existence."""
+    yield from _unreadable(snapshot, clients=True)
+    for pool in _pools(snapshot, clients=True):
+        for client in pool.clients:
+            setting = client.prevent_user_existence_errors
+            fields = {**_client_fields(pool, client), "prevent_user_existence_errors": setting}
+            if setting == "ENABLED":
+                yield passed(pool.arn, f"App client {client.name} of pool {pool.name} does not reveal whether a user "
+                             "exists.", **fields)
+            else:
+                yield failed(pool.arn, f"App client {client.name} of pool {pool.name} reveals whether a user exists "
+                             f"(PreventUserExistenceErrors {setting}).", **fields)
+
+
+@check(
+    title="App clients allow refresh token revocation",
+    severity="medium",
+    description="Each app client has EnableTokenRevocation true, so RevokeToken and GlobalSignOut invalidate its "
+    "refresh tokens. Clients created before AWS introduced the setting, which report no value, fail.",
+    remediation="Set EnableTokenRevocation to true (UpdateUserPoolClient).",
+    **_CLIENT,
+)
+def cognito_user_pool_client_token_revocation_enabled(
+    snapshot: Snapshot, config: ComplianceConfig, now: datetime
+) -> Iterator[Result]:
+    """FAIL per client without token revocation."""
+    yield from _unreadable(snapshot, clients=True)
+    for pool in _pools(snapshot, clients=True):
+        for client in pool.clients:
+            fields = {**_client_fields(pool, client), "token_revocation": client.token_revocation}
+            if client.token_revocation:
+                yield passed(pool.arn, f"App client {client.name} of pool {pool.name} has token revocation enabled.",
+                             **fields)
+            else:
+                yield failed(pool.arn, f"App client {client.name} of pool {pool.name} has token revocation disabled.",
                              **fields)

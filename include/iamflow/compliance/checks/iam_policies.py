@@ -1,5 +1,8 @@
 """IAM policies and what they grant (CIS 1.15 to 1.17), from ``GetAccountAuthorizationDetails``.
 
+Who holds AdministratorAccess or SecurityAudit is read from the attachments there too: a group's
+members come from each user's GroupList, so no check here makes a per-user or per-group call.
+
 "Administrator" and "full access to a service" use the same helpers as the converge lint
 (``iamflow.policy.lint``), so the sweep and the playbook validation agree.
 """
@@ -15,6 +18,7 @@ from iamflow.compliance.findings import Result, errored, failed, passed
 from iamflow.compliance.registry import CheckScope, check
 from iamflow.compliance.snapshot import (
     AUTHORIZATION_DETAILS,
+    CREDENTIAL_REPORT,
     AuthorizationDetails,
     ManagedPolicy,
     Principal,
@@ -24,6 +28,7 @@ from iamflow.policy.lint import grants_admin, grants_full_service
 
 ADMIN_POLICY = ":iam::aws:policy/AdministratorAccess"
 SUPPORT_POLICY = ":iam::aws:policy/AWSSupportAccess"
+SECURITY_AUDIT_POLICY = ":iam::aws:policy/SecurityAudit"
 _NEEDS: CheckScope = {"needs": (AUTHORIZATION_DETAILS,), "service": "iam"}
 _NARROW = ("Replace the policy with one that names the actions and resources the principals need "
            "(start from IAM Access Analyzer's generated policy), then detach and delete the broad one.")
@@ -271,3 +276,89 @@ def iam_policy_attached_only_to_group_or_roles(
                          resource_id=user.name, tags=user.tags, attached_policies=attached, inline_policies=inline)
         else:
             yield passed(user.arn, f"User {user.name} has no policy of its own.", resource_id=user.name, tags=user.tags)
+
+
+@check(
+    title="Users have no inline policies",
+    severity="low",
+    cis=("1.15",),
+    description="No IAM user has an inline policy (CIS 1.15's audit lists each user's inline policies and "
+    "expects none). Directly attached managed policies are iam_policy_attached_only_to_group_or_roles' concern.",
+    remediation="Move the inline policy's statements to a managed policy attached to a group the user joins "
+    "(or a role the user assumes), then DeleteUserPolicy.",
+    resource_type="AwsIamUser",
+    **_NEEDS,
+)
+def iam_user_with_inline_policy(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per user with at least one inline policy."""
+    for user in _auth(snapshot).users:
+        inline = sorted(user.inline_policies)
+        if inline:
+            yield failed(user.arn, f"User {user.name} has inline polic{'ies' if len(inline) > 1 else 'y'} "
+                         f"{', '.join(inline)}.", resource_id=user.name, tags=user.tags, inline_policies=inline)
+        else:
+            yield passed(user.arn, f"User {user.name} has no inline policy.", resource_id=user.name, tags=user.tags,
+                         inline_policies=[])
+
+
+@check(
+    title="Members of administrator groups have MFA",
+    severity="high",
+    description="Every user in a group with the AWS-managed AdministratorAccess policy attached has an active "
+    "MFA device (credential report mfa_active). Membership comes from the authorization details' GroupList, "
+    "so no per-group call is made. A group without AdministratorAccess, or without members, passes.",
+    remediation="Assign an MFA device to each listed user, or remove them from the group; better, grant "
+    "administration through a role whose trust policy requires aws:MultiFactorAuthPresent.",
+    needs=(AUTHORIZATION_DETAILS, CREDENTIAL_REPORT),
+    service="iam",
+    resource_type="AwsIamGroup",
+)
+def iam_administrator_access_with_mfa(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per AdministratorAccess group with a member lacking MFA; ERROR when a member is not in the report."""
+    assert snapshot.credential_report is not None
+    auth = _auth(snapshot)
+    mfa = {row.user: row.mfa_active for row in snapshot.credential_report.users}
+    members: dict[str, list[str]] = {}
+    for user in auth.users:
+        for group_name in user.groups:
+            members.setdefault(group_name, []).append(user.name)
+    for group in auth.groups:
+        fields = {"resource_id": group.name, "tags": group.tags}
+        if not group.has_attached(ADMIN_POLICY):
+            yield passed(group.arn, f"Group {group.name} does not grant AdministratorAccess.", **fields)
+            continue
+        names = sorted(members.get(group.name, []))
+        without = [n for n in names if mfa.get(n) is False]
+        unknown = [n for n in names if n not in mfa]
+        if without:
+            yield failed(group.arn, f"Group {group.name} grants AdministratorAccess to user(s) without MFA: "
+                         f"{', '.join(without)}.", users_without_mfa=without, **fields)
+        elif unknown:
+            yield errored(group.arn, f"Group {group.name} grants AdministratorAccess to user(s) missing from the "
+                          f"credential report ({', '.join(unknown)}), so their MFA is unknown.", **fields)
+        elif names:
+            yield passed(group.arn, f"Group {group.name} grants AdministratorAccess only to users with MFA.",
+                         users_without_mfa=[], **fields)
+        else:
+            yield passed(group.arn, f"Group {group.name} grants AdministratorAccess but has no members.",
+                         users_without_mfa=[], **fields)
+
+
+@check(
+    title="A role exists for security audits",
+    severity="low",
+    description="At least one role has the AWS-managed SecurityAudit policy attached, so that auditors and "
+    "tools read the account through a role rather than user credentials.",
+    remediation="Create a role your auditors (or their tooling account) can assume and attach SecurityAudit to it.",
+    resource_type="AwsAccount",
+    **_NEEDS,
+)
+def iam_securityaudit_role_created(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL when no role has SecurityAudit attached."""
+    roles = sorted(r.name for r in _auth(snapshot).roles if r.has_attached(SECURITY_AUDIT_POLICY))
+    if roles:
+        yield passed(snapshot.root_arn, f"Role(s) {', '.join(roles)} have SecurityAudit attached.",
+                     resource_id=snapshot.account_id, security_audit_roles=roles)
+    else:
+        yield failed(snapshot.root_arn, f"No role in account {snapshot.account_id} has SecurityAudit attached.",
+                     resource_id=snapshot.account_id, security_audit_roles=[])

@@ -1,4 +1,4 @@
-"""IAM users and their credentials, from the credential report (CIS 1.10 to 1.14).
+"""IAM users and their credentials, from the credential report (CIS 1.10 to 1.14) and the virtual MFA device list.
 
 The two access-key checks (rotation, CIS 1.14, and unused keys, CIS 1.12) also judge the root
 user's keys: the report's ``<root_account>`` row carries the same ``access_key_N_*`` columns, and
@@ -26,7 +26,13 @@ from iamflow.compliance.checks._common import (
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import Result, errored, failed, passed
 from iamflow.compliance.registry import check
-from iamflow.compliance.snapshot import CREDENTIAL_REPORT, AccessKeyColumns, CredentialRow, Snapshot
+from iamflow.compliance.snapshot import (
+    CREDENTIAL_REPORT,
+    VIRTUAL_MFA_DEVICES,
+    AccessKeyColumns,
+    CredentialRow,
+    Snapshot,
+)
 
 
 @dataclass(frozen=True)
@@ -279,3 +285,35 @@ def iam_user_no_setup_initial_access_key(snapshot: Snapshot, config: ComplianceC
                 "and has never been used.", resource_id=row.user, tags=tags,
                 created_with_user=bool(setup_gap), **key_fields(key.slot, key.last_rotated),
             )
+
+
+@check(
+    title="Users with MFA use a hardware device",
+    severity="medium",
+    description="Each IAM user has MFA (credential report mfa_active) and no virtual MFA device assigned "
+    "(ListVirtualMFADevices, one paginated call for the account). FIDO security keys and hardware TOTP "
+    "tokens are not virtual devices. A user without any MFA fails too, as in Prowler.",
+    remediation="Assign the user a FIDO security key or hardware TOTP token (IAM > Users > Security credentials "
+    "> Assign MFA device), then deactivate the virtual device.",
+    needs=(CREDENTIAL_REPORT, VIRTUAL_MFA_DEVICES),
+    service="iam",
+    resource_type="AwsIamUser",
+)
+def iam_user_hardware_mfa_enabled(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per user without MFA or with a virtual MFA device."""
+    assert snapshot.virtual_mfa_devices is not None
+    virtual: dict[str, list[str]] = {}
+    for device in snapshot.virtual_mfa_devices:
+        if device.user_arn:
+            virtual.setdefault(device.user_arn, []).append(device.serial_number)
+    for row, tags in _users(snapshot):
+        serials = sorted(virtual.get(row.arn, []))
+        if serials:
+            yield failed(row.arn, f"User {row.user} uses virtual MFA device {serials[0]}, not a hardware one.",
+                         resource_id=row.user, tags=tags, virtual_mfa_devices=serials)
+        elif row.mfa_active:
+            yield passed(row.arn, f"User {row.user} uses a hardware MFA device.", resource_id=row.user, tags=tags,
+                         virtual_mfa_devices=[])
+        else:
+            yield failed(row.arn, f"User {row.user} has no MFA device at all.", resource_id=row.user, tags=tags,
+                         virtual_mfa_devices=[])

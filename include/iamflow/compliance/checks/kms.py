@@ -1,4 +1,4 @@
-"""KMS customer-managed keys: rotation (CIS 3.6), rotation period, pending deletion, public key policies."""
+"""KMS customer-managed keys: rotation (CIS 3.6), rotation period, use, pending deletion, public key policies."""
 
 from __future__ import annotations
 
@@ -144,3 +144,26 @@ def kms_key_not_publicly_accessible(snapshot: Snapshot, config: ComplianceConfig
             yield failed(key.arn, f"KMS key {key.key_id} allows any principal in {', '.join(public)}.", **_fields(key))
         else:
             yield passed(key.arn, f"KMS key {key.key_id}'s policy names its principals.", **_fields(key))
+
+
+@check(
+    title="Customer-managed KMS keys are in use",
+    severity="low",
+    description="Every customer-managed key is Enabled. A Disabled key (or one left PendingImport or "
+    "Unavailable) is not being used and still costs money and review; a key PendingDeletion passes, since "
+    "its removal is already scheduled (kms_cmk_not_deleted_unintentionally watches that side).",
+    remediation="Re-enable the key if something should use it; otherwise ScheduleKeyDeletion after checking "
+    "that no data is still encrypted under it.",
+    **_KEY,
+)
+def kms_cmk_are_used(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per customer-managed key that is neither enabled nor scheduled for deletion."""
+    yield from _undescribed(snapshot)
+    for key in _keys(snapshot):
+        if key.state == "Enabled":
+            yield passed(key.arn, f"KMS key {key.key_id} is enabled.", **_fields(key))
+        elif key.state == "PendingDeletion":
+            yield passed(key.arn, f"KMS key {key.key_id} is not used and is scheduled for deletion on "
+                         f"{day(key.deletion_date)}.", **_fields(key))
+        else:
+            yield failed(key.arn, f"KMS key {key.key_id} is not used (state {key.state}).", **_fields(key))

@@ -1,4 +1,6 @@
-"""Secrets Manager rotation, from ``ListSecrets`` metadata (no secret value is ever read).
+"""Secrets Manager rotation, use and resource policies, from ``ListSecrets`` and ``GetResourcePolicy``.
+
+No secret value is ever read.
 
 iamflow's own bootstrap secrets. When the converge engine creates a Cognito user pool's bootstrap
 admin, it stores a generated *temporary* password in ``iamflow/cognito/<pool>/<user>``, tagged
@@ -24,12 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from iamflow.compliance.checks._common import age_days, day, iso
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import Result, errored, failed, passed
 from iamflow.compliance.registry import ResourceScope, check
 from iamflow.compliance.snapshot import SECRETS, Secret, Snapshot
+from iamflow.policy.lint import statement_list
 
 _SECRET: ResourceScope = {"needs": (SECRETS,), "service": "secretsmanager", "resource_type": "AwsSecretsManagerSecret"}
 
@@ -164,3 +168,100 @@ def secretsmanager_secret_rotation_overdue(snapshot: Snapshot, config: Complianc
                          overdue_days=late, **_fields(s))
         else:
             yield passed(s.arn, f"Secret {s.name} is next due to rotate {day(s.next_rotation)}.", **_fields(s))
+
+
+@check(
+    title="Secrets not accessed for 90 days are reviewed",
+    severity="medium",
+    description="Each secret was last accessed (LastAccessedDate, kept by AWS to the day) within "
+    "thresholds.secret_unused_days (90) days. AWS omits LastAccessedDate for a secret that was never "
+    "accessed, so such a secret is judged by its creation date: unused once it is older than the threshold.",
+    remediation="Find out whether anything still needs the secret; if not, DeleteSecret (with a recovery window). "
+    "Every stored secret that nobody reads is a credential nobody watches.",
+    **_SECRET,
+)
+def secretsmanager_secret_unused(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per secret not accessed (or never accessed and created) within the threshold."""
+    limit = config.thresholds.secret_unused_days
+    for s in _secrets(snapshot):
+        fields = {**_fields(s), "last_accessed": iso(s.last_accessed)}
+        if s.last_accessed is not None:
+            idle = age_days(s.last_accessed, now)
+            verdict = failed if idle > limit else passed
+            yield verdict(s.arn, f"Secret {s.name} was last accessed {day(s.last_accessed)} ({idle} days ago; limit "
+                          f"{limit}).", idle_days=idle, **fields)
+            continue
+        if s.created is None:
+            yield errored(s.arn, f"Secret {s.name} was never accessed and has no creation date to age it by.", **fields)
+            continue
+        age = age_days(s.created, now)
+        verdict = failed if age > limit else passed
+        yield verdict(s.arn, f"Secret {s.name} has never been accessed; it was created {day(s.created)} ({age} days "
+                      f"ago; limit {limit}).", idle_days=age, **fields)
+
+
+# condition keys that confine a statement to known principals, accounts, organizations or networks
+_CONFINING_KEYS = frozenset({
+    "aws:principalaccount", "aws:principalarn", "aws:principalorgid", "aws:principalorgpaths", "aws:userid",
+    "aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid", "aws:sourceorgpaths", "aws:sourcevpc",
+    "aws:sourcevpce", "aws:resourceaccount",
+})
+_CONFINING_OPERATORS = frozenset({"stringequals", "stringlike", "arnequals", "arnlike", "stringequalsignorecase"})
+
+
+def _values(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _everyone(statement: dict[str, Any]) -> bool:
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    return isinstance(principal, dict) and "*" in _values(principal.get("AWS"))
+
+
+def _confined(condition: Any) -> bool:
+    if not isinstance(condition, dict):
+        return False
+    for operator, block in condition.items():
+        if str(operator).lower() not in _CONFINING_OPERATORS or not isinstance(block, dict):
+            continue
+        for key, values in block.items():
+            named = [v for v in _values(values) if isinstance(v, str) and v.strip("*")]
+            if str(key).lower() in _CONFINING_KEYS and named and len(named) == len(_values(values)):
+                return True
+    return False
+
+
+def public_statements(policy: dict[str, Any]) -> list[str]:
+    """Sids (or positions) of Allow statements open to any principal without a confining condition."""
+    found = []
+    for i, s in enumerate(statement_list(policy)):
+        if str(s.get("Effect", "")) == "Allow" and _everyone(s) and not _confined(s.get("Condition")):
+            found.append(str(s.get("Sid") or f"Statement[{i}]"))
+    return found
+
+
+@check(
+    title="Secret resource policies do not allow everyone",
+    severity="high",
+    description="No Allow statement of a secret's resource policy names Principal '*' (or AWS '*') without a "
+    "condition confining it to given accounts, principals, organizations or VPC endpoints (aws:PrincipalAccount, "
+    "aws:PrincipalOrgID, aws:SourceVpce, ...). Secrets without a resource policy pass.",
+    remediation="Replace the '*' principal with the roles or accounts that need the secret, or add an "
+    "aws:PrincipalOrgID / aws:PrincipalAccount condition; keep BlockPublicPolicy on PutResourcePolicy.",
+    **_SECRET,
+)
+def secretsmanager_not_publicly_accessible(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
+    """FAIL per secret whose resource policy lets anyone in."""
+    for s in _secrets(snapshot):
+        if s.policy_error:
+            yield errored(s.arn, f"Secret {s.name}: resource policy unknown ({s.policy_error}).", **_fields(s))
+        elif s.policy is None:
+            yield passed(s.arn, f"Secret {s.name} has no resource policy.", **_fields(s))
+        elif public := public_statements(s.policy):
+            yield failed(s.arn, f"Secret {s.name}'s resource policy allows any principal in {', '.join(public)}.",
+                         public_statements=public, **_fields(s))
+        else:
+            yield passed(s.arn, f"Secret {s.name}'s resource policy names its principals.", public_statements=[],
+                         **_fields(s))
