@@ -2,8 +2,10 @@
 
 Files go to ``<out>/<run id>/`` and the set is then copied to ``<out>/latest/``. The HTML report
 compares with the previous run found in ``<out>`` (new and resolved failures) and lists expired
-suppressions. Every string passes :func:`~iamflow.compliance.findings.redact` on the way out; the
-HTML escapes it, and a CSV cell that a spreadsheet would run as a formula gets a leading ``'``.
+suppressions. Findings are redacted once, when they are made (see :mod:`iamflow.compliance.findings`);
+the expired suppressions, which are not findings, are redacted here. The HTML escapes every
+string, and a CSV cell that a spreadsheet would run as a formula gets a leading ``'``. JSON is
+written compactly, one dump per file, with ``orjson``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import html
-import json
 import os
 import shutil
 from collections import Counter, defaultdict
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from iamflow import __version__
 from iamflow.compliance.findings import CONTRACT_FIELDS, ERROR, FAIL, SEVERITIES, STATUSES, Finding
@@ -92,7 +95,7 @@ def write_reports(
     run_dir = out / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     ordered = sort_findings(findings)
-    rows = [redact(f.to_dict()) for f in ordered]
+    rows = [f.to_dict() for f in ordered]  # already redacted: a Finding redacts its values when made
     expired = [redact(dict(e)) for e in expired_suppressions]
     previous = _previous_run(out, run_id, generated_at)
     diff = _diff(rows, previous[1] if previous else None)
@@ -104,7 +107,7 @@ def write_reports(
     paths = ReportPaths(run_id, run_dir, out / LATEST)
     paths.files[FINDINGS_JSON] = _write_json(run_dir / FINDINGS_JSON, rows)
     paths.files[FINDINGS_CSV] = _write_csv(run_dir / FINDINGS_CSV, rows)
-    paths.files[FINDINGS_OCSF] = _write_json(run_dir / FINDINGS_OCSF, [redact(to_ocsf(f, generated_at)) for f in ordered])
+    paths.files[FINDINGS_OCSF] = _write_json(run_dir / FINDINGS_OCSF, [to_ocsf(f, generated_at) for f in ordered])
     paths.files[SUMMARY_JSON] = _write_json(run_dir / SUMMARY_JSON, summary)
     (run_dir / REPORT_HTML).write_text(render_html(rows, summary), encoding="utf-8")
     paths.files[REPORT_HTML] = run_dir / REPORT_HTML
@@ -112,8 +115,17 @@ def write_reports(
     return paths
 
 
+# datetimes and other non-JSON values are written as str() gives them, as json.dumps(default=str) did
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+
+
+def dumps(data: Any, *, sort_keys: bool = False) -> bytes:
+    """Compact JSON bytes (UTF-8) of a report value."""
+    return orjson.dumps(data, default=str, option=_ORJSON_OPTIONS | (orjson.OPT_SORT_KEYS if sort_keys else 0))
+
+
 def _write_json(path: Path, data: Any) -> Path:
-    path.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
+    path.write_bytes(dumps(data))
     return path
 
 
@@ -152,7 +164,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
                 "muted_expires": muted.get("expires") or "",
                 "uid": r.get("uid", ""),
                 "title": r.get("title", ""),
-                "extra": json.dumps(extra, sort_keys=True, default=str) if extra else "",
+                "extra": dumps(extra, sort_keys=True).decode().rstrip("\n") if extra else "",
             }.items()})
     return path
 
@@ -185,14 +197,14 @@ def _previous_run(out: Path, run_id: str, generated_at: datetime) -> tuple[str, 
             continue
         when = datetime.fromtimestamp(findings_file.stat().st_mtime, UTC)
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            when = datetime.fromisoformat(json.loads((child / SUMMARY_JSON).read_text())["generated_at"])
+            when = datetime.fromisoformat(orjson.loads((child / SUMMARY_JSON).read_bytes())["generated_at"])
         if when <= generated_at:
             candidates.append((when, child.name, findings_file))
     if not candidates:
         return None
     _when, name, findings_file = max(candidates)
     try:
-        return name, json.loads(findings_file.read_text())
+        return name, orjson.loads(findings_file.read_bytes())
     except (OSError, ValueError):
         return None
 
@@ -404,7 +416,8 @@ def render_html(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
           _e(x.get("reason")), _e(x.get("expires")), str(x.get("would_mute", 0))] for x in expired],
         numeric_from=6,
     ) if expired else '<p class="muted">No suppression has expired.</p>'
-    new_rows = [r for r in rows if r["uid"] in set(summary["new_failures"])]
+    new_uids = set(summary["new_failures"])
+    new_rows = [r for r in rows if r["uid"] in new_uids]
     if summary["compared_with_previous"]:
         changes = (f"<h3>New failures ({len(new_rows)})</h3>" + _finding_list(new_rows, "None.")
                    + f"<h3>Resolved ({len(summary['resolved_failures'])})</h3>"
