@@ -17,7 +17,8 @@ their report writing: ``iamflow sweep`` and Prowler 5.46 (``prowler aws``, restr
 virtualenv, ``.bench/prowler-venv``, made on first use (it is never a dependency of iamflow).
 
 Usage: python bench/sweep.py [--sizes 100,1000,10000] [--json FILE] [--over-http | --against-prowler]
-(``BENCH_PROFILE=FILE`` runs the ``iamflow sweep`` process under cProfile, writing FILE.)
+(``BENCH_PROFILE=FILE`` runs the ``iamflow sweep`` process under cProfile, writing FILE;
+``BENCH_IAMFLOW_INCLUDE=DIR`` sweeps with the iamflow package found in DIR, e.g. another commit's.)
 """
 
 from __future__ import annotations
@@ -182,12 +183,15 @@ def prowler_bin() -> Path:
     return exe
 
 
-def prowler_checks() -> list[str]:
-    """iamflow's check ids that are Prowler's names (IAM, KMS, Secrets Manager, Cognito); iamflow-only ones left out."""
+def prowler_checks(exe: Path) -> tuple[list[str], list[str]]:
+    """iamflow's IAM, KMS, Secrets Manager and Cognito check ids that Prowler also has (and those it has not)."""
     from iamflow.compliance.registry import all_checks
 
     services = ("iam_", "kms_", "secretsmanager_", "cognito_", "accessanalyzer_")
-    return sorted(c.id for c in all_checks() if c.id.startswith(services))
+    ours = sorted(c.id for c in all_checks() if c.id.startswith(services))
+    listed = subprocess.run([str(exe), "aws", "--list-checks-json"], capture_output=True, text=True, check=True)
+    theirs = set(json.loads(listed.stdout[listed.stdout.index("{"):])["aws"])
+    return [c for c in ours if c in theirs], [c for c in ours if c not in theirs]
 
 
 def _free_port() -> int:
@@ -213,7 +217,7 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
 
     from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # a line per request, a traceback per unimplemented call
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -224,7 +228,7 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
         t = time.perf_counter()
         seed(n, datetime.now(UTC))
         out["seed_s"] = round(time.perf_counter() - t, 2)
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "include"), "IAMFLOW_PLAYBOOKS_DIR": str(work / "no-playbooks")}
+        env = {**os.environ, "PYTHONPATH": os.environ.get("BENCH_IAMFLOW_INCLUDE", str(ROOT / "include")), "IAMFLOW_PLAYBOOKS_DIR": str(work / "no-playbooks")}
         (work / "no-playbooks").mkdir(exist_ok=True)
         reports = work / f"iamflow-{n}"
         profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
@@ -241,9 +245,10 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
         else:
             out["iamflow_error"] = _tail(work / f"iamflow-{n}.log")
         if prowler:
-            checks = prowler_checks()
+            exe = prowler_bin()
+            checks, out["iamflow_only_checks"] = prowler_checks(exe)
             out["prowler_checks"] = len(checks)
-            cmd = [str(prowler_bin()), "aws", "--checks", *checks, "--output-formats", "json-ocsf",
+            cmd = [str(exe), "aws", "--checks", *checks, "--output-formats", "json-ocsf",
                    "--output-directory", str(work / f"prowler-{n}"), "--region", "us-east-1", "--no-banner",
                    "--ignore-exit-code-3"]
             penv = {k: v for k, v in env.items() if k != "PYTHONPATH"}
@@ -273,6 +278,8 @@ def main_side_by_side(sizes: list[int], prowler: bool, json_file: str | None) ->
                   f"{r.get('iamflow_iam_calls')} IAM")
             if "iamflow_error" in r:
                 print(f"iamflow failed:\n{r['iamflow_error']}")
+            if prowler and r.get("iamflow_only_checks"):
+                print(f"checks Prowler has not, left out of its run: {', '.join(r['iamflow_only_checks'])}")
             if prowler and "ratio" in r:
                 print(f"prowler aws ({r['prowler_checks']} checks) {r['prowler_s']} s, {r['prowler_findings']} "
                       f"findings: iamflow is {r['ratio']}x faster")
