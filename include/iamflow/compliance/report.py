@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import html
 import os
 import shutil
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,23 @@ class ReportPaths:
         return str(self.run_dir)
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a sweep builds its (acyclic) findings and report rows.
+
+    Tens of thousands of small dicts would otherwise trigger a full collection again and again,
+    each one walking every live object: about half the time of writing a 10 000-user report.
+    Reference counting still frees everything; the collector is restored as it was on exit.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def new_run_id(now: datetime) -> str:
     """A run id that sorts by time: ``20250102T030405Z``."""
     return now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -91,7 +110,14 @@ def write_reports(
     run_id = run_id or new_run_id(generated_at)
     if not run_id or "/" in run_id or run_id in (LATEST, ".", ".."):
         raise ValueError(f"invalid run id {run_id!r}")
-    out = Path(out_dir)
+    with gc_paused():
+        return _write_reports(findings, Path(out_dir), run_id, generated_at, expired_suppressions, accounts,
+                              call_counts, dag_run_id)
+
+
+def _write_reports(findings: Iterable[Finding], out: Path, run_id: str, generated_at: datetime,
+                   expired_suppressions: Iterable[ExpiredSuppression], accounts: Iterable[str],
+                   call_counts: dict[str, dict[str, int]] | None, dag_run_id: str | None) -> ReportPaths:
     run_dir = out / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     ordered = sort_findings(findings)
@@ -107,7 +133,8 @@ def write_reports(
     paths = ReportPaths(run_id, run_dir, out / LATEST)
     paths.files[FINDINGS_JSON] = _write_json(run_dir / FINDINGS_JSON, rows)
     paths.files[FINDINGS_CSV] = _write_csv(run_dir / FINDINGS_CSV, rows)
-    paths.files[FINDINGS_OCSF] = _write_json(run_dir / FINDINGS_OCSF, [to_ocsf(f, generated_at) for f in ordered])
+    metadata: dict[str, dict[str, Any]] = {}
+    paths.files[FINDINGS_OCSF] = _write_json(run_dir / FINDINGS_OCSF, [to_ocsf(f, generated_at, _metadata=metadata) for f in ordered])
     paths.files[SUMMARY_JSON] = _write_json(run_dir / SUMMARY_JSON, summary)
     (run_dir / REPORT_HTML).write_text(render_html(rows, summary), encoding="utf-8")
     paths.files[REPORT_HTML] = run_dir / REPORT_HTML
@@ -143,29 +170,37 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
+_CSV_FIXED = frozenset(_CSV_COLUMNS) | {"tags", "muted_by"}
+_CSV_PLAIN = tuple(k for k in CONTRACT_FIELDS if k != "compliance")
+
+
+def _csv_row(r: dict[str, Any]) -> list[Any]:
+    """One finding's CSV cells, in the order of ``_CSV_COLUMNS``."""
+    muted = r.get("muted_by") or {}
+    extra = {k: v for k, v in r.items() if k not in _CSV_FIXED}
+    if r.get("tags"):
+        extra["tags"] = r["tags"]
+    cells = [r.get(k, "") for k in _CSV_PLAIN]
+    cells += [
+        "; ".join(f"{fw} {','.join(ids)}" for fw, ids in (r.get("compliance") or {}).items()),
+        r.get("resource_id", ""),
+        r.get("resource_type", ""),
+        r.get("access_key_id") or "",
+        muted.get("owner", ""),
+        muted.get("reason", ""),
+        muted.get("expires") or "",
+        r.get("uid", ""),
+        r.get("title", ""),
+        dumps(extra, sort_keys=True).decode().rstrip("\n") if extra else "",
+    ]
+    return [csv_cell(c) for c in cells]
+
+
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
-    fixed = set(_CSV_COLUMNS) | {"tags", "muted_by"}
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=_CSV_COLUMNS)
-        writer.writeheader()
-        for r in rows:
-            muted = r.get("muted_by") or {}
-            extra = {k: v for k, v in r.items() if k not in fixed}
-            if r.get("tags"):
-                extra["tags"] = r["tags"]
-            writer.writerow({k: csv_cell(v) for k, v in {
-                **{k: r.get(k, "") for k in CONTRACT_FIELDS if k != "compliance"},
-                "compliance": "; ".join(f"{fw} {','.join(ids)}" for fw, ids in (r.get("compliance") or {}).items()),
-                "resource_id": r.get("resource_id", ""),
-                "resource_type": r.get("resource_type", ""),
-                "access_key_id": r.get("access_key_id") or "",
-                "muted_owner": muted.get("owner", ""),
-                "muted_reason": muted.get("reason", ""),
-                "muted_expires": muted.get("expires") or "",
-                "uid": r.get("uid", ""),
-                "title": r.get("title", ""),
-                "extra": dumps(extra, sort_keys=True).decode().rstrip("\n") if extra else "",
-            }.items()})
+        writer = csv.writer(fh)
+        writer.writerow(_CSV_COLUMNS)
+        writer.writerows(_csv_row(r) for r in rows)
     return path
 
 
@@ -286,19 +321,26 @@ def _control_key(key: str) -> tuple[Any, ...]:
 # --- OCSF ---------------------------------------------------------------------------------------
 
 
-def to_ocsf(f: Finding, generated_at: datetime) -> dict[str, Any]:
-    """One finding as an OCSF 1.x Detection Finding (class_uid 2004)."""
+_OCSF_PRODUCT = {"name": "iamflow", "vendor_name": "iamflow", "version": __version__}
+
+
+def to_ocsf(f: Finding, generated_at: datetime, *, _metadata: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One finding as an OCSF 1.x Detection Finding (class_uid 2004).
+
+    :param _metadata: a cache of the per-check ``metadata`` objects, shared by the findings of one file.
+    """
     severity_id, severity = _OCSF_SEVERITY[f.severity]
     millis = int(generated_at.timestamp() * 1000)
+    when = generated_at.isoformat()
     suppressed = f.status == "MUTED"
     partition = f.resource_arn.split(":")[1] if f.resource_arn.startswith("arn:") else "aws"
+    metadata = _metadata.get(f.check_id) if _metadata is not None else None
+    if metadata is None:
+        metadata = {"version": OCSF_VERSION, "product": _OCSF_PRODUCT, "event_code": f.check_id, "profiles": ["cloud"]}
+        if _metadata is not None:
+            _metadata[f.check_id] = metadata
     return {
-        "metadata": {
-            "version": OCSF_VERSION,
-            "product": {"name": "iamflow", "vendor_name": "iamflow", "version": __version__},
-            "event_code": f.check_id,
-            "profiles": ["cloud"],
-        },
+        "metadata": metadata,
         "category_uid": 2,
         "category_name": "Findings",
         "class_uid": 2004,
@@ -308,7 +350,7 @@ def to_ocsf(f: Finding, generated_at: datetime) -> dict[str, Any]:
         "type_uid": 200401,
         "type_name": "Detection Finding: Create",
         "time": millis,
-        "time_dt": generated_at.isoformat(),
+        "time_dt": when,
         "severity_id": severity_id,
         "severity": severity,
         "status_id": 3 if suppressed else 1,
@@ -322,7 +364,7 @@ def to_ocsf(f: Finding, generated_at: datetime) -> dict[str, Any]:
             "desc": f.message,
             "types": [f"{fw} {c}" for fw, ids in f.compliance.items() for c in ids] or ["iamflow"],
             "created_time": millis,
-            "created_time_dt": generated_at.isoformat(),
+            "created_time_dt": when,
         },
         "cloud": {
             "provider": "AWS",
@@ -378,8 +420,15 @@ _JS = """
 """
 
 
+@lru_cache(maxsize=16384)
+def _escape(text: str) -> str:
+    return html.escape(text)
+
+
 def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+    """HTML-escaped text; check ids, statuses, regions and remediations repeat, so short texts are cached."""
+    text = "" if value is None else str(value)
+    return _escape(text) if len(text) < 4096 else html.escape(text)
 
 
 def _table(headers: list[str], body: list[list[str]], numeric_from: int = 1) -> str:
