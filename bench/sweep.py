@@ -211,6 +211,18 @@ def _tail(path: Path, lines: int = 8) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+# the floor: the two IAM reads whose size grows with the users, made with plain boto3 in a process of their own
+FLOOR = """
+import boto3, time
+iam = boto3.client("iam")
+t = time.perf_counter()
+for _ in iam.get_paginator("get_account_authorization_details").paginate(PaginationConfig={"PageSize": 1000}):
+    pass
+iam.generate_credential_report(); iam.generate_credential_report(); iam.get_credential_report()
+print(round(time.perf_counter() - t, 2))
+"""
+
+
 def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
     """Seed a moto server with an account of n users; time ``iamflow sweep`` and ``prowler aws`` against it."""
     import logging
@@ -235,6 +247,8 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
         iamflow = [sys.executable, *profile, "-m", "iamflow.cli", "sweep", "--out", str(reports), "--run-id", "bench",
                    "--region", "us-east-1"]
         out["iamflow_s"], out["iamflow_rc"] = _timed(iamflow, env, work / f"iamflow-{n}.log")
+        floor = subprocess.run([sys.executable, "-c", FLOOR], env=env, capture_output=True, text=True)
+        out["boto3_floor_s"] = float(floor.stdout.strip() or "nan")
         summary_file = reports / "bench" / "summary.json"
         if summary_file.exists():
             summary = json.loads(summary_file.read_text())
@@ -276,6 +290,7 @@ def main_side_by_side(sizes: list[int], prowler: bool, json_file: str | None) ->
             print(f"seed {r['seed_s']} s | iamflow sweep {r['iamflow_s']} s (exit {r['iamflow_rc']}), "
                   f"{r.get('iamflow_findings')} findings, {r.get('iamflow_calls')} API calls of which "
                   f"{r.get('iamflow_iam_calls')} IAM")
+            print(f"plain boto3, GetAccountAuthorizationDetails and the credential report alone: {r['boto3_floor_s']} s")
             if "iamflow_error" in r:
                 print(f"iamflow failed:\n{r['iamflow_error']}")
             if prowler and r.get("iamflow_only_checks"):
@@ -287,11 +302,11 @@ def main_side_by_side(sizes: list[int], prowler: bool, json_file: str | None) ->
                 print(f"prowler aws did not complete against the moto server (exit {r['prowler_rc']}), "
                       f"so no ratio is given; its output ends:\n{r['prowler_error']}")
     if prowler:
-        print("\n| users | iamflow s | IAM calls | prowler s | ratio |\n|---:|---:|---:|---:|---:|")
+        print("\n| users | iamflow s | IAM calls | boto3 floor s | prowler s | ratio |\n|---:|---:|---:|---:|---:|---:|")
     else:
-        print("\n| users | iamflow s | IAM calls |\n|---:|---:|---:|")
+        print("\n| users | iamflow s | IAM calls | boto3 floor s |\n|---:|---:|---:|---:|")
     for r in results:
-        row = f"| {r['users']} | {r['iamflow_s']} | {r.get('iamflow_iam_calls')} |"
+        row = f"| {r['users']} | {r['iamflow_s']} | {r.get('iamflow_iam_calls')} | {r['boto3_floor_s']} |"
         if prowler:
             row += f" {r.get('prowler_s', '-')} | {r.get('ratio', '-')} |"
         print(row)
