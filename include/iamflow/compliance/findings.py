@@ -36,7 +36,7 @@ CONTRACT_FIELDS = (
     "remediation",
     "compliance",
 )
-# the string fields of a finding redacted on construction (compliance holds framework and control ids only)
+# the string fields of a finding redacted on construction
 _TEXT_FIELDS = ("check_id", "account_id", "region", "resource_arn", "message", "remediation", "title", "resource_id",
                 "resource_type")
 
@@ -131,6 +131,8 @@ class Finding:
             object.__setattr__(self, "extra", redact(self.extra))
         if self.muted_by:
             object.__setattr__(self, "muted_by", redact(self.muted_by))
+        if any(len(c) >= 40 for ids in self.compliance.values() for c in ids):  # control ids: short, as a rule
+            object.__setattr__(self, "compliance", redact(self.compliance))
 
     @property
     def uid(self) -> str:

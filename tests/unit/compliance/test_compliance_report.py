@@ -156,6 +156,8 @@ def _leaks(finding: Finding) -> bool:
                  id="resource-id"),
     pytest.param(lambda: Finding("c", FAIL, "high", ACCOUNT, "global", ROOT_ARN, "m", f"set it to {FAKE_SECRET}", {},
                                  title=FAKE_SECRET, tags={"k": FAKE_SECRET}), id="remediation-title-tags"),
+    pytest.param(lambda: Finding("c", FAIL, "high", ACCOUNT, "global", ROOT_ARN, "m", "fix", {"X": [FAKE_SECRET]}),
+                 id="compliance"),
     pytest.param(lambda: f("c", PASS).with_status(MUTED, muted_by={"reason": f"see {FAKE_SECRET}"}), id="muted-by"),
     pytest.param(lambda: Finding.from_dict({**f("c", FAIL).to_dict(), "message": FAKE_SECRET, "x": FAKE_SECRET}),
                  id="from-dict"),
