@@ -193,7 +193,7 @@ def _csv_row(r: dict[str, Any]) -> list[Any]:
         r.get("title", ""),
         dumps(extra, sort_keys=True).decode().rstrip("\n") if extra else "",
     ]
-    return [csv_cell(c) for c in cells]
+    return [("'" + c) if isinstance(c, str) and c.startswith(_FORMULA_STARTS) else c for c in cells]  # csv_cell, inlined
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
