@@ -10,7 +10,15 @@ Prints figures, asserts nothing about time.
 The credential report's polling wait is not slept (moto completes a report on the second
 GenerateCredentialReport; AWS takes seconds): the number of polls is printed instead.
 
-Usage: python bench/sweep.py [--sizes 100,1000,10000] [--json FILE]
+With ``--against-prowler`` the account is served over HTTP by a moto server in this process
+instead, and two whole processes run against it one after the other, timed by wall clock with
+their report writing: ``iamflow sweep`` and Prowler 5.46 (``prowler aws``, restricted with
+``--checks`` to the checks iamflow also has, JSON-OCSF output). Prowler lives in its own
+virtualenv, ``.bench/prowler-venv``, made on first use (it is never a dependency of iamflow).
+
+Usage: python bench/sweep.py [--sizes 100,1000,10000] [--json FILE] [--over-http | --against-prowler]
+(``BENCH_PROFILE=FILE`` runs the ``iamflow sweep`` process under cProfile, writing FILE;
+``BENCH_IAMFLOW_INCLUDE=DIR`` sweeps with the iamflow package found in DIR, e.g. another commit's.)
 """
 
 from __future__ import annotations
@@ -18,10 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 # never reach a real account, whatever the shell has configured
@@ -154,12 +166,168 @@ def iam_calls(calls: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in calls.items() if k.startswith("iam:")}
 
 
+# --- side by side with Prowler, over HTTP -------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+PROWLER_VERSION = "5.46.*"
+PROWLER_VENV = ROOT / ".bench" / "prowler-venv"
+
+
+def prowler_bin() -> Path:
+    """The prowler executable of the benchmark's own virtualenv, made (once) when missing."""
+    exe = PROWLER_VENV / "bin" / "prowler"
+    if not exe.exists():
+        print(f"creating {PROWLER_VENV} with prowler=={PROWLER_VERSION} (once)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(PROWLER_VENV)], check=True)
+        subprocess.run([str(PROWLER_VENV / "bin" / "pip"), "install", "-q", f"prowler=={PROWLER_VERSION}"], check=True)
+    return exe
+
+
+def prowler_checks(exe: Path) -> tuple[list[str], list[str]]:
+    """iamflow's IAM, KMS, Secrets Manager and Cognito check ids that Prowler also has (and those it has not)."""
+    from iamflow.compliance.registry import all_checks
+
+    services = ("iam_", "kms_", "secretsmanager_", "cognito_", "accessanalyzer_")
+    ours = sorted(c.id for c in all_checks() if c.id.startswith(services))
+    listed = subprocess.run([str(exe), "aws", "--list-checks-json"], capture_output=True, text=True, check=True)
+    theirs = set(json.loads(listed.stdout[listed.stdout.index("{"):])["aws"])
+    return [c for c in ours if c in theirs], [c for c in ours if c not in theirs]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _timed(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, int]:
+    t = time.perf_counter()
+    with log.open("w") as fh:
+        rc = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+    return round(time.perf_counter() - t, 2), rc
+
+
+def _tail(path: Path, lines: int = 8) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+# the floor: the two IAM reads whose size grows with the users, made with plain boto3 in a process of their own
+FLOOR = """
+import boto3, time
+iam = boto3.client("iam")
+t = time.perf_counter()
+for _ in iam.get_paginator("get_account_authorization_details").paginate(PaginationConfig={"PageSize": 1000}):
+    pass
+iam.generate_credential_report(); iam.generate_credential_report(); iam.get_credential_report()
+print(round(time.perf_counter() - t, 2))
+"""
+
+
+def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
+    """Seed a moto server with an account of n users; time ``iamflow sweep`` and ``prowler aws`` against it."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # a line per request, a traceback per unimplemented call
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    out: dict[str, Any] = {"users": n}
+    try:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        t = time.perf_counter()
+        seed(n, datetime.now(UTC))
+        out["seed_s"] = round(time.perf_counter() - t, 2)
+        env = {**os.environ, "PYTHONPATH": os.environ.get("BENCH_IAMFLOW_INCLUDE", str(ROOT / "include")), "IAMFLOW_PLAYBOOKS_DIR": str(work / "no-playbooks")}
+        (work / "no-playbooks").mkdir(exist_ok=True)
+        reports = work / f"iamflow-{n}"
+        profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
+        iamflow = [sys.executable, *profile, "-m", "iamflow.cli", "sweep", "--out", str(reports), "--run-id", "bench",
+                   "--region", "us-east-1"]
+        out["iamflow_s"], out["iamflow_rc"] = _timed(iamflow, env, work / f"iamflow-{n}.log")
+        floor = subprocess.run([sys.executable, "-c", FLOOR], env=env, capture_output=True, text=True)
+        out["boto3_floor_s"] = float(floor.stdout.strip() or "nan")
+        summary_file = reports / "bench" / "summary.json"
+        if summary_file.exists():
+            summary = json.loads(summary_file.read_text())
+            calls = next(iter(summary["api_calls"].values()), {})
+            out["iamflow_calls"] = sum(calls.values())
+            out["iamflow_iam_calls"] = sum(iam_calls(calls).values())
+            out["iamflow_findings"] = sum(summary["totals"].values())
+        else:
+            out["iamflow_error"] = _tail(work / f"iamflow-{n}.log")
+        if prowler:
+            exe = prowler_bin()
+            checks, out["iamflow_only_checks"] = prowler_checks(exe)
+            out["prowler_checks"] = len(checks)
+            cmd = [str(exe), "aws", "--checks", *checks, "--output-formats", "json-ocsf",
+                   "--output-directory", str(work / f"prowler-{n}"), "--region", "us-east-1", "--no-banner",
+                   "--ignore-exit-code-3"]
+            penv = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+            out["prowler_s"], out["prowler_rc"] = _timed(cmd, penv, work / f"prowler-{n}.log")
+            ocsf = sorted((work / f"prowler-{n}").glob("*.ocsf.json"))
+            if out["prowler_rc"] == 0 and ocsf:
+                out["prowler_findings"] = len(json.loads(ocsf[-1].read_text() or "[]"))
+                out["ratio"] = round(out["prowler_s"] / out["iamflow_s"], 1)
+            else:
+                out["prowler_error"] = _tail(work / f"prowler-{n}.log")
+    finally:
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        server.stop()
+    return out
+
+
+def main_side_by_side(sizes: list[int], prowler: bool, json_file: str | None) -> int:
+    """Print the side-by-side figures per size; exit 1 when a process failed."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="iamflow-bench-") as tmp:
+        for n in sizes:
+            print(f"\n== {n} users, over HTTP ==", flush=True)
+            r = side_by_side(n, prowler=prowler, work=Path(tmp))
+            results.append(r)
+            print(f"seed {r['seed_s']} s | iamflow sweep {r['iamflow_s']} s (exit {r['iamflow_rc']}), "
+                  f"{r.get('iamflow_findings')} findings, {r.get('iamflow_calls')} API calls of which "
+                  f"{r.get('iamflow_iam_calls')} IAM")
+            print(f"plain boto3, GetAccountAuthorizationDetails and the credential report alone: {r['boto3_floor_s']} s")
+            if "iamflow_error" in r:
+                print(f"iamflow failed:\n{r['iamflow_error']}")
+            if prowler and r.get("iamflow_only_checks"):
+                print(f"checks Prowler has not, left out of its run: {', '.join(r['iamflow_only_checks'])}")
+            if prowler and "ratio" in r:
+                print(f"prowler aws ({r['prowler_checks']} checks) {r['prowler_s']} s, {r['prowler_findings']} "
+                      f"findings: iamflow is {r['ratio']}x faster")
+            elif prowler:
+                print(f"prowler aws did not complete against the moto server (exit {r['prowler_rc']}), "
+                      f"so no ratio is given; its output ends:\n{r['prowler_error']}")
+    if prowler:
+        print("\n| users | iamflow s | IAM calls | boto3 floor s | prowler s | ratio |\n|---:|---:|---:|---:|---:|---:|")
+    else:
+        print("\n| users | iamflow s | IAM calls | boto3 floor s |\n|---:|---:|---:|---:|")
+    for r in results:
+        row = f"| {r['users']} | {r['iamflow_s']} | {r.get('iamflow_iam_calls')} | {r['boto3_floor_s']} |"
+        if prowler:
+            row += f" {r.get('prowler_s', '-')} | {r.get('ratio', '-')} |"
+        print(row)
+    if json_file:
+        Path(json_file).write_text(json.dumps(results, indent=1))
+    failed = any(r["iamflow_rc"] not in (0, 2) or (prowler and "ratio" not in r) for r in results)
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000", help="comma-separated user counts")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--over-http", action="store_true",
+                        help="serve the account with a moto server and time `iamflow sweep` as a whole process")
+    parser.add_argument("--against-prowler", action="store_true",
+                        help="like --over-http, and time Prowler 5.46 against the same server (implies --over-http)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.over_http or args.against_prowler:
+        return main_side_by_side(sizes, args.against_prowler, args.json)
     results = []
     for n in sizes:
         print(f"\n== {n} users ==", flush=True)

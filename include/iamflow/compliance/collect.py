@@ -6,16 +6,20 @@ documents, boundaries) from ``GetAccountAuthorizationDetails``. KMS, Secrets Man
 calls grow with the number of keys, secrets and pools, never with users.
 
 Each step runs in its own ``try``: a failure is recorded in ``Snapshot.errors`` and the checks
-that need the step report ``ERROR``; the other steps still run.
+that need the step report ``ERROR``; the other steps still run. The steps are independent (each
+writes its own part of the snapshot), so they run side by side in a bounded thread pool, and the
+per-key KMS reads in another: boto3 clients are thread-safe once made, and ``AwsClients`` makes
+them one at a time. Errors are stored in step order, whatever order the steps finish in.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -63,6 +67,8 @@ if TYPE_CHECKING:
 
 DriftProvider = Callable[["AwsClients", Snapshot], Iterable[DriftItem]]
 Sleep = Callable[[float], None]
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 # GenerateCredentialReport answers these while another generation runs or too many were asked for
 REPORT_BUSY = frozenset({"ReportInProgress", "LimitExceeded", "LimitExceededException", "Throttling", "ThrottlingException"})
@@ -93,6 +99,8 @@ class CollectOptions:
     report_timeout_seconds: float = 300.0
     report_poll_seconds: float = 1.0
     report_poll_max_seconds: float = 16.0
+    # collection steps run side by side, and the per-key reads of KMS, at most this many at a time
+    workers: int = 8
 
 
 def collect_account(
@@ -136,10 +144,12 @@ def collect_account(
             snapshot.errors[step] = f"the credentials act in account {ctx.account_id}, not {account_id}"
         return snapshot
     collector = _Collector(clients, snapshot, now, opts, sleep)
-    for step in wanted:
-        if step == DRIFT and drift_provider is None:
-            snapshot.skipped[DRIFT] = "no drift provider is configured (the converge engine supplies it)"
-            continue
+    if DRIFT in wanted and drift_provider is None:
+        snapshot.skipped[DRIFT] = "no drift provider is configured (the converge engine supplies it)"
+        wanted.remove(DRIFT)
+
+    def run(step: str) -> str | None:
+        """Run one step; return its error, if any (stored by the caller, in step order)."""
         try:
             if step == DRIFT:
                 assert drift_provider is not None
@@ -147,8 +157,22 @@ def collect_account(
             else:
                 collector.run(step)
         except Exception as exc:
-            snapshot.errors[step] = describe_error(exc)
+            return describe_error(exc)
+        return None
+
+    errors = _map(run, wanted, opts.workers)
+    for step, error in zip(wanted, errors, strict=True):
+        if error is not None:
+            snapshot.errors[step] = error
     return snapshot
+
+
+def _map(func: Callable[[_T], _R], items: list[_T], workers: int) -> list[_R]:
+    """``[func(i) for i in items]``, at most ``workers`` at a time, results in the order of ``items``."""
+    if workers <= 1 or len(items) <= 1:
+        return [func(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="iamflow-collect") as pool:
+        return list(pool.map(func, items))
 
 
 class _Collector:
@@ -310,11 +334,12 @@ class _Collector:
             for a in page.get("Aliases", []):
                 if a.get("TargetKeyId"):
                     aliases.setdefault(a["TargetKeyId"], []).append(a["AliasName"])
-        keys: list[KmsKey] = []
-        for page in kms.get_paginator("list_keys").paginate():
-            for k in page.get("Keys", []):
-                keys.append(self._kms_key(kms, k["KeyId"], k.get("KeyArn", ""), aliases.get(k["KeyId"], [])))
-        self.snapshot.kms_keys = keys
+        listed = [k for page in kms.get_paginator("list_keys").paginate() for k in page.get("Keys", [])]
+
+        def one(k: dict[str, Any]) -> KmsKey:
+            return self._kms_key(kms, k["KeyId"], k.get("KeyArn", ""), aliases.get(k["KeyId"], []))
+
+        self.snapshot.kms_keys = _map(one, listed, self.opts.workers)  # up to four reads a key: side by side
 
     def _kms_key(self, kms: Any, key_id: str, arn: str, aliases: list[str]) -> KmsKey:
         try:

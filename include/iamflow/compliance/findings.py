@@ -3,13 +3,21 @@
 A check function yields :class:`Result` objects (status, resource, message, extra fields); the
 registry adds the check's metadata (ID, severity, CIS controls, remediation) and turns them into
 :class:`Finding` objects. ``Finding.to_dict`` is the ``findings.json`` contract (DESIGN.md).
+
+Redaction happens once, where a value enters a finding: constructing a :class:`Finding` (also
+through ``with_status``, ``dataclasses.replace`` and ``from_dict``) passes every string field,
+tag, extra value and mute note through :func:`~iamflow.secrets.hygiene.redact`, so no secret
+value can reach a report, an XCom or a log through a finding, and the writers need not redact.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
+
+from iamflow.secrets.hygiene import redact, redact_text
 
 PASS, FAIL, ERROR, MUTED = "PASS", "FAIL", "ERROR", "MUTED"
 STATUSES = (PASS, FAIL, ERROR, MUTED)
@@ -28,6 +36,20 @@ CONTRACT_FIELDS = (
     "remediation",
     "compliance",
 )
+# the string fields of a finding redacted on construction
+_TEXT_FIELDS = ("check_id", "account_id", "region", "resource_arn", "message", "remediation", "title", "resource_id",
+                "resource_type")
+
+# titles and remediations repeat in every finding of a check: redact each distinct text once
+_redact_cached = lru_cache(maxsize=4096)(redact_text)
+
+
+def _clean_text(value: str) -> str:
+    if len(value) < 40:  # too short to hold a secret access key: redact_text returns it unchanged
+        return value
+    return _redact_cached(value) if len(value) < 2000 else redact_text(value)
+
+
 # further fixed fields every finding carries; extra fields may not reuse any of these names
 FIXED_FIELDS = CONTRACT_FIELDS + ("uid", "title", "resource_id", "resource_type", "tags", "muted_by")
 
@@ -95,6 +117,22 @@ class Finding:
             raise ValueError(f"status must be one of {STATUSES}, not {self.status!r}")
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")
+        self._redact()
+
+    def _redact(self) -> None:
+        """Redact every value of this finding in place (the one redaction between a check and a report)."""
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, _clean_text(value))
+        if self.tags:
+            object.__setattr__(self, "tags", redact(self.tags))
+        if self.extra:
+            object.__setattr__(self, "extra", redact(self.extra))
+        if self.muted_by:
+            object.__setattr__(self, "muted_by", redact(self.muted_by))
+        if any(len(c) >= 40 for ids in self.compliance.values() for c in ids):  # control ids: short, as a rule
+            object.__setattr__(self, "compliance", redact(self.compliance))
 
     @property
     def uid(self) -> str:

@@ -30,7 +30,7 @@ from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import ERROR, FAIL, GLOBAL_REGION, Finding
 from iamflow.compliance.mutelist import ExpiredSuppression, Mutelist
 from iamflow.compliance.registry import Check, enabled_checks, evaluate, steps_for
-from iamflow.compliance.report import ReportPaths, write_reports
+from iamflow.compliance.report import ReportPaths, gc_paused, write_reports
 from iamflow.compliance.snapshot import ALL_STEPS, Snapshot
 from iamflow.compliance.targets import DEFAULT_SESSION_NAME, Target, TargetResolutionError, clients_for_target
 from iamflow.settings import report_dir
@@ -49,6 +49,12 @@ def sweep_account(
     sleep: Sleep | None = None,
 ) -> list[Finding]:
     """Sweep one account (regional services in the clients' region): findings muted per the mutelist, keys named."""
+    with gc_paused():  # the snapshot and the findings are many small acyclic objects
+        return _sweep_account(clients, account_id, config, mutelist, now, drift_provider=drift_provider, sleep=sleep)
+
+
+def _sweep_account(clients: AwsClients, account_id: str | None, config: ComplianceConfig, mutelist: Mutelist | None,
+                   now: datetime, *, drift_provider: DriftProvider | None, sleep: Sleep | None) -> list[Finding]:
     checks = enabled_checks(config)
     snapshot = collect_account(
         clients,

@@ -171,9 +171,13 @@ def _looks_secret(run: str) -> bool:
     return any(c.isupper() for c in run) and any(c.islower() for c in run) and any(c.isdigit() for c in run)
 
 
+# any run of 40 such characters: without one, no token of the text can hold a secret access key
+_ANY_RUN = re.compile(r"[A-Za-z0-9/+]{40}")
+
+
 def redact_text(text: str) -> str:
     """Replace anything shaped like a secret access key with ``<redacted>`` (ARNs are left alone)."""
-    if len(text) < 40:
+    if len(text) < 40 or not _ANY_RUN.search(text):
         return text
     pieces: list[str] = []
     for token in re.split(r"(\s+)", text):

@@ -23,6 +23,7 @@ from iamflow.compliance.collect import CollectOptions, collect_account
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import ERROR, FAIL, MUTED, PASS, Finding
 from iamflow.compliance.mutelist import Mutelist
+from iamflow.compliance.registry import enabled_checks, evaluate, steps_for
 from iamflow.compliance.report import REPORT_FILES
 from iamflow.compliance.snapshot import DriftItem
 from iamflow.compliance.sweep import report_dir, run_sweep, sweep_account
@@ -446,3 +447,33 @@ def test_a_secret_with_the_bootstrap_name_but_not_the_tag_is_an_ordinary_secret(
     verdicts = _rotation_verdicts(clients, now + timedelta(days=200))
     assert {f.status for f in verdicts.values()} == {FAIL}
     assert not any(f.extra.get("iamflow_bootstrap") for f in verdicts.values())
+def test_steps_run_side_by_side_yet_errors_and_keys_keep_their_order(clients, seed, now) -> None:
+    seed.iam.create_user(UserName="alice")
+    key_ids = [seed.kms.create_key(Description=f"k{i}")["KeyMetadata"]["KeyId"] for i in range(12)]
+    throttle_first(clients.client("iam"), 100, operation="GetAccountAuthorizationDetails", code="AccessDenied")
+    throttle_first(clients.client("secretsmanager"), 100, operation="ListSecrets", code="AccessDeniedException")
+    throttle_first(clients.client("iam"), 100, operation="GetAccountSummary", code="AccessDenied")
+    throttle_first(clients.client("kms"), 1, operation="DescribeKey", code="AccessDeniedException")
+    parallel = collect_account(clients, now=now, sleep=Sleeps(), options=CollectOptions(workers=8))
+    # the steps' errors in step order, as one after another would store them
+    assert list(parallel.errors) == ["authorization_details", "account_summary", "secrets"]
+    assert all("AccessDenied" in e for e in parallel.errors.values())
+    # keys in ListKeys order; the one refused DescribeKey stays on its key, the others are read
+    assert [k.key_id for k in parallel.kms_keys] == key_ids
+    assert sum(bool(k.errors) for k in parallel.kms_keys) == 1
+    assert all(k.state == "Enabled" for k in parallel.kms_keys if not k.errors)
+    serial = collect_account(clients, now=now, sleep=Sleeps(), options=CollectOptions(workers=1))
+    assert list(serial.errors) == ["authorization_details", "account_summary", "secrets"]
+    assert [k.key_id for k in serial.kms_keys] == key_ids
+
+
+def test_sweep_findings_are_the_same_whatever_the_number_of_workers(clients, seed, now) -> None:
+    for i in range(5):
+        seed.iam.create_user(UserName=f"u{i}")
+        seed.kms.create_key()
+        seed.secrets.create_secret(Name=f"s{i}", SecretString="x")
+    config = ComplianceConfig.load()
+    checks = enabled_checks(config)
+    runs = [evaluate(checks, collect_account(clients, now=now, steps=steps_for(checks), sleep=Sleeps(),
+                                             options=CollectOptions(workers=w)), config, now) for w in (1, 8)]
+    assert [f.to_dict() for f in runs[0]] == [f.to_dict() for f in runs[1]]

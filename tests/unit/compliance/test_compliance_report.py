@@ -144,6 +144,39 @@ def test_no_secret_value_reaches_any_file(tmp_path: Path) -> None:
     assert "<redacted>" in (tmp_path / "r" / "findings.json").read_text()
 
 
+def _leaks(finding: Finding) -> bool:
+    return FAKE_SECRET in json.dumps(finding.to_dict()) or FAKE_SECRET in repr(finding)
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda: f("c", FAIL, "alice").with_status(FAIL, message=f"found {FAKE_SECRET}"), id="message"),
+    pytest.param(lambda: f("c", FAIL, "alice", note={"deep": [f"key={FAKE_SECRET}"]}), id="nested-extra"),
+    pytest.param(lambda: f("c", FAIL, "alice", note=(FAKE_SECRET,)), id="extra-tuple"),
+    pytest.param(lambda: Finding("c", FAIL, "high", ACCOUNT, "global", ROOT_ARN, "m", "fix", {}, resource_id=FAKE_SECRET),
+                 id="resource-id"),
+    pytest.param(lambda: Finding("c", FAIL, "high", ACCOUNT, "global", ROOT_ARN, "m", f"set it to {FAKE_SECRET}", {},
+                                 title=FAKE_SECRET, tags={"k": FAKE_SECRET}), id="remediation-title-tags"),
+    pytest.param(lambda: Finding("c", FAIL, "high", ACCOUNT, "global", ROOT_ARN, "m", "fix", {"X": [FAKE_SECRET]}),
+                 id="compliance"),
+    pytest.param(lambda: f("c", PASS).with_status(MUTED, muted_by={"reason": f"see {FAKE_SECRET}"}), id="muted-by"),
+    pytest.param(lambda: Finding.from_dict({**f("c", FAIL).to_dict(), "message": FAKE_SECRET, "x": FAKE_SECRET}),
+                 id="from-dict"),
+])
+def test_a_finding_redacts_its_values_when_it_is_made(make: object) -> None:
+    finding = make()  # type: ignore[operator]
+    assert not _leaks(finding)
+    assert "<redacted>" in json.dumps(finding.to_dict())
+
+
+def test_reports_redact_no_finding_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import iamflow.compliance.report as report
+
+    calls: list[object] = []
+    monkeypatch.setattr(report, "redact", lambda v: calls.append(v) or v)
+    write_reports(sample() * 50, tmp_path, run_id="r", generated_at=NOW)
+    assert calls == []  # only expired suppressions, which are not findings, pass redact() at report time
+
+
 def test_redaction_spares_arns_and_key_ids() -> None:
     arn = "arn:aws:iam::123456789012:role/some/very/long/path/ThatIsLongerThanFortyCharsX1"
     assert redact_text(f"role {arn} ok") == f"role {arn} ok"
