@@ -455,15 +455,17 @@ def test_steps_run_side_by_side_yet_errors_and_keys_keep_their_order(clients, se
     throttle_first(clients.client("iam"), 100, operation="GetAccountSummary", code="AccessDenied")
     throttle_first(clients.client("kms"), 1, operation="DescribeKey", code="AccessDeniedException")
     parallel = collect_account(clients, now=now, sleep=Sleeps(), options=CollectOptions(workers=8))
-    # the steps' errors in step order, as one after another would store them
-    assert list(parallel.errors) == ["authorization_details", "account_summary", "secrets"]
-    assert all("AccessDenied" in e for e in parallel.errors.values())
+    # the steps' errors in step order, as one after another would store them (moto does not
+    # implement Access Analyzer: that step's error is moto's, not one of the injected refusals)
+    assert [e for e in parallel.errors if e != "access_analyzers"] == ["authorization_details", "account_summary",
+                                                                         "secrets"]
+    assert all("AccessDenied" in e for k, e in parallel.errors.items() if k != "access_analyzers")
     # keys in ListKeys order; the one refused DescribeKey stays on its key, the others are read
     assert [k.key_id for k in parallel.kms_keys] == key_ids
     assert sum(bool(k.errors) for k in parallel.kms_keys) == 1
     assert all(k.state == "Enabled" for k in parallel.kms_keys if not k.errors)
     serial = collect_account(clients, now=now, sleep=Sleeps(), options=CollectOptions(workers=1))
-    assert list(serial.errors) == ["authorization_details", "account_summary", "secrets"]
+    assert list(serial.errors) == list(parallel.errors)
     assert [k.key_id for k in serial.kms_keys] == key_ids
 
 
