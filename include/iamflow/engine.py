@@ -195,12 +195,10 @@ def format_result(result: ResourceResult, *, diff: bool = False) -> str:
     return "\n".join(lines)
 
 
-# how a plan note reports one expect: entry (iamflow.resources.expectations), for the recap's count
-EXPECT_NOTE, EXPECT_HOLDS = "expect: expect.", ") holds: "
-
-
 def format_recap(name: str, results: list[ResourceResult], *, check_mode: bool = False) -> str:
     """The PLAY RECAP: one line per resource and the totals, like Ansible's."""
+    from iamflow.resources.expectations import is_held
+
     title = f"PLAY RECAP [{name}]" + (" (check mode)" if check_mode else "")
     width = max([len(r.resource) for r in results] + [20])
     lines = [title + " " + "*" * max(3, 72 - len(title))]
@@ -209,10 +207,9 @@ def format_recap(name: str, results: list[ResourceResult], *, check_mode: bool =
         counts[r.status] = counts.get(r.status, 0) + 1
         flags = {k: int(r.status == k) for k in (OK, CHANGED, FAILED, SKIPPED)}
         line = f"{r.resource:<{width}} : " + "  ".join(f"{k}={v}" for k, v in flags.items())
-        proven = [n for n in r.notes if n.startswith(EXPECT_NOTE)]
+        proven = [held for held in map(is_held, r.notes) if held is not None]
         if proven:
-            held = sum(1 for n in proven if EXPECT_HOLDS in n)
-            line += f"  expect={held}/{len(proven)}"
+            line += f"  expect={sum(proven)}/{len(proven)}"
         lines.append(line)
     lines.append(f"{'TOTAL':<{width}} : " + "  ".join(f"{k}={v}" for k, v in counts.items()))
     return "\n".join(lines)

@@ -183,17 +183,13 @@ def live_expectations(clients: AwsClients, env: PlanEnv, resource: ResourceBase,
     expect = getattr(resource, "expect", None)
     if expect is None or resource.state != "present" or current is None:
         return ()
-    from iamflow.resources.expectations import check_expectations, policy_subject
+    from iamflow.resources.expectations import policy_expectations
     from iamflow.resources.iam_role import live_expectations as role_expectations
 
     if resource.kind == "iam_role":
         results = role_expectations(clients, resource, env, current)  # type: ignore[arg-type]
     elif resource.kind == "iam_managed_policy":
-        as_boundary = any(getattr(r, "boundary", None) == resource.name for r in env.playbook.resources)
-        subject = policy_subject(f"managed policy {resource.name}", current["document"],  # type: ignore[index]
-                                 account=env.ctx.account_id,
-                                 subject_arn=env.ctx.iam_arn("role", "expectation-subject"), as_boundary=as_boundary)
-        results = check_expectations(expect, subject)
+        results = policy_expectations(expect, resource.name, current["document"], env)  # type: ignore[index]
     else:
         return ()
     return tuple((r.where, r.holds, r.line()) for r in results)

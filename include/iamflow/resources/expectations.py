@@ -23,6 +23,11 @@ _OWN_POLICIES_UNKNOWN = Policy(
 )
 
 
+# how a plan note reports one entry: "expect: expect.denied[0] (...) holds: ..." (the recap counts them)
+NOTE_PREFIX = "expect: "
+HOLDS = "holds"
+
+
 @dataclass(frozen=True)
 class PrincipalPolicies:
     """Everything that decides what a role may do: its policies, boundary, trust and tags."""
@@ -57,7 +62,7 @@ class ExpectationResult:
 
     def line(self) -> str:
         """One line for the plan, the task log and the sweep finding."""
-        verdict = "holds" if self.holds else "DOES NOT HOLD"
+        verdict = HOLDS if self.holds else "DOES NOT HOLD"
         # the summary starts with the decision ("allowed: ...", "denied: ...")
         why = self.evaluation.summary.rstrip(".")
         missing = (f"; the request lacks {', '.join(self.evaluation.missing_context)}"
@@ -99,6 +104,30 @@ def _request(entry: Expectation, who: PrincipalPolicies) -> tuple[Request, Polic
 
 def failures(results: Sequence[ExpectationResult]) -> list[ExpectationResult]:
     return [r for r in results if not r.holds]
+
+
+def record(plan: Any, results: Sequence[ExpectationResult], what: str) -> None:
+    """Note every result on ``plan``; block it when one does not hold (``what``: "role app")."""
+    plan.notes.extend(f"{NOTE_PREFIX}{r.line()}" for r in results)
+    failed = failures(results)
+    if failed:
+        plan.blocked = (f"{len(failed)} of {len(results)} expectations of {what} do not hold as declared; "
+                        "nothing was changed: " + "; ".join(r.line() for r in failed))
+
+
+def is_held(note: str) -> bool | None:
+    """Whether a plan note written by :func:`record` reports an entry that held (None: not such a note)."""
+    if not note.startswith(NOTE_PREFIX + "expect."):
+        return None
+    return f") {HOLDS}: " in note
+
+
+def policy_expectations(expect: Expectations, name: str, document: Mapping[str, Any], env: Any) -> list[ExpectationResult]:
+    """A managed policy's entries answered for ``document`` (declared in a plan, live in a sweep)."""
+    as_boundary = any(getattr(r, "boundary", None) == name for r in env.playbook.resources)
+    subject = policy_subject(f"managed policy {name}", document, account=env.ctx.account_id,
+                             subject_arn=env.ctx.iam_arn("role", "expectation-subject"), as_boundary=as_boundary)
+    return check_expectations(expect, subject)
 
 
 # What a managed policy's own expect: entries are evaluated against: a principal that is granted

@@ -283,16 +283,8 @@ def _plan(res: IamManagedPolicy, current: ManagedPolicyState | None, env: PlanEn
 
 def _prove(plan: Plan, res: IamManagedPolicy, env: PlanEnv) -> None:
     """Evaluate the policy's ``expect:`` entries (see :func:`~iamflow.resources.expectations.policy_subject`)."""
-    from iamflow.resources.expectations import check_expectations, failures, policy_subject
+    from iamflow.resources.expectations import policy_expectations, record
 
     assert res.expect is not None and isinstance(res.document, dict)
-    as_boundary = any(getattr(r, "boundary", None) == res.name for r in env.playbook.resources)
-    subject = policy_subject(f"managed policy {res.name}", desired_document(res.document),
-                             account=env.ctx.account_id, subject_arn=env.ctx.iam_arn("role", "expectation-subject"),
-                             as_boundary=as_boundary)
-    results = check_expectations(res.expect, subject)
-    plan.notes.extend(f"expect: {r.line()}" for r in results)
-    failed = failures(results)
-    if failed:
-        plan.blocked = (f"{len(failed)} of {len(results)} expectations of managed policy {res.name} do not hold as "
-                        "declared; nothing was changed: " + "; ".join(r.line() for r in failed))
+    results = policy_expectations(res.expect, res.name, desired_document(res.document), env)
+    record(plan, results, f"managed policy {res.name}")

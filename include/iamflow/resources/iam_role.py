@@ -314,19 +314,14 @@ def principal_policies(res: IamRole, after: _Effective, env: PlanEnv,
 
 def _prove(plan: Plan, res: IamRole, after: _Effective, env: PlanEnv, facts: RoleFacts | None) -> None:
     """Evaluate every ``expect:`` entry against the role as declared; block the plan when one fails."""
-    from iamflow.resources.expectations import check_expectations, failures
+    from iamflow.resources.expectations import check_expectations, record
 
     assert res.expect is not None
     who = principal_policies(res, after, env, facts["documents"] if facts else {})
     if who.unknown:
         plan.notes.append("expect: these policies could not be read, so they count as granting nothing: "
                           + ", ".join(who.unknown))
-    results = check_expectations(res.expect, who)
-    plan.notes.extend(f"expect: {r.line()}" for r in results)
-    failed = failures(results)
-    if failed:
-        plan.blocked = (f"{len(failed)} of {len(results)} expectations of role {res.name} do not hold as declared; "
-                        "nothing was changed: " + "; ".join(r.line() for r in failed))
+    record(plan, check_expectations(res.expect, who), f"role {res.name}")
 
 
 def _desired(res: IamRole, env: PlanEnv) -> DesiredRole:
