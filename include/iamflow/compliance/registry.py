@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from iamflow.compliance.snapshot import Snapshot
 
 CIS = "CIS-3.0"
+CIS5 = "CIS-5.0"  # CIS AWS Foundations Benchmark v5.0.0
+FSBP = "FSBP"  # AWS Security Hub, Foundational Security Best Practices: control ids (IAM.1, KMS.4, ...)
+FRAMEWORKS = (CIS, CIS5, FSBP)
 
 # the IAM permissions each collection step needs (the sweep role's least-privilege policy is their union)
 STEP_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -81,6 +84,8 @@ class Check:
     title: str
     severity: str
     cis: tuple[str, ...]
+    cis5: tuple[str, ...]
+    fsbp: tuple[str, ...]
     description: str
     remediation: str
     needs: tuple[str, ...]
@@ -97,8 +102,9 @@ class Check:
 
     @property
     def compliance(self) -> dict[str, list[str]]:
-        """The compliance mapping written into each finding."""
-        return {CIS: list(self.cis)} if self.cis else {}
+        """The compliance mapping written into each finding: each framework the check maps to, and its ids."""
+        mapping = {CIS: self.cis, CIS5: self.cis5, FSBP: self.fsbp}
+        return {framework: list(ids) for framework, ids in mapping.items() if ids}
 
     @property
     def permissions(self) -> tuple[str, ...]:
@@ -172,9 +178,15 @@ def check(
     service: str,
     resource_type: str,
     cis: Iterable[str] = (),
+    cis5: Iterable[str] = (),
+    fsbp: Iterable[str] = (),
     permissions: Iterable[str] = (),
 ) -> Callable[[CheckFunction], Check]:
-    """Register the decorated function as a check whose ID is the function's name."""
+    """Register the decorated function as a check whose ID is the function's name.
+
+    ``cis`` and ``cis5`` are the CIS AWS Foundations Benchmark v3.0 and v5.0 recommendation numbers
+    the check covers, ``fsbp`` the Security Hub FSBP control ids.
+    """
 
     def register(func: CheckFunction) -> Check:
         check_id = func.__name__
@@ -191,6 +203,8 @@ def check(
             title=title,
             severity=severity,
             cis=tuple(cis),
+            cis5=tuple(cis5),
+            fsbp=tuple(fsbp),
             description=description,
             remediation=remediation,
             needs=steps,
