@@ -110,7 +110,7 @@ def test_the_seeded_problems_are_failures_with_the_contract_fields(run: tuple[Da
                and f["resource_id"] == "demo-bob")
     assert bob["resource_arn"] == f"arn:aws:iam::{account}:user/iamflow-demo/demo-bob"
     assert bob["severity"] in ("critical", "high", "medium", "low", "informational")
-    assert bob["compliance"] == {"CIS-3.0": ["1.10"]}
+    assert bob["compliance"] == {"CIS-3.0": ["1.10"], "CIS-5.0": ["1.9"], "FSBP": ["IAM.5"]}
     carol = next(f for f in findings if f["check_id"] == "iam_rotate_access_key_90_days" and f["status"] == "FAIL")
     assert carol["access_key_id"] and carol["access_key_id"] in carol["message"]
     alice = {f["status"] for f in findings if f["resource_id"] == "demo-alice"
