@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from iamflow.compliance.config import POSTURE_ACTIONS, PostureSettings
@@ -120,3 +121,39 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     else:
         lines.append("  no previous run to compare with: every FAIL is new")
     return "\n".join(lines)
+
+
+def load_run(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A written run's ``summary.json`` and ``findings.json`` rows (errors name the file)."""
+    import orjson
+
+    folder = Path(run_dir)
+    loaded: list[Any] = []
+    for name in ("summary.json", "findings.json"):
+        try:
+            loaded.append(orjson.loads((folder / name).read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{folder / name}: the sweep's report cannot be read: {exc}") from exc
+    summary, rows = loaded
+    if not isinstance(summary, dict) or not isinstance(rows, list):
+        raise ValueError(f"{folder}: summary.json must be an object and findings.json a list")
+    return summary, [r for r in rows if isinstance(r, dict)]
+
+
+def posture_counts(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The counts an operator looks at first, from ``summary.json``: totals, FAILs, new and fixed per severity."""
+    changes = summary.get("changes_by_severity") or {}
+    zero = {s: 0 for s in SEVERITIES}
+    return {
+        "run_id": summary.get("run_id"),
+        "previous_run": summary.get("previous_run"),
+        "compared_with_previous": bool(summary.get("compared_with_previous")),
+        "totals": dict(summary.get("totals") or {}),
+        "fail_by_severity": {s: int((summary.get("by_severity") or {}).get(s, {}).get(FAIL, 0)) for s in SEVERITIES},
+        "new": len(summary.get("new_failures") or ()),
+        "new_by_severity": dict(changes.get("new") or zero),
+        "fixed": int((summary.get("fixed") or {}).get("count", 0)),
+        "fixed_by_severity": dict(changes.get("fixed") or zero),
+        "still_failing": int((summary.get("still_failing") or {}).get("count", 0)),
+        "not_evaluated": int((summary.get("not_evaluated") or {}).get("count", 0)),
+    }
