@@ -241,10 +241,10 @@ def compare(current: Sequence[Row], previous: Sequence[Row] | None, *, previous_
     for uid, before in before_fail.items():
         row = now.get(uid)
         status = row.get("status") if row is not None else None
-        if status == PASS:
-            result.fixed.append(row)  # type: ignore[arg-type]  # row is set when a status is
-        elif status == MUTED:
-            result.muted.append(row)  # type: ignore[arg-type]
+        if row is not None and status == PASS:
+            result.fixed.append(row)
+        elif row is not None and status == MUTED:
+            result.muted.append(row)
         elif status != FAIL:
             result.not_evaluated.append({**before, REASON_KEY: context.reason(before, errored=status == ERROR)})
     result.fixed, result.muted = sort_rows(result.fixed), sort_rows(result.muted)
