@@ -128,21 +128,20 @@ def severity_counts(rows: Iterable[Row]) -> dict[str, int]:
 
 def by_severity(rows: Iterable[Row]) -> dict[str, dict[str, int]]:
     """Per severity, rows per status."""
-    groups: dict[str, Counter[str]] = {s: Counter() for s in SEVERITIES}
-    for r in rows:
-        groups.setdefault(str(r.get("severity")), Counter())[str(r.get("status"))] += 1
-    return {s: {st: c.get(st, 0) for st in STATUS_ORDER} for s, c in groups.items()}
+    pairs = Counter((r.get("severity"), r.get("status")) for r in rows)
+    severities = [*SEVERITIES, *sorted({str(sev) for sev, _ in pairs} - set(SEVERITIES))]
+    return {s: {st: pairs.get((s, st), 0) for st in STATUS_ORDER} for s in severities}
 
 
 def by_account(rows: Iterable[Row], accounts: Iterable[str] = ()) -> list[dict[str, Any]]:
     """One entry per account (those given plus those in the rows), sorted: counts per status, FAILs per severity."""
-    status: dict[str, Counter[str]] = {str(a): Counter() for a in accounts}
-    failing: dict[str, Counter[str]] = {}
-    for r in rows:
-        account = str(r.get("account_id", ""))
-        status.setdefault(account, Counter())[str(r.get("status"))] += 1
-        if r.get("status") == FAIL:
-            failing.setdefault(account, Counter())[str(r.get("severity"))] += 1
+    seen = Counter((str(r.get("account_id", "")), r.get("status"), r.get("severity")) for r in rows)
+    status: dict[str, Counter[Any]] = {str(a): Counter() for a in accounts}
+    failing: dict[str, Counter[Any]] = {}
+    for (account, st, severity), n in seen.items():
+        status.setdefault(account, Counter())[st] += n
+        if st == FAIL:
+            failing.setdefault(account, Counter())[severity] += n
     return [{"account_id": a, **{s: status[a].get(s, 0) for s in STATUS_ORDER},
              "fail_by_severity": {s: failing.get(a, Counter()).get(s, 0) for s in SEVERITIES}}
             for a in sorted(status)]
@@ -168,24 +167,33 @@ def verdict(counts: Mapping[str, int]) -> str:
 
 def controls(rows: Iterable[Row]) -> list[dict[str, Any]]:
     """One entry per (framework, control): ``control`` ("CIS-3.0 1.14"), ``framework``, ``id``, counts, verdict, checks."""
+    # A check's mapping is its metadata, the same in each of its findings: count per (check, status), then
+    # spread the counts over the check's controls (far fewer steps than findings times controls).
+    per_check = Counter((r.get("check_id", ""), r.get("status")) for r in rows)
+    mappings: dict[Any, tuple[tuple[str, tuple[str, ...]], ...]] = {}
+    for r in rows:
+        if r.get("check_id", "") not in mappings:
+            mappings[r.get("check_id", "")] = _mapping_key(r.get("compliance"))
     counts: dict[tuple[str, str], Counter[str]] = {}
     checks: dict[tuple[str, str], set[str]] = {}
-    for r in rows:
-        compliance = r.get("compliance") or {}
-        if not isinstance(compliance, Mapping):
-            continue
-        status = str(r.get("status"))
-        for framework, ids in compliance.items():
-            for control in ids or ():
-                key = (str(framework), str(control))
-                counts.setdefault(key, Counter())[status] += 1
-                checks.setdefault(key, set()).add(str(r.get("check_id", "")))
+    for (check, status), n in per_check.items():
+        for framework, ids in mappings[check]:
+            for control in ids:
+                key = (framework, control)
+                counts.setdefault(key, Counter())[str(status)] += n
+                checks.setdefault(key, set()).add(str(check))
     out = []
     for framework, control in sorted(counts, key=lambda k: (framework_key(k[0]), control_id_key(k[1]))):
         c = {s: counts[framework, control].get(s, 0) for s in STATUS_ORDER}
         out.append({"control": f"{framework} {control}", "framework": framework, "id": control, **c,
                     "verdict": verdict(c), "checks": sorted(checks[framework, control])})
     return out
+
+
+def _mapping_key(compliance: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(compliance, Mapping):
+        return ()
+    return tuple((str(fw), tuple(str(c) for c in ids or ())) for fw, ids in compliance.items())
 
 
 def controls_by_framework(rows: Iterable[Row]) -> dict[str, list[dict[str, Any]]]:
@@ -204,7 +212,8 @@ class Comparison:
     """How a run's findings compare with the previous run's (see the module docstring for the rules).
 
     ``new``, ``still_failing``, ``fixed`` and ``muted`` hold current rows; ``not_evaluated`` holds
-    the previous rows, each with its reason under :data:`REASON_KEY`. Every list is in reading order.
+    the previous rows, each with its reason under :data:`REASON_KEY`. Each list keeps the order of
+    the rows it comes from (reading order for rows read from findings.json).
     """
 
     compared: bool
@@ -228,27 +237,32 @@ class Comparison:
 
 
 def compare(current: Sequence[Row], previous: Sequence[Row] | None, *, previous_run: str | None = None) -> Comparison:
-    """Compare a run's rows with the previous run's (None: nothing to compare with)."""
-    failing = sort_rows(r for r in current if r.get("status") == FAIL)
+    """Compare a run's rows with the previous run's (None: nothing to compare with).
+
+    Each list keeps the order of the rows it comes from: reading order, as findings.json is written.
+    """
     if previous is None:
-        return Comparison(False, None, failing)
-    now = {finding_uid(r): r for r in current}
-    before_fail = {finding_uid(r): r for r in previous if r.get("status") == FAIL}
-    result = Comparison(True, previous_run, failing)
-    for row in failing:
-        (result.still_failing if finding_uid(row) in before_fail else result.new).append(row)
-    context = _Context(current)
-    for uid, before in before_fail.items():
-        row = now.get(uid)
-        status = row.get("status") if row is not None else None
-        if row is not None and status == PASS:
+        return Comparison(False, None, [r for r in current if r.get("status") == FAIL])
+    before_fail = {finding_uid(r) for r in previous if r.get("status") == FAIL}
+    result = Comparison(True, previous_run)
+    now: dict[str, Any] = {}
+    for row in current:
+        uid, status = finding_uid(row), row.get("status")
+        now[uid] = status
+        if status == FAIL:
+            result.failing.append(row)
+            (result.still_failing if uid in before_fail else result.new).append(row)
+        elif uid in before_fail and status == PASS:
             result.fixed.append(row)
-        elif row is not None and status == MUTED:
+        elif uid in before_fail and status == MUTED:
             result.muted.append(row)
-        elif status != FAIL:
+    context = _Context(current)
+    for before in previous:
+        if before.get("status") != FAIL:
+            continue
+        status = now.get(finding_uid(before))
+        if status not in (FAIL, PASS, MUTED):
             result.not_evaluated.append({**before, REASON_KEY: context.reason(before, errored=status == ERROR)})
-    result.fixed, result.muted = sort_rows(result.fixed), sort_rows(result.muted)
-    result.not_evaluated = sort_rows(result.not_evaluated)
     return result
 
 

@@ -91,8 +91,12 @@ def stamp_credential_report_time(findings: list[Finding], checks: Sequence[Check
         return findings
     readers = {c.id for c in checks if CREDENTIAL_REPORT in c.needs}
     when = report.generated_time.isoformat()
-    return [f.with_status(f.status, extra={**f.extra, CREDENTIAL_REPORT_TIME_FIELD: when})
-            if f.check_id in readers else f for f in findings]
+    for f in findings:
+        if f.check_id in readers:
+            # each finding owns its extra dict, and a timestamp needs no redaction: set it in place rather
+            # than rebuild the finding (which would redact every field again, thousands of times)
+            f.extra[CREDENTIAL_REPORT_TIME_FIELD] = when
+    return findings
 
 
 def default_drift_provider() -> DriftProvider:
