@@ -133,6 +133,10 @@ def test_report_summary_and_view_agree_over_three_runs(world: dict[str, Any], cl
     assert summary["still_failing"] == {"count": 1}  # alice
     printed = capsys.readouterr().out
     assert "since run r1:" in printed and "new: 1 (1 high)" in printed and "1 playbook removed" in printed
+    # make run prints the same text, from latest/
+    from tools.demo import sweep_summary_text
+
+    assert (text := sweep_summary_text(tmp_path / "reports" / "latest")) and text in printed
 
     world["config"].write_text(f"checks:\n  enabled: [{DRIFT}, iam_user_accesskey_unused]\n")
     assert _sweep(tmp_path, "r3", now + timedelta(minutes=2), world["config"]) == 0
