@@ -457,12 +457,25 @@ def run(dag_ids: Sequence[str] = (), *, out: Any = None) -> int:
         f"in {time.monotonic() - started:.0f}s" + (f" (failed: {', '.join(failed)})" if failed else ""))
     report_dir = Path(env[REPORT_DIR_ENV]) / "latest"
     if report_dir.is_dir():
+        summary = sweep_summary_text(report_dir)
+        if summary:
+            say(summary)
         say(f"Compliance reports: {report_dir}")
         for name in ("report.html", "findings.json", "findings.csv", "findings.ocsf.json"):
             if (report_dir / name).exists():
                 say(f"  {report_dir / name}")
     say(f"Logs: {logs}")
     return 1 if failed or (dag_ids and len(runs) < len(set(dag_ids))) else 0
+
+
+def sweep_summary_text(run_dir: Path) -> str | None:
+    """The sweep's summary as ``iamflow sweep`` prints it (:func:`iamflow.compliance.posture.format_summary`)."""
+    from iamflow.compliance.posture import format_summary, load_run
+
+    try:
+        return format_summary(load_run(run_dir)[0])
+    except ValueError:
+        return None
 
 
 # --- up --------------------------------------------------------------------------------------------

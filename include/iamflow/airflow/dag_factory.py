@@ -87,6 +87,7 @@ from iamflow.airflow.operators.secrets import TriggerSecretRotationOperator, Ver
 from iamflow.airflow.operators.sweep import (
     COMPLIANCE_REPORT_ASSET,
     MERGE_TASK_ID,
+    POSTURE_TASK_ID,
     RESOLVE_TASK_ID,
     SWEEP_TASK_ID,
     SWEEP_TIME_KEY,
@@ -94,6 +95,7 @@ from iamflow.airflow.operators.sweep import (
     ReportCallback,
     ResolveSweepTargetsOperator,
     SweepAccountOperator,
+    SweepPostureOperator,
     sweep_pool,
 )
 from iamflow.airflow.sensors.secrets import SecretRotationSensor
@@ -463,7 +465,7 @@ SWEEP_TIME = f"{{{{ ti.xcom_pull(task_ids='{RESOLVE_TASK_ID}', key='{SWEEP_TIME_
 
 
 def build_compliance_sweep_dag(*, doc_md: str | None = None, on_report: ReportCallback | None = notify_report) -> DAG:
-    """The ``compliance_sweep`` DAG: resolve the targets, sweep each account (mapped, in a pool), merge.
+    """The ``compliance_sweep`` DAG: resolve the targets, sweep each account (mapped, in a pool), merge, posture.
 
     :param doc_md: The DAG's documentation (the DAG file's docstring).
     :param on_report: Notification slot: called with the merge task's summary (run id, paths,
@@ -501,7 +503,7 @@ def build_compliance_sweep_dag(*, doc_md: str | None = None, on_report: ReportCa
             doc_md="Sweep one account: assume its role, collect once, run every enabled check and the drift "
                    "check, apply the mutelist. The last attempt turns an unreachable account into ERROR findings.",
         ).expand(target=resolve.output)
-        MergeSweepReportsOperator(
+        merge = MergeSweepReportsOperator(
             task_id=MERGE_TASK_ID,
             results=sweep.output,
             targets=resolve.output,
@@ -510,6 +512,13 @@ def build_compliance_sweep_dag(*, doc_md: str | None = None, on_report: ReportCa
             on_report=on_report,
             doc_md="Merge every account's findings, write the reports and `latest/`, log the summary and "
                    "update the report Asset.",
+        )
+        SweepPostureOperator(
+            task_id=POSTURE_TASK_ID,
+            report=merge.output,
+            doc_md="Apply the posture gate of `compliance.yaml` (`posture:`): new FAIL findings at or above "
+                   "`min_severity` fail the run or are notified. Logs and returns the counts (per severity, new "
+                   "and fixed).",
         )
     return dag
 

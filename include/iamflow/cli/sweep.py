@@ -10,6 +10,9 @@ Exit codes:
 - 2: only with ``--detailed-exitcode``, when any finding is FAIL or ERROR.
 
 No targets file, or one without ``accounts`` and ``organization``, sweeps the current account.
+After the reports are written it prints the run's summary (:func:`iamflow.compliance.posture.format_summary`,
+the same text as ``make run`` and the DAG's ``posture`` task): totals, FAILs per severity, and the
+new, fixed, still failing and no longer evaluated findings since the previous run.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """
     from iamflow.compliance.config import ComplianceConfig
     from iamflow.compliance.mutelist import Mutelist
+    from iamflow.compliance.posture import format_summary, load_run
     from iamflow.compliance.sweep import CONFIGURATION_CHECK_ID, TARGETS_CHECK_ID, run_sweep
     from iamflow.compliance.targets import (
         ExternalIdSource,
@@ -126,5 +130,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for name, path in result.paths.files.items():
         print(f"  {name}: {path}")
     print(f"latest: {result.paths.latest_dir}")
+    print(format_summary(load_run(result.paths.run_dir)[0]))
     bad = any(f.status in ("FAIL", "ERROR") for f in result.findings)
     return EXIT_FINDINGS if args.detailed_exitcode and bad else EXIT_OK

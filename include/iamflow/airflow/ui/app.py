@@ -3,7 +3,8 @@
 Pages (relative to the mount point):
 
 - ``/``: the newest sweep (or ``?run=<run id>``): severity cards, accounts, CIS controls, the
-  trend of failing findings, new and resolved failures, expiring suppressions, the DAG run link;
+  trend of failing findings, new, fixed and no longer evaluated failures with their counts per severity,
+  the controls of each framework, expiring suppressions, the DAG run link;
   an empty state explains how to run the first sweep.
 - ``/findings``: the findings table, filtered by ``account``, ``check``, ``severity``,
   ``status`` (``open`` = FAIL and ERROR) and ``q`` query parameters, then client-side by text.
