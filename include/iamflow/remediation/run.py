@@ -195,13 +195,16 @@ def apply_plan(clients: Any, plan: Plan, *, run_id: str, delete_after_days: int,
         record.approval = dict(approval)
     record.save(out_dir)
     iam = clients.client("iam")
-    previous = {r["id"]: r for r in record.results}
+    results = {r["id"]: r for r in record.results}  # an earlier attempt's results stay until redone
     deactivated_here = {a.access_key_id for a in plan.actions if a.action == DEACTIVATE}
-    results = []
+
+    def save() -> None:
+        record.results = [results[a.id] for a in plan.actions if a.id in results]
+        record.save(out_dir)
+
     for action in plan.actions:
-        before = previous.get(action.id)
+        before = results.get(action.id)
         if before and before["outcome"] in (DONE, ALREADY):
-            results.append(before)
             continue
         try:
             if action.action == DEACTIVATE:
@@ -215,15 +218,12 @@ def apply_plan(clients: Any, plan: Plan, *, run_id: str, delete_after_days: int,
                 outcome, detail = _remove_password(iam, action)
         except Exception as exc:
             if not _permanent(exc):
-                record.results = results + [r for r in record.results if r["id"] not in {x["id"] for x in results}]
-                record.save(out_dir)
+                save()
                 raise  # transient: the caller's retry resumes the run
             outcome, detail = FAILED, f"{type(exc).__name__}: {exc}"
-        results.append(_result(action, outcome, detail))
-        record.results = results
-        record.save(out_dir)
-    record.results = results
-    record.save(out_dir)
+        results[action.id] = _result(action, outcome, detail)
+        save()
+    save()
     return record
 
 

@@ -155,8 +155,7 @@ def test_apply_deactivates_tags_and_deletes_then_reapply_writes_nothing(aws: Any
     assert {r["outcome"] for r in fresh_run.results} == {ALREADY}
 
 
-def test_apply_resumes_after_a_crash_between_tag_and_deactivation(aws: Any, clients: Any,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_apply_resumes_after_a_crash_between_tag_and_deactivation(aws: Any, clients: Any) -> None:
     keys = seed_account()
     plan = build_plan(clients, RULES, CONFIG, NOW)
     iam = clients.client("iam")
@@ -167,12 +166,11 @@ def test_apply_resumes_after_a_crash_between_tag_and_deactivation(aws: Any, clie
     def crash(**_: Any) -> None:
         raise Crash
 
-    monkeypatch.setattr(iam, "update_access_key", crash)
-    with pytest.raises(Crash):
+    with pytest.MonkeyPatch.context() as mp, pytest.raises(Crash):
+        mp.setattr(iam, "update_access_key", crash)
         apply_plan(clients, plan, run_id="crashed", delete_after_days=30, now=NOW)
     # the tag was written first; the key is still active, so nothing may delete it
     assert deactivation_tag(keys["stale"]) in user_tags("stale") and key_status("stale", keys["stale"]) == "Active"
-    monkeypatch.undo()
     record = apply_plan(clients, plan, run_id="crashed", delete_after_days=30, now=NOW)
     assert record.outcomes()[plan.actions[0].id] == DONE
     assert key_status("stale", keys["stale"]) == "Inactive"
@@ -248,3 +246,29 @@ def test_cli_plan_fails_on_a_bad_settings_file(aws: Any, capsys: pytest.CaptureF
     assert main(["remediate", "--plan", "--remediation-config", str(bad)]) == 1
     err = capsys.readouterr().err
     assert str(bad) in err and "delete_after_dayz" in err
+
+
+def test_a_crash_while_redoing_an_action_keeps_the_later_results(aws: Any, clients: Any) -> None:
+    keys = seed_account()
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.create_user(UserName="another")
+    other = iam.create_access_key(UserName="another")["AccessKey"]["AccessKeyId"]
+    backdate_key(backend(), "another", created=NOW - timedelta(days=200), used=NOW - timedelta(days=100))
+    plan = build_plan(clients, RULES, CONFIG, NOW)
+    assert [a.user for a in plan.actions] == ["another", "stale"]
+    backdate_key(backend(), "another", used=NOW)  # used since the plan: skipped, so a later attempt redoes it
+    first = apply_plan(clients, plan, run_id="r", delete_after_days=30, now=NOW)
+    assert [r["outcome"] for r in first.results] == [SKIPPED, DONE]
+
+    class Crash(BaseException):
+        pass
+
+    def crash(**_: Any) -> None:
+        raise Crash
+
+    with pytest.MonkeyPatch.context() as mp, pytest.raises(Crash):
+        mp.setattr(clients.client("iam"), "get_user", crash)
+        apply_plan(clients, plan, run_id="r", delete_after_days=30, now=NOW)
+    assert RunRecord.load("r").outcomes() == {plan.actions[0].id: SKIPPED, plan.actions[1].id: DONE}
+    rollback(clients, "r", now=NOW)
+    assert key_status("stale", keys["stale"]) == "Active" and key_status("another", other) == "Active"
