@@ -515,6 +515,8 @@ def up(*, out: Any = None) -> int:
             env = airflow_env(aws.endpoint_url, home, extra={
                 "AIRFLOW__API__PORT": str(ui_port),
                 "AIRFLOW__API__BASE_URL": f"http://localhost:{ui_port}",
+                # a second user: who triggers a run cannot approve it (include/approvals.yaml)
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,approver:admin",
             })
             logs = home / "demo-logs"
             logs.mkdir(parents=True, exist_ok=True)

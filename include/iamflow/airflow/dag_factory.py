@@ -3,7 +3,8 @@
 - :func:`build_playbook_dags`: one DAG per playbook file (``dags/playbooks.py``);
 - :func:`build_team_dag`: ``onboard_team`` and ``offboard_team``;
 - :func:`build_compliance_sweep_dag`: ``compliance_sweep``;
-- :func:`build_secret_rotation_dag`: ``secret_rotation``.
+- :func:`build_secret_rotation_dag`: ``secret_rotation``;
+- :func:`build_remediation_dag`: ``remediate_credentials``.
 
 Playbook DAGs
 -------------
@@ -121,6 +122,7 @@ __all__ = [
     "PlaybookInvalidWarning",
     "build_compliance_sweep_dag",
     "build_playbook_dags",
+    "build_remediation_dag",
     "build_secret_rotation_dag",
     "build_team_dag",
     "playbook_params",
@@ -407,7 +409,7 @@ APPROVAL_SUBJECT = f"{{{{ ti.xcom_pull(task_ids='{PLAN}', key='{SUBJECT_KEY}') }
 
 def build_team_dag(action: str, *, doc_md: str | None = None, config: OnboardingConfig | None = None) -> DAG:
     """The ``onboard_team`` or ``offboard_team`` DAG (no AWS call, one small YAML read at parse time)."""
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
+    from iamflow.airflow.operators.approval import GovernedApprovalOperator as ApprovalOperator
 
     config = config or load_config()
     verb = "Onboard" if action == ONBOARD else "Offboard"
@@ -436,13 +438,17 @@ def build_team_dag(action: str, *, doc_md: str | None = None, config: Onboarding
             doc_md="Plan every resource in check mode (writes refused by botocore); the diff goes to the approval.")
         approve = ApprovalOperator(
             task_id=APPROVE,
+            workflow=f"{action}_team",
+            plan_task_id=PLAN,
+            plan_hash_key="signature",
             subject=APPROVAL_SUBJECT,
             body=APPROVAL_BODY,
             defaults=ApprovalOperator.REJECT,
             response_timeout=timedelta(hours=config.approval_timeout_hours),
             retries=0,
             doc_md="Approve to apply exactly the plan shown; Reject, or no answer before the timeout, changes "
-                   "nothing.")
+                   "nothing. Only an approver of `include/approvals.yaml` who did not trigger the run counts; "
+                   "every answer is recorded in the approval audit file.")
         apply = ApplyTeamPlaybookOperator(
             task_id=APPLY, action=action,
             doc_md="Re-plan, refuse if the plan differs from the approved one, then converge every resource in "
@@ -555,4 +561,52 @@ def build_secret_rotation_dag(*, doc_md: str | None = None) -> DAG:
         )
         verify = VerifySecretRotationOperator(task_id="verify_rotation", trigger_rule="none_failed")
         trigger >> wait >> verify
+    return dag
+
+
+# --- credential remediation -------------------------------------------------------------------------
+
+REMEDIATION_TIMEOUT_HOURS = 72
+
+
+def build_remediation_dag(*, doc_md: str | None = None) -> DAG:
+    """The ``remediate_credentials`` DAG: plan, governed approval, apply; on the sweep's Asset or by hand."""
+    from iamflow.airflow.operators import remediation as rem
+    from iamflow.airflow.operators.approval import GovernedApprovalOperator
+    from iamflow.remediation import WORKFLOW
+
+    with DAG(
+        dag_id=WORKFLOW,
+        description="Deactivate and delete unused access keys (and unused console passwords, when enabled), "
+                    "after approval",
+        schedule=[COMPLIANCE_REPORT_ASSET],
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["iamflow", "compliance", "remediation"],
+        doc_md=doc_md,
+        default_args={"owner": OWNER, "retries": 2, "retry_delay": timedelta(seconds=30),
+                      "on_failure_callback": on_failure_callback},
+    ) as dag:
+        plan = rem.PlanRemediationOperator(
+            task_id=rem.PLAN,
+            doc_md="Plan one action per unused credential from the latest sweep (collecting first when there is "
+                   "none), with check-mode reads; nothing to do skips the approval.")
+        approve = GovernedApprovalOperator(
+            task_id=rem.APPROVE,
+            workflow=WORKFLOW,
+            plan_task_id=rem.PLAN,
+            subject=f"{{{{ ti.xcom_pull(task_ids='{rem.PLAN}', key='{rem.SUBJECT_KEY}') }}}}",
+            body=f"{{{{ ti.xcom_pull(task_ids='{rem.PLAN}', key='{rem.BODY_KEY}') }}}}",
+            defaults=GovernedApprovalOperator.REJECT,
+            response_timeout=timedelta(hours=REMEDIATION_TIMEOUT_HOURS),
+            retries=0,
+            doc_md="Approve to apply exactly the plan shown; Reject, or no answer in 72 hours, changes nothing. "
+                   "Only an approver of `include/approvals.yaml` who did not trigger the run counts; every answer "
+                   "is recorded in the approval audit file.")
+        apply = rem.ApplyRemediationOperator(
+            task_id=rem.APPLY,
+            doc_md="Apply the approved plan, each action checked again on the live state first; a retry resumes "
+                   "the same remediation run.")
+        plan >> approve >> apply
     return dag

@@ -59,13 +59,14 @@ def add_policy_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``iamflow policy`` on the CLI's subparsers."""
     p = subparsers.add_parser(
         "policy",
-        help="print the least-privilege IAM policy (JSON) of iamflow's auditor or provisioner role",
+        help="print the least-privilege IAM policy (JSON) of iamflow's auditor, provisioner or remediator role",
         description="Generate the minimal IAM policy iamflow's own role needs, from the permissions each "
         "resource kind and each compliance check declares. ARNs keep ${partition}, ${account_id} "
         "and ${region} unless given.",
     )
-    p.add_argument("--for", dest="role", required=True, choices=("auditor", "provisioner"),
-                   help="auditor: the sweep (read-only); provisioner: apply of the playbooks")
+    p.add_argument("--for", dest="role", required=True, choices=("auditor", "provisioner", "remediator"),
+                   help="auditor: the sweep (read-only); provisioner: apply of the playbooks; remediator: "
+                   "credential remediation (iamflow remediate, the remediate_credentials DAG)")
     p.add_argument("playbooks", nargs="*",
                    help="playbook files or folders (default: the shipped playbooks, without iamflow-bootstrap)")
     p.add_argument("--account", help="account id to write into ARNs (default: ${account_id})")

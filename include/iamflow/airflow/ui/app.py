@@ -10,6 +10,7 @@ Pages (relative to the mount point):
   ``status`` (``open`` = FAIL and ERROR) and ``q`` query parameters, then client-side by text.
 - ``/api/summary``, ``/api/findings``, ``/api/runs``: the same as JSON.
 - ``/reports/<run id>/<file>``: the run's report files (only the five report file names).
+- ``/approvals``, ``/api/approvals``: the approval audit file and the remediation runs (:mod:`.audit`).
 
 Inside Airflow every route requires a user who may read the ``compliance_sweep`` DAG's runs
 (the session cookie of the Airflow UI, or a bearer token); an HTML page redirects an anonymous
@@ -32,6 +33,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iamflow.airflow.ui import data
+from iamflow.airflow.ui.audit import add_audit_routes
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +236,7 @@ def create_app(
         return FileResponse(path, media_type=_MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
                             headers=headers)
 
+    add_audit_routes(app, reports, render)
     return app
 
 
