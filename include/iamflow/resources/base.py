@@ -188,15 +188,35 @@ class Plan:
     notes: list[str] = field(default_factory=list)  # waivers, warnings, "replacement required"
     blocked: str | None = None  # a reason the plan must not be applied (e.g. replacement required)
     checks: list[Check] = field(default_factory=list)  # run after the changes, when there are any
+    # filled by apply: the summaries of the changes (and checks) that succeeded, and the step that
+    # failed, so that a failure half-way reports what it did change (a partial result)
+    applied: list[str] = field(default_factory=list)
+    failed_step: str | None = None
+    # model fields the playbook leaves out: not rendered in the diff (the engine fills it)
+    unmanaged: frozenset[str] = frozenset()
 
     @property
     def changed(self) -> bool:
         return bool(self.changes)
 
+    @property
+    def partial(self) -> bool:
+        """True when apply failed after some of the changes were made."""
+        return self.failed_step is not None and bool(self.applied)
+
     def diff(self) -> str:
+        """The diff of the managed attributes: an unmanaged one is not rendered, unless the plan changes it.
+
+        A key of the views that names a model field the playbook left out is dropped from both
+        sides, whatever its value (a create that attaches nothing shows no ``managed_policies``).
+        One the plan does change anyway (the ``iamflow:id`` tag every created object carries) stays.
+        """
         from iamflow.policy.diff import state_diff
 
-        return state_diff(self.before, self.after, self.resource)
+        before, after = self.before, self.after
+        if self.unmanaged:
+            before, after = _managed_view(before, after, self.unmanaged)
+        return state_diff(before, after, self.resource)
 
     def summary(self) -> dict[str, Any]:
         """A small JSON-able view for XCom and logs: never a secret."""
@@ -206,6 +226,26 @@ class Plan:
             "notes": list(self.notes),
             "blocked": self.blocked,
         }
+
+
+def _managed_view(before: dict[str, Any] | None, after: dict[str, Any] | None,
+                  unmanaged: frozenset[str]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Both views without the unmanaged keys the plan leaves as they are.
+
+    A deletion keeps its whole ``before`` (what is removed is shown); a creation keeps the tags it
+    sets (every created object carries ``iamflow:id``); an update keeps a key whose value changes.
+    """
+    if after is None:
+        return before, after
+    if before is None:
+        hidden = {k for k in unmanaged if not (k == "tags" and after.get(k))}
+    else:
+        hidden = {k for k in unmanaged if before.get(k) == after.get(k)}
+
+    def strip(view: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if view is None else {k: v for k, v in view.items() if k not in hidden}
+
+    return strip(before), strip(after)
 
 
 def dumps(doc: Any) -> str:
