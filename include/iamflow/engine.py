@@ -28,6 +28,7 @@ from iamflow.context import RunContext
 from iamflow.errors import IamflowError
 from iamflow.resources import handler_for
 from iamflow.resources.base import AnyHandler, Plan, PlanEnv
+from iamflow.secrets.hygiene import protect_secret
 from iamflow.spec.loader import dependencies, dependency_levels, waiver_notes
 from iamflow.spec.models import Playbook, ResourceBase
 
@@ -134,6 +135,33 @@ def run_resource(clients: AwsClients, playbook: Playbook, key: str, *, check_mod
     if check_mode and not clients.check_mode:
         clients = clients.read_only()
     env = plan_env(ctx or clients.caller_context(), playbook) if env is None else env
+    try:
+        return _hide_env_values(_run_resource(clients, env, key, check_mode, started), playbook)
+    except Exception as exc:
+        carried = result_of(exc)
+        if carried is not None:
+            _hide_env_values(carried, playbook)
+        raise
+
+
+def _hide_env_values(result: ResourceResult, playbook: Playbook) -> ResourceResult:
+    """Mask the values the playbook read from the environment (``${env:NAME}``) in what a result shows."""
+    values = playbook.env_values
+    if not values:
+        return result
+    for value in values.values():
+        protect_secret(value)  # and in the logs, through every registered masker
+    hide = playbook.hide_env_values
+    result.diff = hide(result.diff)
+    result.changes = [hide(c) for c in result.changes]
+    result.notes = [hide(n) for n in result.notes]
+    result.applied = [hide(c) for c in result.applied]
+    result.failed_step = hide(result.failed_step) if result.failed_step else result.failed_step
+    result.error = hide(result.error) if result.error else result.error
+    return result
+
+
+def _run_resource(clients: AwsClients, env: PlanEnv, key: str, check_mode: bool, started: float) -> ResourceResult:
     resource = env.playbook.by_key()[key]
     handler, _current, plan = plan_resource(clients, env, resource)
     plan.notes = waiver_notes(resource) + plan.notes

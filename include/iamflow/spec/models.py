@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from iamflow.spec.expect import Expectations
 from iamflow.spec.names import IAM_NAME, check_iam_path, check_name, check_tag, is_name
@@ -315,6 +315,22 @@ class Playbook(BaseModel):
 
     # set by the loader
     source: str = ""
+    # NAME -> value of every ${env:NAME} the playbook used: never shown (plans, diffs, DAG docs)
+    _env_values: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def set_env_values(self, values: dict[str, str]) -> None:
+        self._env_values = dict(values)
+
+    @property
+    def env_values(self) -> dict[str, str]:
+        """The values read from the environment (``${env:NAME}``), to be masked wherever the playbook is shown."""
+        return dict(self._env_values)
+
+    def hide_env_values(self, text: str) -> str:
+        """``text`` with every value read from the environment replaced by ``${env:NAME}``."""
+        for env_name, value in sorted(self._env_values.items(), key=lambda kv: len(kv[1]), reverse=True):
+            text = text.replace(value, f"${{env:{env_name}}}")
+        return text
 
     @property
     def dag_id(self) -> str:

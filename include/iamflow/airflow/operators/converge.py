@@ -83,7 +83,8 @@ class IamflowResourceOperator(IamflowBaseOperator):
             return AirflowFailException(f"{self.resource_key}: {error}")
 
         try:
-            playbook = load_playbook(self.playbook_path)
+            # the run's vars Param overrides values only (a var that shapes the DAG is refused)
+            playbook = load_playbook(self.playbook_path, param_vars=params.get("vars") or None)
         except IamflowError as exc:
             raise fail(f"the playbook does not validate:\n{exc}") from exc
         if self.resource_key not in playbook.by_key():
