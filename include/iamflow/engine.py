@@ -166,7 +166,7 @@ def _run_resource(clients: AwsClients, env: PlanEnv, key: str, check_mode: bool,
     handler, _current, plan = plan_resource(clients, env, resource)
     plan.notes = waiver_notes(resource) + plan.notes
     result = ResourceResult(key, OK, check_mode=check_mode, changes=[c.summary for c in plan.changes],
-                            notes=plan.notes, diff=plan.diff())
+                            notes=plan.notes, diff=plan.diff(hidden=env.playbook.env_values))
     if plan.blocked:
         result.status, result.error = FAILED, plan.blocked
     elif plan.changed:

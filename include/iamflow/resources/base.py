@@ -204,8 +204,11 @@ class Plan:
         """True when apply failed after some of the changes were made."""
         return self.failed_step is not None and bool(self.applied)
 
-    def diff(self) -> str:
+    def diff(self, hidden: Mapping[str, str] | None = None) -> str:
         """The diff of the managed attributes: an unmanaged one is not rendered, unless the plan changes it.
+
+        :param hidden: values never to show (``NAME -> value`` read from the environment): see
+            :func:`hide_values`.
 
         A key of the views that names a model field the playbook left out is dropped from both
         sides, whatever its value (a create that attaches nothing shows no ``managed_policies``).
@@ -216,6 +219,8 @@ class Plan:
         before, after = self.before, self.after
         if self.unmanaged:
             before, after = _managed_view(before, after, self.unmanaged)
+        if hidden:
+            before, after = hide_values(before, after, hidden)
         return state_diff(before, after, self.resource)
 
     def summary(self) -> dict[str, Any]:
@@ -246,6 +251,49 @@ def _managed_view(before: dict[str, Any] | None, after: dict[str, Any] | None,
         return None if view is None else {k: v for k, v in view.items() if k not in hidden}
 
     return strip(before), strip(after)
+
+
+HIDDEN_CURRENT = "<not shown: this value comes from the environment>"
+
+
+def hide_values(before: Any, after: Any, hidden: Mapping[str, str]) -> tuple[Any, Any]:
+    """Both views with the ``hidden`` values replaced by ``${env:NAME}``, and their current counterparts too.
+
+    A desired value that holds a value from the environment is shown as ``${env:NAME}``; the
+    current value at the same place is one the environment gave in an earlier run (an ExternalId
+    since rotated), so it is not shown either: it reads :data:`HIDDEN_CURRENT` when it differs.
+    """
+    ordered = sorted(hidden.items(), key=lambda kv: len(kv[1]), reverse=True)
+
+    def hide(text: str) -> str:
+        for name, value in ordered:
+            text = text.replace(value, f"${{env:{name}}}")
+        return text
+
+    def walk(old: Any, new: Any) -> tuple[Any, Any]:
+        if isinstance(new, str):
+            shown = hide(new)
+            if shown == new:
+                return (hide(old) if isinstance(old, str) else old), new
+            return (shown if old == new else HIDDEN_CURRENT if old is not None else None), shown
+        if isinstance(new, dict):
+            old_map = old if isinstance(old, dict) else {}
+            pairs = {k: walk(old_map.get(k), v) for k, v in new.items()}
+            old_out = None if old is None else {**{k: (hide(v) if isinstance(v, str) else v)
+                                                   for k, v in old_map.items()},
+                                                **{k: p[0] for k, p in pairs.items() if k in old_map}}
+            return old_out, {k: p[1] for k, p in pairs.items()}
+        if isinstance(new, list):
+            old_list = old if isinstance(old, list) else []
+            pairs_list = [walk(old_list[i] if i < len(old_list) else None, v) for i, v in enumerate(new)]
+            old_items = [pairs_list[i][0] if i < len(pairs_list) else (hide(v) if isinstance(v, str) else v)
+                         for i, v in enumerate(old_list)]
+            return (None if old is None else old_items), [p[1] for p in pairs_list]
+        return old, new
+
+    if after is None:
+        return walk(None, before)[1], None
+    return walk(before, after)
 
 
 def dumps(doc: Any) -> str:
