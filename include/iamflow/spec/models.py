@@ -189,6 +189,8 @@ class IamRole(ResourceBase):
     managed_policies: list[str] | None = None
     purge_policies: bool = True
     inline_policies: dict[str, Document] | None = None
+    # the attached and inline policies are exactly the declared ones: left out means none
+    exclusive: bool = False
     boundary: str | None = None
     max_session_duration: int | None = Field(default=None, ge=3600, le=43200)
     tags: dict[str, str] | None = None
@@ -198,6 +200,12 @@ class IamRole(ResourceBase):
 
     def arn(self, ctx: Any) -> str:
         return str(ctx.iam_arn("role", self.name, self.path))
+
+    def is_managed(self, field: str) -> bool:
+        """An exclusive role manages its attached and inline policies even when it leaves them out (none)."""
+        if self.exclusive and field in ("managed_policies", "inline_policies"):
+            return True
+        return super().is_managed(field)
 
     def identities(self, playbook: str) -> list[tuple[str, ...]]:
         # IAM names are unique in an account whatever their path, and not distinguished by case
@@ -234,6 +242,13 @@ class IamRole(ResourceBase):
     def _trust_required(self) -> IamRole:
         if self.state == "present" and self.trust_policy is None:
             raise ValueError("trust_policy: required when state is present")
+        return self
+
+    @model_validator(mode="after")
+    def _exclusive_purges(self) -> IamRole:
+        if self.exclusive and not self.purge_policies:
+            raise ValueError("purge_policies: cannot be false on an exclusive role (exclusive: true means the "
+                             "attached and inline policies are exactly the declared ones, so others are removed)")
         return self
 
 
