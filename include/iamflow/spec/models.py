@@ -185,6 +185,7 @@ class IamRole(ResourceBase):
     kind: Literal["iam_role"]
     path: str = "/"
     description: str | None = Field(default=None, max_length=1000)
+    # who may assume the role; required when state is present
     trust_policy: Document | None = None
     managed_policies: list[str] | None = None
     purge_policies: bool = True
