@@ -203,6 +203,9 @@ class IamRoleHandler(ResourceHandler[IamRole, RoleState, RoleFacts]):
             Grant(tuple(a for a in self.actions if a in on_profile), (env.ctx.iam_arn("instance-profile", "*"),)),
         ]
         proof_arns = _proof_policy_arns(resource, env) if resource.expect is not None else ()
+        if not (resource.is_managed("managed_policies") and resource.purge_policies):
+            # the customer-managed policies attached outside the playbook are read for the warnings
+            proof_arns = tuple(sorted({*proof_arns, env.ctx.iam_arn("policy", "*")}))
         if proof_arns:
             grants.append(Grant(tuple(sorted(on_policies)), proof_arns))
         return grants
