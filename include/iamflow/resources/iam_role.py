@@ -11,8 +11,10 @@ What a playbook leaves unmanaged is still looked at for high-risk state, so that
 about it (a note starting ``warning:``), never change it: an administrator policy attached or put
 outside the playbook (``AdministratorAccess``, or any document allowing ``*`` on ``*``), and a
 trust that lets another account assume the role without an ``sts:ExternalId`` condition. The
-documents of customer-managed policies attached outside the playbook, and of inline policies it
-does not manage, are read for that (read calls only, once per run for a managed policy).
+documents of customer-managed policies attached outside the playbook are read for that (read
+calls only, once per run each). Inline documents the playbook does not manage are not read (a
+role that omits ``inline_policies`` costs no ``GetRolePolicy``); when an ``expect:`` proof has read
+them, they are judged too.
 """
 
 from __future__ import annotations
@@ -224,7 +226,7 @@ def _is_aws_managed(arn: str) -> bool:
 
 
 def _outside_policies(clients: AwsClients, res: IamRole, env: PlanEnv, current: RoleState) -> RoleFacts:
-    """Read the documents of what the playbook leaves attached or put without managing it (read calls only).
+    """Read the documents of the policies the playbook leaves attached without managing them (read calls only).
 
     AWS-managed policies are judged by name (AdministratorAccess), not read.
     """
@@ -233,15 +235,10 @@ def _outside_policies(clients: AwsClients, res: IamRole, env: PlanEnv, current: 
     if outside:
         facts["outside_attached"] = {a: None if _is_aws_managed(a) else read_managed_document(clients, a)
                                      for a in outside}
-    if not res.is_managed("inline_policies") and current["inline_policy_names"]:
-        inline = current.get("inline_policies")
-        if inline is None:
-            iam = clients.client("iam")
-            inline = {}
-            for name in current["inline_policy_names"]:
-                doc = not_found(iam, "get_role_policy", RoleName=res.name, PolicyName=name)
-                if doc is not None:
-                    inline[name] = current_document(doc["PolicyDocument"])
+    # inline documents the playbook does not manage are never read for this; when an expect: proof
+    # had them read anyway, they are judged too
+    inline = current.get("inline_policies")
+    if not res.is_managed("inline_policies") and inline:
         facts["outside_inline"] = dict(inline)
     return facts
 

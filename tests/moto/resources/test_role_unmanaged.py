@@ -125,12 +125,17 @@ def test_plan_warns_about_an_extra_administrator_policy_kept_by_purge_policies_f
     assert warnings_of(purged) == [] and "detach policy AdministratorAccess from role app" in purged.changes
 
 
-def test_plan_warns_about_an_inline_policy_allowing_everything_outside_the_playbook(clients, call_log):
+def test_an_unmanaged_inline_policy_allowing_everything_is_judged_only_when_read(clients, call_log):
+    """Inline documents a playbook leaves out are not read for the warnings; an expect: proof reads them."""
     hand_made_role()
     raw_iam().put_role_policy(RoleName="app", PolicyName="god", PolicyDocument=json.dumps(STAR))
     raw_iam().put_role_policy(RoleName="app", PolicyName="fine", PolicyDocument=json.dumps(allow("s3:GetObject")))
     call_log.reset()
-    [warning] = warnings_of(plan(clients, role()))
+    assert warnings_of(plan(clients, role())) == []
+    assert "iam:GetRolePolicy" not in call_log.by_operation()
+    proven = role(expect={"allowed": [{"action": "s3:GetObject", "resource": "arn:aws:s3:::b/k"}]})
+    call_log.reset()
+    [warning] = warnings_of(plan(clients, proven))
     assert "inline policy god allowing * on * outside this playbook" in warning
     assert call_log.by_operation()["iam:GetRolePolicy"] == 2 and call_log.writes() == []
 
