@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import re
@@ -97,8 +98,21 @@ def airflow_env(endpoint_url: str, home: Path, *, base: Mapping[str, str] | None
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)]),
         }
     )
+    # the bootstrap playbook reads its ExternalId from the environment (never committed)
+    env.setdefault(BOOTSTRAP_EXTERNAL_ID_ENV, demo_external_id())
     env.update(extra or {})
     return env
+
+
+BOOTSTRAP_EXTERNAL_ID_ENV = "IAMFLOW_BOOTSTRAP_EXTERNAL_ID"
+
+
+@functools.cache
+def demo_external_id() -> str:
+    """The demo's ExternalId for ``iamflow-bootstrap``: random, one per demo process."""
+    import secrets
+
+    return f"iamflow-demo-{secrets.token_hex(8)}"
 
 
 def airflow_command(*args: str) -> list[str]:

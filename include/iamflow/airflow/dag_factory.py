@@ -165,6 +165,14 @@ def playbook_params() -> dict[str, Param]:
             title="Show diffs",
             description="Log a before/after diff of every resource that changes (or would change).",
         ),
+        "vars": Param(
+            {},
+            type="object",
+            title="Variables",
+            description="Override the playbook's vars for this run, as {name: value}: values only. A var that "
+                        "names a resource, its kind or a reference was resolved when the DAG was built; "
+                        "changing it here fails the run.",
+        ),
     }
 
 
@@ -264,14 +272,15 @@ def _playbook_dag(playbook: Playbook, path: Path, warning_lines: list[str]) -> D
 
     dag = DAG(
         dag_id=playbook.dag_id,
-        description=_first_line(playbook.description) or f"Converge playbook {playbook.name}",
+        description=playbook.hide_env_values(_first_line(playbook.description) or f"Converge playbook {playbook.name}"),
         schedule=playbook.schedule or None,
         start_date=START_DATE if playbook.schedule else None,
         catchup=False,
         max_active_runs=1,
         tags=["iamflow", "playbook", playbook.name],
         default_args=dict(DEFAULT_ARGS),
-        doc_md=_playbook_doc_md(playbook, path, order, deps, task_ids, warning_lines),
+        # values read from the environment (${env:NAME}) are never shown
+        doc_md=playbook.hide_env_values(_playbook_doc_md(playbook, path, order, deps, task_ids, warning_lines)),
         params=playbook_params(),
     )
     with dag:
@@ -280,7 +289,7 @@ def _playbook_dag(playbook: Playbook, path: Path, warning_lines: list[str]) -> D
                 task_id=task_ids[key],
                 playbook_path=str(path),
                 resource_key=key,
-                doc_md=resource_doc_md(resources[key], sorted(deps[key]), str(path)),
+                doc_md=playbook.hide_env_values(resource_doc_md(resources[key], sorted(deps[key]), str(path))),
             )
             for key in order
         }

@@ -20,7 +20,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from iamflow.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from iamflow.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, apply_var_option
 from iamflow.cli.converge import add_converge_parsers
 from iamflow.cli.explain import add_explain_parser
 from iamflow.cli.local_aws import add_local_aws_parser
@@ -95,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = bool(getattr(args, "verbose", False))
     logger, handler, level = _log_to_stderr(verbose)
     try:
+        apply_var_option(args)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
@@ -109,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {one_line(exc)}{hint}", file=sys.stderr)
         return EXIT_ERROR
     finally:
+        from iamflow.spec.variables import set_command_line_vars
+
+        set_command_line_vars({})
         logger.removeHandler(handler)
         logger.setLevel(level)
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from iamflow.cli.common import EXIT_ERROR, EXIT_OK, expand_paths
+from iamflow.cli.common import EXIT_ERROR, EXIT_OK, add_var_option, expand_paths
 
 # the bootstrap playbook creates iamflow's own roles with an administrator's credentials; granting
 # the provisioner what it needs to apply that playbook would let it rewrite its own permissions
@@ -72,5 +72,6 @@ def add_policy_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--account", help="account id to write into ARNs (default: ${account_id})")
     p.add_argument("--partition", help="partition to write into ARNs (default: ${partition})")
     p.add_argument("--region", help="region to write into ARNs (default: ${region})")
+    add_var_option(p)
     p.set_defaults(func=cmd_policy)
     return p

@@ -28,6 +28,7 @@ from iamflow.cli.common import (
     EXIT_OK,
     add_aws_options,
     add_now_option,
+    add_var_option,
     build_clients,
     parse_time,
     use_airflow_connections,
@@ -50,6 +51,7 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_aws_options(p, region_help="region of KMS, Secrets Manager and Cognito (default: the session's)",
                     workers=1, workers_help="accounts swept in parallel")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when any finding is FAIL or ERROR")
+    add_var_option(p)  # for the drift check, which loads the playbooks
     p.set_defaults(func=cmd_sweep)
     return p
 
