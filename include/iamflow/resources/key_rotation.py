@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from iamflow.aws.errors import error_code, not_found, paginate
 from iamflow.errors import ApplyError
+from iamflow.resources._common import adopt_by_name
 from iamflow.resources.base import Change
 from iamflow.secrets.hygiene import protect_secret
 from iamflow.spec.kinds_identities import KeyRotation
@@ -227,7 +228,8 @@ def _plan_new_key(step: RotationStep, user: str, spec: KeyRotation, facts: Rotat
         step.changes.append(Change("secretsmanager", "create_secret",
                                    {"Name": spec.into_secret,
                                     "Description": f"Access key of IAM user {user}, rotated by iamflow"},
-                                   f"create Secrets Manager secret {spec.into_secret} for the access key of user {user}"))
+                                   f"create Secrets Manager secret {spec.into_secret} for the access key of user {user}",
+                                   adopt=adopt_by_name("secretsmanager", "describe_secret", SecretId=spec.into_secret)))
     step.changes.append(Change("iam", "create_access_key", {"UserName": user},
                                f"create a second access key for user {user}"))
     step.changes.append(Change("secretsmanager", "put_secret_value",
@@ -242,11 +244,13 @@ def _plan_new_key(step: RotationStep, user: str, spec: KeyRotation, facts: Rotat
 def _plan_promote(step: RotationStep, user: str, spec: KeyRotation, facts: RotationFacts, old_id: str,
                   new_key: str, now: datetime) -> None:
     new_version = NEW_VERSION if new_key == NEW_KEY_ID else version_id(new_key)
-    params: dict[str, Any] = {"SecretId": spec.into_secret, "VersionStage": "AWSCURRENT", "MoveToVersionId": new_version}
     if facts.current_version:
-        params["RemoveFromVersionId"] = facts.current_version
-    step.changes.append(Change("secretsmanager", "update_secret_version_stage", params,
-                               f"promote the new access key of user {user} to AWSCURRENT in secret {spec.into_secret}"))
+        # a secret's first version is made AWSCURRENT by Secrets Manager itself: nothing to move then
+        params: dict[str, Any] = {"SecretId": spec.into_secret, "VersionStage": "AWSCURRENT",
+                                  "MoveToVersionId": new_version, "RemoveFromVersionId": facts.current_version}
+        step.changes.append(Change("secretsmanager", "update_secret_version_stage", params,
+                                   f"promote the new access key of user {user} to AWSCURRENT in secret "
+                                   f"{spec.into_secret}"))
     step.changes.append(Change("secretsmanager", "update_secret_version_stage",
                                {"SecretId": spec.into_secret, "VersionStage": "AWSPENDING",
                                 "RemoveFromVersionId": new_version},
@@ -292,8 +296,7 @@ def run_rotation(clients: AwsClients, step: RotationStep, facts: RotationFacts |
             notes.append(f"the new access key {seen} answered sts:GetCallerIdentity as {step.user_arn}")
             continue
         params = {k: _fill(v, new_id, new_json) for k, v in change.params.items()}
-        response = execute_change(clients, Change(change.service, change.operation, params, change.summary,
-                                                  sensitive=change.sensitive))
+        response = execute_change(clients, replace(change, params=params))
         if change.operation == "create_access_key":
             key = response["AccessKey"]
             protect_secret(key["SecretAccessKey"])
