@@ -13,8 +13,8 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from _handler_helpers import converge, make_env, operations, plan_of, tag_map
+from botocore.exceptions import ClientError
 
 from iamflow.errors import ApplyError, CheckModeViolation
 from iamflow.resources import handler_for, key_rotation
