@@ -68,6 +68,12 @@ SCOPE_NOTES: dict[str, str] = {
     "including ones no playbook declares",
     "iam:user/*+group/*+role/*": "a managed policy being deleted is first detached from every entity it is "
     "attached to, which no playbook lists",
+    "iam:GetAccountPasswordPolicy": "the account password policy has no resource type: its actions are "
+    "authorised on * only",
+    "iam:UpdateAccountPasswordPolicy": "the account password policy has no resource type",
+    "iam:DeleteAccountPasswordPolicy": "the account password policy has no resource type",
+    "iam:group/*": "a user whose memberships are declared (or that is removed, or proven with expect:) leaves, "
+    "and reads the policies of, groups no playbook lists",
 }
 
 _SERVICE_TITLES = {"iam": "Iam", "kms": "Kms", "secretsmanager": "SecretsManager", "cognito-idp": "Cognito",

@@ -265,11 +265,8 @@ class IamUserHandler(ResourceHandler[IamUser, UserState, UserFacts]):
                     "iam:ListGroupPolicies", "iam:GetGroupPolicy")
         on_policies = ("iam:GetPolicy", "iam:GetPolicyVersion")
         secret_actions = tuple(a for a in self.actions if a.startswith("secretsmanager:"))
-        on_user = tuple(a for a in self.actions if a not in (*on_group, *on_policies, *secret_actions)
-                        and a != "iam:DeactivateMFADevice")
-        grants = [Grant(on_user, (resource.arn(ctx),)),
-                  # an MFA device is deactivated on the user and on the device
-                  Grant(("iam:DeactivateMFADevice",), (resource.arn(ctx), ctx.iam_arn("mfa", "*")))]
+        on_user = tuple(a for a in self.actions if a not in (*on_group, *on_policies, *secret_actions))
+        grants = [Grant(on_user, (resource.arn(ctx),))]
         groups = [env.ref_arn(g, _GROUP_KINDS) if not g.startswith("arn:") else g for g in resource.groups or []]
         if resource.state == "absent" or resource.expect is not None or resource.is_managed("groups"):
             groups = [ctx.iam_arn("group", "*")]  # removal and proofs reach groups no playbook lists

@@ -460,6 +460,9 @@ def test_provisioner_scopes_to_declared_names() -> None:
     allowed = {
         ("*", "kms:CreateKey"), ("*", "kms:ListAliases"), ("*", "kms:ListKeys"),
         ("*", "cognito-idp:CreateUserPool"), ("*", "cognito-idp:ListUserPools"),
+        # the account password policy has no resource type
+        ("*", "iam:GetAccountPasswordPolicy"), ("*", "iam:UpdateAccountPasswordPolicy"),
+        ("*", "iam:DeleteAccountPasswordPolicy"),
     }
     for action, resource in wildcard_resources(committed("provisioner")):
         if resource == "*":
