@@ -19,6 +19,7 @@ Only what the playbook declares is compared and changed. AWS facts this handler 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from iamflow.aws.errors import not_found, paginate
@@ -92,6 +93,7 @@ class UserFacts(TypedDict, total=False):
     # policies of the groups the user is in that the playbook does not declare: name -> (inline, managed)
     group_policies: dict[str, tuple[dict[str, Any], list[str]]]
     rotation: key_rotation.RotationFacts
+    now: datetime  # when the rotation's facts were read (its ages and grace period count from it)
 
 
 @dataclass
@@ -183,6 +185,7 @@ class IamUserHandler(ResourceHandler[IamUser, UserState, UserFacts]):
         facts: UserFacts = {}
         if res.rotation is not None and current is not None:
             facts["rotation"] = key_rotation.read_rotation(clients, res.name, res.rotation, current["tags"])
+            facts["now"] = key_rotation.now_utc()
         if res.expect is not None:
             groups = _after_groups(res, env, current)
             external: dict[str, tuple[dict[str, Any], list[str]]] = {}
@@ -353,7 +356,8 @@ def _plan_console(plan: Plan, res: IamUser, has_profile: bool) -> None:
 def _plan_rotation(plan: UserPlan, res: IamUser, env: PlanEnv, facts: UserFacts | None) -> None:
     assert res.rotation is not None
     rotation = (facts or {}).get("rotation") or key_rotation.RotationFacts((), False, None, None, None, None)
-    step = key_rotation.plan_rotation(res.name, res.arn(env.ctx), res.rotation, rotation, key_rotation.now_utc())
+    now = (facts or {}).get("now") or key_rotation.now_utc()
+    step = key_rotation.plan_rotation(res.name, res.arn(env.ctx), res.rotation, rotation, now)
     plan.notes += step.notes
     if step.blocked:
         plan.blocked = step.blocked
