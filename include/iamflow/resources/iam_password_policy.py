@@ -106,8 +106,13 @@ class IamPasswordPolicyHandler(ResourceHandler[IamAccountPasswordPolicy, Passwor
         return f"arn:{env.ctx.partition}:iam::{env.ctx.account_id}:root"
 
     def grants(self, resource: IamAccountPasswordPolicy, env: PlanEnv) -> list[Grant]:
-        """The password policy actions have no resource type: AWS authorises them on ``*`` only."""
-        return [Grant(self.actions, ("*",))]
+        """The password policy actions have no resource type: AWS authorises them on ``*`` only.
+
+        So deletion (a "permissions management" action on ``*``) is granted only to a provisioner
+        whose playbooks declare the policy ``absent``, and updating only to one that declares it present.
+        """
+        write = "iam:DeleteAccountPasswordPolicy" if resource.state == "absent" else "iam:UpdateAccountPasswordPolicy"
+        return [Grant((*self.read_actions, write), ("*",))]
 
 
 def state_from_api(policy: dict[str, Any]) -> PasswordPolicyState:
