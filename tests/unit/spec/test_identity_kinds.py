@@ -118,7 +118,7 @@ def test_the_password_policy_is_one_per_account(tmp_path: Path) -> None:
 
     a = _write(tmp_path, "a.yaml", "name: a\nresources: [{kind: iam_account_password_policy, name: x}]\n")
     b = _write(tmp_path, "b.yaml", "name: b\nresources: [{kind: iam_account_password_policy, name: y}]\n")
-    assert all(any("one-owner" == p.code for p in r.errors) for r in lint_paths([a, b]))
+    assert all(any(p.code == "one-owner" for p in r.errors) for r in lint_paths([a, b]))
 
 
 def test_password_policy_limits_and_cis_advice(tmp_path: Path) -> None:
