@@ -161,7 +161,11 @@ def plan_rotation(user: str, user_arn: str, spec: KeyRotation, facts: RotationFa
     new = [k for k in facts.keys if k.key_id != old_id]
     if phase == STARTED:
         if facts.current_key and facts.current_key != old_id and facts.current_key in keys:
-            _plan_promoted(step, user, spec, old_id, now, pending=facts.pending_key == facts.current_key)
+            pending = facts.pending_key == facts.current_key
+            if pending:  # still labelled AWSPENDING: (a first key is AWSCURRENT as soon as it is stored) prove it
+                step.prove_from_secret = True
+                step.changes.append(_proof_change(user))
+            _plan_promoted(step, user, spec, old_id, now, pending=pending)
         elif facts.pending_key and facts.pending_key in keys:
             step.prove_from_secret = True
             step.changes.append(_proof_change(user))

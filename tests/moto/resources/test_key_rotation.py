@@ -311,3 +311,29 @@ def test_deletion_resumes_after_a_crash(clients, env, iam, sm, n):
     assert only != old and status == "Active" and mark(iam) is None
     assert f"iamflow:deactivated:{old}" not in tag_map(iam.get_user(UserName="reporter")["User"].get("Tags"))
     assert not plan_of(healthy, service_user(), env).changed
+
+
+# a first key: create_secret, create_access_key, put_secret_value (AWSCURRENT at once), (the proof),
+# update_secret_version_stage (AWSPENDING off), untag_user; tag_user first
+FIRST_KEY_WRITES = 6
+
+
+@pytest.mark.parametrize("n", range(2, FIRST_KEY_WRITES + 2))
+def test_a_first_key_resumes_after_a_crash_and_is_proven_before_it_counts(clients, env, iam, sm, n):
+    from iamflow.aws.clients import AwsClients
+
+    fail_nth_write(clients, n, code="AccessDenied")  # write 1 is create_user
+    with pytest.raises((ApplyError, ClientError)):
+        converge(HANDLER, clients, service_user(), env)
+
+    healthy = AwsClients.from_boto3()
+    resumed = converge(HANDLER, healthy, service_user(), env)
+
+    (key_id, _), = keys(iam)
+    assert stored(sm)["AccessKeyId"] == key_id
+    assert all("AWSPENDING" not in s for s in stages(sm).values()) and mark(iam) is None
+    if n <= FIRST_KEY_WRITES:  # it stopped before AWSPENDING came off: the resumed run proves the key
+        assert any(f"{key_id} answered sts:GetCallerIdentity" in note for note in resumed.notes), resumed.notes
+    else:
+        assert operations(resumed) == ["untag_user"]
+    assert not plan_of(healthy, service_user(), env).changed
