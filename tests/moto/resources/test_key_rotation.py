@@ -117,8 +117,12 @@ def test_a_service_user_gets_its_first_key_stored_proven_and_current(clients, en
     assert not plan_of(clients, service_user(), env).changed
 
 
-def test_a_due_key_is_rotated_in_two_phases(clients, env, iam, sm, call_log):
+def test_a_due_key_is_rotated_in_two_phases(clients, env, iam, sm, call_log, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
     old, plan = rotated(clients, env, iam)
+    assert stored(sm)["SecretAccessKey"] not in caplog.text
 
     assert operations(plan) == ["tag_user", "create_access_key", "put_secret_value", "get_caller_identity",
                                 "update_secret_version_stage", "update_secret_version_stage", "tag_user"]
