@@ -134,7 +134,8 @@ def _mark(value: str | None) -> tuple[str, str, datetime] | None:
 
 
 def _stamp(old: str, phase: str, now: datetime) -> str:
-    return f"{old}|{phase}|{now.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    # to the microsecond: a use just before the promotion must not count as a use after it
+    return f"{old}|{phase}|{now.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
 
 
 def plan_rotation(user: str, user_arn: str, spec: KeyRotation, facts: RotationFacts, now: datetime) -> RotationStep:

@@ -69,7 +69,7 @@ def age_key(key_id: str, days: int) -> None:
 def set_mark(iam: Any, days_ago: int) -> None:
     """Move the recorded promotion back in time (the grace period is days; the test cannot wait)."""
     old, phase, _when = tag_map(iam.get_user(UserName="reporter")["User"]["Tags"])[key_rotation.MARK_TAG].split("|")
-    when = (datetime.now(UTC) - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = (datetime.fromisoformat(_when) - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     iam.tag_user(UserName="reporter", Tags=[{"Key": key_rotation.MARK_TAG, "Value": f"{old}|{phase}|{when}"}])
     # and every use made so far (the proof of each key) with it
     from moto.iam.models import AccessKeyLastUsed
