@@ -262,23 +262,32 @@ class IamUserHandler(ResourceHandler[IamUser, UserState, UserFacts]):
         return outputs
 
     def grants(self, resource: IamUser, env: PlanEnv) -> list[Grant]:
-        """Actions on the user; memberships on the groups; secrets on their names; policy reads for ``expect:``."""
+        """Actions on the user; memberships on the groups; secrets on their names; policy reads for ``expect:``.
+
+        Making keys and their secret is granted only for a user with ``rotation:``, and creating a
+        login profile (and its password's secret) only for one with ``console_access: true``;
+        deleting them is always granted, since removing any user needs it.
+        """
         ctx = env.ctx
         on_group = ("iam:AddUserToGroup", "iam:RemoveUserFromGroup", "iam:ListAttachedGroupPolicies",
                     "iam:ListGroupPolicies", "iam:GetGroupPolicy")
         on_policies = ("iam:GetPolicy", "iam:GetPolicyVersion")
-        secret_actions = tuple(a for a in self.actions if a.startswith("secretsmanager:"))
-        on_user = tuple(a for a in self.actions if a not in (*on_group, *on_policies, *secret_actions))
+        rotation_only = {"iam:CreateAccessKey", "iam:UpdateAccessKey"}
+        console_only = {"iam:CreateLoginProfile"}
+        skip = set(on_group) | set(on_policies)
+        skip |= set() if resource.rotation is not None else rotation_only
+        skip |= set() if resource.console_access else console_only
+        on_user = tuple(a for a in self.actions if a not in skip and not a.startswith("secretsmanager:"))
         grants = [Grant(on_user, (resource.arn(ctx),))]
-        groups = [env.ref_arn(g, _GROUP_KINDS) if not g.startswith("arn:") else g for g in resource.groups or []]
         if resource.state == "absent" or resource.expect is not None or resource.is_managed("groups"):
-            groups = [ctx.iam_arn("group", "*")]  # removal and proofs reach groups no playbook lists
-        if groups:
-            grants.append(Grant(on_group, tuple(groups)))
-        secrets = [secret_arn_pattern(ctx, console_secret_name(resource.name))]
+            # removal and proofs reach groups no playbook lists
+            grants.append(Grant(on_group, (ctx.iam_arn("group", "*"),)))
+        if resource.console_access:
+            grants.append(Grant(("secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"),
+                                (secret_arn_pattern(ctx, console_secret_name(resource.name)),)))
         if resource.rotation is not None:
-            secrets.append(secret_arn_pattern(ctx, resource.rotation.into_secret))
-        grants.append(Grant(secret_actions, tuple(secrets)))
+            grants.append(Grant(tuple(a for a in self.actions if a.startswith("secretsmanager:")),
+                                (secret_arn_pattern(ctx, resource.rotation.into_secret),)))
         if resource.expect is not None:
             grants.append(Grant(on_policies, (ctx.iam_arn("policy", "*"), f"arn:{ctx.partition}:iam::aws:policy/*")))
         return grants
