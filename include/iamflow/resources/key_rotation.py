@@ -150,7 +150,10 @@ def plan_rotation(user: str, user_arn: str, spec: KeyRotation, facts: RotationFa
                             "slot for a new one; deactivate and delete the one that is not in use first")
             return step
         old = facts.keys[0] if facts.keys else None
-        if old is not None and now - old.created < timedelta(days=spec.every_days):
+        # due when the key is old, or when the secret does not hold it (a key made by hand: iamflow
+        # cannot read its secret, so it is replaced by one the secret holds)
+        stored = old is not None and facts.current_key == old.key_id
+        if old is not None and stored and now - old.created < timedelta(days=spec.every_days):
             return step  # not due
         old_id = old.key_id if old else NO_KEY
         step.changes.append(_tag(user, {MARK_TAG: _stamp(old_id, STARTED, now)},
@@ -208,6 +211,9 @@ def plan_rotation(user: str, user_arn: str, spec: KeyRotation, facts: RotationFa
                                         MARK_TAG: _stamp(old_id, DEACTIVATED, now)},
                                  f"record the deactivation of access key {old_id} on {label}"))
         return step
+    if phase == DEACTIVATED and old.status == "Active":
+        step.notes.append(f"key rotation of {label}: the old key {old_id} was reactivated after the rotation "
+                          "deactivated it; it is not deleted while it is active")
     if phase == DEACTIVATED and old.status != "Active":  # deactivated by an earlier run
         step.changes.append(Change("iam", "delete_access_key", {"UserName": user, "AccessKeyId": old_id},
                                    f"delete the old access key {old_id} of {label} (deactivated by an earlier run)"))

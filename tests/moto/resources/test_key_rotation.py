@@ -341,3 +341,16 @@ def test_a_first_key_resumes_after_a_crash_and_is_proven_before_it_counts(client
     else:
         assert operations(resumed) == ["untag_user"]
     assert not plan_of(healthy, service_user(), env).changed
+
+
+def test_a_key_made_by_hand_is_replaced_by_one_the_secret_holds(clients, env, iam, sm):
+    """iamflow cannot read the secret of a key it did not make: the rotation starts at once, whatever its age."""
+    iam.create_user(UserName="reporter")
+    manual = iam.create_access_key(UserName="reporter")["AccessKey"]["AccessKeyId"]
+
+    plan = converge(HANDLER, clients, service_user(), env)
+
+    assert "create_access_key" in operations(plan)
+    (old, _), (new, _) = keys(iam)
+    assert old == manual and stored(sm)["AccessKeyId"] == new
+    assert mark(iam).startswith(f"{manual}|promoted|")
