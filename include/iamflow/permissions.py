@@ -77,6 +77,12 @@ SCOPE_NOTES: dict[str, str] = {
     "iam:GenerateCredentialReport": "the credential report is account-level: IAM offers no resource to scope it to",
     "remediator:user/*": "remediation acts on whichever users the sweep finds with unused credentials, which no "
     "playbook lists (on AWS, TagUser/UntagUser can be narrowed further with aws:TagKeys iamflow:deactivated:*)",
+    "iam:GetAccountPasswordPolicy": "the account password policy has no resource type: its actions are "
+    "authorised on * only",
+    "iam:UpdateAccountPasswordPolicy": "the account password policy has no resource type",
+    "iam:DeleteAccountPasswordPolicy": "the account password policy has no resource type",
+    "iam:group/*": "a user whose memberships are declared (or that is removed, or proven with expect:) leaves, "
+    "and reads the policies of, groups no playbook lists",
 }
 
 _SERVICE_TITLES = {"iam": "Iam", "kms": "Kms", "secretsmanager": "SecretsManager", "cognito-idp": "Cognito",
