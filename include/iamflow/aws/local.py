@@ -298,10 +298,25 @@ class _BoundedMotoServer:
             server._thread.join(timeout=10)
 
 
+MOTO_MISSING = ("the embedded AWS needs moto, which the core install of iamflow leaves out: "
+                "pip install 'iamflow[local]'")
+
+
+def _moto_server_class() -> type[Any]:
+    """Return moto's ThreadedMotoServer (heavy: imported only when a server is wanted); IamflowError without moto."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and exc.name.split(".")[0] in {"moto", "flask", "flask_cors", "werkzeug"}:
+            raise IamflowError(f"{MOTO_MISSING} (missing module {exc.name!r})") from exc
+        raise
+    return ThreadedMotoServer  # type: ignore[no-any-return]
+
+
 @functools.cache
 def _reporting_server_class() -> type[Any]:
     """Return a ThreadedMotoServer subclass whose thread records a startup failure and wakes start()."""
-    from moto.server import ThreadedMotoServer  # heavy: imported only when a server is wanted
+    ThreadedMotoServer = _moto_server_class()  # noqa: N806 (a class)
 
     class ReportingMotoServer(ThreadedMotoServer):
         startup_error: BaseException | None = None
