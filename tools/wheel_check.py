@@ -66,9 +66,24 @@ def timed(label: str, step: Callable[[], object]) -> object:
     return result
 
 
+def source_copy(target: Path) -> Path:
+    """Copy the files git knows (tracked, or new and not ignored) to ``target``: a fresh clone's tree.
+
+    Building there leaves no ``iamflow.egg-info`` in the checkout (its entry points would be seen
+    by every process run with ``PYTHONPATH=include``) and ignores whatever else lies around.
+    """
+    listed = run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
 def build(out: Path) -> Path:
     """Build the sdist and the wheel; check the sdist carries the shipped defaults; return the wheel."""
-    run([sys.executable, "-m", "build", "--outdir", str(out), str(REPO)])
+    run([sys.executable, "-m", "build", "--outdir", str(out), str(source_copy(out / "src"))])
     [wheel] = out.glob("iamflow-*.whl")
     [sdist] = out.glob("iamflow-*.tar.gz")
     import tarfile

@@ -78,10 +78,21 @@ def test_pyproject_declares_the_provider_and_plugin_entry_points() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     points = project["entry-points"]
     assert points["apache_airflow_provider"]["provider_info"] == "iamflow.airflow.provider:get_provider_info"
-    assert points["airflow.plugins"]["iamflow"] == "iamflow.airflow.plugin:IamflowPlugin"
+    assert points["airflow.plugins"]["iamflow"] == "iamflow.airflow.plugin:entry_point_plugin"
     assert not any(dep.lower().startswith("moto") for dep in project["dependencies"])
     assert any(dep.startswith("moto[server]") for dep in project["optional-dependencies"]["local"])
     assert not [dep for dep in project["dependencies"] if "==" in dep], "ranges, not pins"
+
+
+@pytest.mark.parametrize(("lazy", "through_entry_point"), [("True", True), ("False", False)])
+def test_the_plugin_registers_once_entry_point_or_provider(
+        lazy: str, through_entry_point: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iamflow.airflow import plugin
+
+    monkeypatch.setenv("AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS", lazy)
+    assert (plugin._entry_point_plugin() is plugin.IamflowPlugin) is through_entry_point
+    if not through_entry_point:
+        assert plugin._entry_point_plugin() is None
 
 
 def test_embedded_aws_without_moto_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

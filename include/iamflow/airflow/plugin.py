@@ -29,3 +29,19 @@ class IamflowPlugin(AirflowPlugin):
             "url_route": "compliance",
         }
     ]
+
+
+def _entry_point_plugin() -> type[AirflowPlugin] | None:
+    """The class behind the ``airflow.plugins`` entry point: the plugin, unless Airflow loads providers' plugins.
+
+    Airflow loads the plugins a provider declares only with ``[core] lazy_discover_providers =
+    False``, and entry-point plugins always; a plugin name seen twice is refused (an import error
+    on Airflow 3.3). So exactly one of the two paths registers the plugin: the entry point by
+    default, the provider information otherwise. A non-plugin entry point is skipped silently.
+    """
+    from airflow.configuration import conf
+
+    return IamflowPlugin if conf.getboolean("core", "lazy_discover_providers", fallback=True) else None
+
+
+entry_point_plugin = _entry_point_plugin()

@@ -310,15 +310,16 @@ def _moto_server_class() -> type[Any]:
         if exc.name is not None and exc.name.split(".")[0] in {"moto", "flask", "flask_cors", "werkzeug"}:
             raise IamflowError(f"{MOTO_MISSING} (missing module {exc.name!r})") from exc
         raise
-    return ThreadedMotoServer  # type: ignore[no-any-return]
+    server_class: type[Any] = ThreadedMotoServer
+    return server_class
 
 
 @functools.cache
 def _reporting_server_class() -> type[Any]:
     """Return a ThreadedMotoServer subclass whose thread records a startup failure and wakes start()."""
-    ThreadedMotoServer = _moto_server_class()  # noqa: N806 (a class)
+    base: Any = _moto_server_class()
 
-    class ReportingMotoServer(ThreadedMotoServer):
+    class ReportingMotoServer(base):
         startup_error: BaseException | None = None
 
         def _server_entry(self) -> None:
