@@ -106,16 +106,33 @@ def venv_for(lock: Path) -> Path:
     return venv
 
 
+def _declared(wheel: Path) -> str:
+    """The wheel's declared dependencies (its METADATA ``Requires-Dist`` lines), as one text."""
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        [metadata] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        lines = archive.read(metadata).decode().splitlines()
+    return "\n".join(sorted(line for line in lines if line.startswith("Requires-Dist:")))
+
+
 def install(venv: Path, wheel: Path, lock: Path) -> Path:
-    """Install the wheel with its ``local`` extra into ``venv`` under ``lock``; return its bin folder."""
+    """Install the wheel with its ``local`` extra into ``venv`` under ``lock``; return its bin folder.
+
+    The dependencies are resolved (the lock as constraints) only when the venv is new or the
+    wheel declares other ones than last time (``.iamflow-declared`` in the venv); otherwise only
+    the wheel's own files are reinstalled, and ``pip check`` proves its dependencies still hold.
+    """
     bin_dir = venv / "bin"
-    fresh = not (bin_dir / "python").exists()
-    if fresh:
+    if not (bin_dir / "python").exists():
         run([_base_python(), "-m", "venv", str(venv)])
     pip = [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    # the wheel's own files always; its dependencies only when the venv is new (or they changed)
     run([*pip, "--no-deps", "--force-reinstall", str(wheel)])
-    run([*pip, "-c", str(lock), f"{wheel}[local]"])
+    stamp = venv / ".iamflow-declared"
+    declared = _declared(wheel)
+    if not stamp.exists() or stamp.read_text() != declared:
+        run([*pip, "-c", str(lock), f"{wheel}[local]"])
+        stamp.write_text(declared)
     run([str(bin_dir / "python"), "-m", "pip", "check"])
     return bin_dir
 
@@ -198,10 +215,14 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, str
 def check_project(bin_dir: Path, work: Path, env: dict[str, str]) -> None:
     """``iamflow init``, then the DagBag, the provider list and ``airflow dags test`` of the example."""
     project = work / "project"
-    where = run([str(bin_dir / "python"), "-c", "import iamflow, sys; print(iamflow.__file__); print(sys.path)"],
-                env=env, cwd=work)
-    if str(REPO) in where:
-        raise CheckFailed(f"the checkout is on the path of the clean virtualenv:\n{where}")
+    where = json.loads(run([str(bin_dir / "python"), "-c",
+                            "import iamflow, json, sys; print(json.dumps([iamflow.__file__, sys.path]))"],
+                           env=env, cwd=work).strip().splitlines()[-1])
+    venv = bin_dir.parent.resolve()
+    checkout = [p for p in where[1] if p and Path(p).resolve().is_relative_to(REPO)
+                and not Path(p).resolve().is_relative_to(venv)]
+    if checkout or not Path(where[0]).resolve().is_relative_to(venv):
+        raise CheckFailed(f"iamflow is imported from {where[0]}, the path has the checkout: {checkout}")
     out = run([str(bin_dir / "iamflow"), "init", str(project)], env=env, cwd=work)
     if "9 created, 0 skipped" not in out:
         raise CheckFailed(f"iamflow init:\n{out}")
