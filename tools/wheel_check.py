@@ -8,7 +8,8 @@
    wheel with its ``local`` extra and their dependencies, the lock as constraints (made once per
    lock, then reused: only the wheel is reinstalled);
 3. from a temporary folder, with no checkout on ``PYTHONPATH``: ``iamflow init``, a DagBag of its
-   DAGs (no import errors), ``airflow providers list`` showing iamflow, ``airflow dags test`` of
+   DAGs (no import errors) and one of the repository's ``dags/`` (the onboarding approval built by
+   that Airflow's standard provider), ``airflow providers list`` showing iamflow, ``airflow dags test`` of
    the example playbook against the embedded AWS (``iamflow local-aws``; the managed policy it
    declares must then exist there), and the Compliance view served by ``airflow api-server``
    (anonymous visitors sent to the login page, a signed-in user given the page, the plugin listed
@@ -23,6 +24,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -101,7 +103,8 @@ def venv_for(lock: Path) -> Path:
     stem = lock.name.removesuffix(".txt")
     venv = REPO / f".venv-wheel-{stem}-{digest}"
     for stale in REPO.glob(f".venv-wheel-{stem}-*"):
-        if stale != venv:
+        # only this lock's older venvs: `requirements-*` must not match `requirements-airflow-3.1-*`
+        if stale != venv and re.fullmatch(rf"\.venv-wheel-{re.escape(stem)}-[0-9a-f]{{12}}", stale.name):
             shutil.rmtree(stale, ignore_errors=True)
     return venv
 
@@ -232,6 +235,10 @@ def check_project(bin_dir: Path, work: Path, env: dict[str, str]) -> None:
               "print('import errors:', b.import_errors); print('dags:', sorted(b.dags)); "
               f"sys.exit(1 if b.import_errors or {EXAMPLE_DAG!r} not in b.dags else 0)")
     timed("DagBag of the scaffolded project", lambda: run([str(bin_dir / "python"), "-c", dagbag], env=env, cwd=work))
+    # the repository's own DAGs too, from the installed package (onboarding's approval step included)
+    own = {**env, "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"), "IAMFLOW_HOME": str(REPO)}
+    own_bag = dagbag.replace(repr(EXAMPLE_DAG), repr("onboard_team"))
+    timed("DagBag of the repository's dags/", lambda: run([str(bin_dir / "python"), "-c", own_bag], env=own, cwd=work))
     providers = run([str(bin_dir / "airflow"), "providers", "list", "-o", "json"], env=env, cwd=work)
     if '"package_name": "iamflow"' not in providers:
         raise CheckFailed(f"airflow providers list does not show iamflow:\n{providers[-2000:]}")
