@@ -4,7 +4,8 @@
 
 1. ``python -m build`` writes the sdist and the wheel to a temporary folder;
 2. for each lock (``requirements.txt``: Airflow 3.3; ``requirements-airflow-3.1.txt``: the oldest
-   supported Airflow), a virtualenv ``.venv-wheel-<lock>-<hash of the lock>/`` holding only the
+   supported Airflow), a virtualenv ``.venv-wheel-<lock>-<hash of the lock>/`` (in the checkout,
+   or in ``$IAMFLOW_WHEEL_VENVS``, e.g. a folder a CI caches between runs) holding only the
    wheel with its ``local`` extra and their dependencies, the lock as constraints (made once per
    lock, then reused: only the wheel is reinstalled);
 3. from a temporary folder, with no checkout on ``PYTHONPATH``: ``iamflow init``, a DagBag of its
@@ -41,6 +42,8 @@ LOCKS = ("requirements.txt", "requirements-airflow-3.1.txt")
 EXAMPLE_DAG = "playbook_s3_readonly"
 EXAMPLE_POLICY = "myapp-data-readonly"  # what the example playbook (bucket var myapp-data) creates
 STEP_TIMEOUT = 900.0
+# where the reusable venvs live: the checkout (git-ignored) unless set, e.g. to a CI cache folder
+VENVS_ENV = "IAMFLOW_WHEEL_VENVS"
 
 
 class CheckFailed(RuntimeError):
@@ -101,8 +104,9 @@ def venv_for(lock: Path) -> Path:
     """The reusable virtualenv of ``lock`` (created and filled when its lock changed)."""
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:12]
     stem = lock.name.removesuffix(".txt")
-    venv = REPO / f".venv-wheel-{stem}-{digest}"
-    for stale in REPO.glob(f".venv-wheel-{stem}-*"):
+    home = Path(os.environ.get(VENVS_ENV) or REPO)
+    venv = home / f".venv-wheel-{stem}-{digest}"
+    for stale in home.glob(f".venv-wheel-{stem}-*"):
         # only this lock's older venvs: `requirements-*` must not match `requirements-airflow-3.1-*`
         if stale != venv and re.fullmatch(rf"\.venv-wheel-{re.escape(stem)}-[0-9a-f]{{12}}", stale.name):
             shutil.rmtree(stale, ignore_errors=True)
