@@ -21,7 +21,7 @@ RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /opt/airf
 # The iamflow package lives in include/ (pyproject.toml: package-dir include). An editable install
 # points at /opt/airflow/include, which docker-compose.yaml also mounts from the checkout, so
 # playbooks, policies and code changes apply without a rebuild; the copy keeps the image usable alone.
-COPY --chown=airflow:0 pyproject.toml /opt/airflow/pyproject.toml
+COPY --chown=airflow:0 pyproject.toml setup.py /opt/airflow/
 COPY --chown=airflow:0 include/ /opt/airflow/include/
 RUN pip install --no-cache-dir --no-deps -e /opt/airflow
 ENV PYTHONPATH=/opt/airflow/include \

@@ -2,6 +2,7 @@
 #
 #   make venv    create .venv and install the locked requirements (only when they changed)
 #   make test    lint, then the whole test suite        PYTEST_ARGS="-k clients -x" to narrow it
+#   make test-wheel  the built wheel in clean virtualenvs (Airflow 3.3 and 3.1 locks): init, DAGs, UI
 #   make lint    ruff, mypy (strict on spec/, policy/, resources/) and the import contracts
 #   make run     the demo: embedded AWS, seeded account, every DAG once, recap and report paths
 #   make up      the same stack as a live Airflow UI on http://localhost:8080
@@ -19,7 +20,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.iamflow-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint run up lock clean distclean
+.PHONY: help venv test test-wheel lint run up lock clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -48,6 +49,11 @@ lint: venv
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS) tests
+	$(MAKE) test-wheel
+
+# one reusable virtualenv per lock (.venv-wheel-<lock>-<hash>/); only the wheel is reinstalled
+test-wheel: venv
+	$(BIN)/python -m tools.wheel_check
 
 run: venv
 	$(BIN)/python -m tools.demo run
@@ -66,4 +72,4 @@ clean:
 	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-wheel-*

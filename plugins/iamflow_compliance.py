@@ -1,29 +1,15 @@
-"""The iamflow plugin: the Compliance view in the Airflow UI.
+"""The Compliance view for a checkout that runs without installing iamflow (``PYTHONPATH=include``).
 
-Registers :func:`iamflow.airflow.ui.app.create_app` with the api-server at ``/compliance`` and links it
-from the navigation as "Compliance". The app reads the sweep's reports from
-``$IAMFLOW_REPORT_DIR`` (``./reports`` by default) on each request.
+An installed iamflow (``pip install``, ``make venv``'s editable install) registers the plugin
+through its ``airflow.plugins`` entry point; it is exposed here only when that entry point is
+absent, as Airflow refuses a plugin name registered twice.
 """
 
 from __future__ import annotations
 
-from airflow.plugins_manager import AirflowPlugin
+from importlib.metadata import entry_points
 
-from iamflow.airflow.ui.app import URL_PREFIX, create_app
+if not any(ep.value.startswith("iamflow.") for ep in entry_points(group="airflow.plugins")):
+    from iamflow.airflow.plugin import IamflowPlugin
 
-compliance_app = create_app()
-
-
-class IamflowPlugin(AirflowPlugin):
-    """Serve and link the Compliance view."""
-
-    name = "iamflow"
-    fastapi_apps = [{"app": compliance_app, "url_prefix": URL_PREFIX, "name": "iamflow compliance"}]
-    external_views = [
-        {
-            "name": "Compliance",
-            "href": f"{URL_PREFIX}/",
-            "destination": "nav",
-            "url_route": "compliance",
-        }
-    ]
+    __all__ = ["IamflowPlugin"]

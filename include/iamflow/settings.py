@@ -1,13 +1,21 @@
 """Every path and ``IAMFLOW_*`` environment variable iamflow reads, with the shipped defaults.
 
 Functions, not constants: each call reads the environment again, so a test (or a worker whose
-environment changes) sees the current value. The shipped configuration lives below
-``include/`` of the project: the playbooks, the policy documents they use, ``compliance.yaml``,
-``targets.yaml``, ``mutelist.yaml``, ``onboarding.yaml`` and the team playbook template.
+environment changes) sees the current value.
+
+Two folders matter. The **project** (``$IAMFLOW_HOME``) holds ``include/``: the playbooks, the
+policy documents they use, ``compliance.yaml``, ``targets.yaml``, ``mutelist.yaml``,
+``onboarding.yaml`` and the team playbook template (``iamflow init DIR`` scaffolds one). Without
+``IAMFLOW_HOME`` it is the repository checkout when iamflow runs from one, else the working
+folder. The **shipped defaults** come with the package (``iamflow/defaults/`` inside the wheel,
+built from this repository's ``include/`` files; in a checkout, ``include/`` itself): a
+configuration file or folder the project lacks is read from there, so an installed iamflow works
+with no file of its own.
 
 ==============================  ===========================================  ==============================
 variable                        what                                         default
 ==============================  ===========================================  ==============================
+``IAMFLOW_HOME``                the project (its ``include/`` folder)        the checkout, else ``.``
 ``IAMFLOW_PLAYBOOKS_DIR``       playbooks the DAGs and the drift check read  ``include/playbooks``
 ``IAMFLOW_POLICIES_DIR``        policy documents playbooks name by file      ``include/policies``
 ``IAMFLOW_REPORT_DIR``          where the sweep writes its reports           ``./reports``
@@ -28,6 +36,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+HOME_ENV = "IAMFLOW_HOME"
 PLAYBOOKS_DIR_ENV = "IAMFLOW_PLAYBOOKS_DIR"
 POLICIES_DIR_ENV = "IAMFLOW_POLICIES_DIR"
 REPORT_DIR_ENV = "IAMFLOW_REPORT_DIR"
@@ -53,14 +62,41 @@ def _env_path(name: str) -> Path | None:
     return Path(value) if value else None
 
 
+def _checkout_root() -> Path | None:
+    """The repository checkout this module runs from (``<root>/include/iamflow/settings.py``), else None."""
+    here = Path(__file__).resolve()
+    root = here.parents[2]
+    return root if here.parent.parent.name == "include" and (root / "pyproject.toml").is_file() else None
+
+
 def project_root() -> Path:
-    """Return the folder that holds ``dags/``, ``include/`` and ``plugins/``."""
-    return Path(__file__).resolve().parents[2]
+    """Return the project folder (``include/`` lives there): ``$IAMFLOW_HOME``, else the checkout, else ``.``."""
+    home = _env_path(HOME_ENV)
+    if home is not None:
+        return home.expanduser().resolve()
+    return _checkout_root() or Path.cwd().resolve()
 
 
 def include_dir() -> Path:
-    """Return the folder of the shipped configuration (``<project>/include``)."""
+    """Return the project's configuration folder (``<project>/include``)."""
     return project_root() / "include"
+
+
+def shipped_dir() -> Path:
+    """Return the shipped defaults: ``iamflow/defaults`` in an installed package, ``include/`` in a checkout."""
+    packaged = Path(__file__).resolve().parent / "defaults"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[1]
+
+
+def project_or_shipped(relative: str) -> Path:
+    """Return ``include/<relative>`` of the project when it exists, else the shipped default of that name."""
+    own = include_dir() / relative
+    return own if own.exists() else shipped_dir() / relative
+
+
+def shipped_policies_dir() -> Path:
+    """Return the shipped policy documents (the onboarding boundary, the iamflow roles' policies)."""
+    return shipped_dir() / "policies"
 
 
 def playbooks_dir() -> Path:
@@ -70,12 +106,12 @@ def playbooks_dir() -> Path:
 
 def policies_dir() -> Path:
     """Return the policy documents folder: ``$IAMFLOW_POLICIES_DIR``, else ``include/policies``."""
-    return _env_path(POLICIES_DIR_ENV) or include_dir() / "policies"
+    return _env_path(POLICIES_DIR_ENV) or project_or_shipped("policies")
 
 
 def templates_dir() -> Path:
-    """Return the folder of the team playbook template (``include/templates``)."""
-    return include_dir() / "templates"
+    """Return the folder of the team playbook template: ``include/templates``, else the shipped one."""
+    return project_or_shipped("templates")
 
 
 def report_dir(path: str | Path | None = None) -> Path:
@@ -84,13 +120,13 @@ def report_dir(path: str | Path | None = None) -> Path:
 
 
 def compliance_config_path() -> Path:
-    """Return the sweep's thresholds file, the shipped ``include/compliance.yaml``."""
-    return include_dir() / "compliance.yaml"
+    """Return the sweep's thresholds file: ``include/compliance.yaml``, else the shipped one."""
+    return project_or_shipped("compliance.yaml")
 
 
 def shipped_targets_path() -> Path:
-    """Return the shipped targets file, ``include/targets.yaml``."""
-    return include_dir() / "targets.yaml"
+    """Return the project's targets file, ``include/targets.yaml``, else the shipped one (this account)."""
+    return project_or_shipped("targets.yaml")
 
 
 def targets_path(path: str | Path | None = None) -> Path:
@@ -99,8 +135,8 @@ def targets_path(path: str | Path | None = None) -> Path:
 
 
 def shipped_mutelist_path() -> Path:
-    """Return the shipped mutelist, ``include/mutelist.yaml``."""
-    return include_dir() / "mutelist.yaml"
+    """Return the project's mutelist, ``include/mutelist.yaml``, else the shipped one (only comments)."""
+    return project_or_shipped("mutelist.yaml")
 
 
 def mutelist_path(path: str | Path | None = None) -> Path | None:
@@ -114,7 +150,7 @@ def mutelist_path(path: str | Path | None = None) -> Path | None:
 
 def onboarding_config_path() -> Path:
     """Return the onboarding configuration: ``$IAMFLOW_ONBOARDING_CONFIG``, else ``include/onboarding.yaml``."""
-    return _env_path(ONBOARDING_CONFIG_ENV) or include_dir() / "onboarding.yaml"
+    return _env_path(ONBOARDING_CONFIG_ENV) or project_or_shipped("onboarding.yaml")
 
 
 def teams_dir(configured: str | Path | None = None) -> Path:
@@ -156,12 +192,12 @@ def max_playbook_bytes() -> int:
 
 def remediation_config_path() -> Path:
     """Return the remediation settings: ``$IAMFLOW_REMEDIATION_CONFIG``, else ``include/remediation.yaml``."""
-    return _env_path(REMEDIATION_CONFIG_ENV) or include_dir() / "remediation.yaml"
+    return _env_path(REMEDIATION_CONFIG_ENV) or project_or_shipped("remediation.yaml")
 
 
 def approvals_config_path() -> Path:
     """Return who may approve what: ``$IAMFLOW_APPROVALS_CONFIG``, else ``include/approvals.yaml``."""
-    return _env_path(APPROVALS_CONFIG_ENV) or include_dir() / "approvals.yaml"
+    return _env_path(APPROVALS_CONFIG_ENV) or project_or_shipped("approvals.yaml")
 
 
 def remediation_dir(path: str | Path | None = None) -> Path:

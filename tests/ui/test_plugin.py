@@ -1,4 +1,8 @@
-"""The plugin module: the Compliance app at /compliance, the "Compliance" nav link, and Airflow lists both."""
+"""The plugin: the Compliance app at /compliance, the "Compliance" nav link, and Airflow lists both.
+
+The plugin lives in the package (``iamflow.airflow.plugin``, registered by its entry point);
+``plugins/iamflow_compliance.py`` exposes it only to a checkout run without installing iamflow.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,13 @@ import json
 import os
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+
+from iamflow.airflow.plugin import IamflowPlugin
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "plugins" / "iamflow_compliance.py"
@@ -24,9 +31,14 @@ def load_plugin_module() -> object:
     return module
 
 
-def test_plugin_exposes_app_and_nav_link() -> None:
+def test_plugins_folder_module_exposes_the_plugin_only_without_the_entry_point() -> None:
     module = load_plugin_module()
-    plugin = module.IamflowPlugin
+    installed = any(ep.value.startswith("iamflow.") for ep in entry_points(group="airflow.plugins"))
+    assert (getattr(module, "IamflowPlugin", None) is IamflowPlugin) is not installed
+
+
+def test_plugin_exposes_app_and_nav_link() -> None:
+    plugin = IamflowPlugin
     assert plugin.name == "iamflow"
     [app] = plugin.fastapi_apps
     assert app["url_prefix"] == "/compliance" and isinstance(app["app"], FastAPI)

@@ -298,12 +298,28 @@ class _BoundedMotoServer:
             server._thread.join(timeout=10)
 
 
+MOTO_MISSING = ("the embedded AWS needs moto, which the core install of iamflow leaves out: "
+                "pip install 'iamflow[local]'")
+
+
+def _moto_server_class() -> type[Any]:
+    """Return moto's ThreadedMotoServer (heavy: imported only when a server is wanted); IamflowError without moto."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and exc.name.split(".")[0] in {"moto", "flask", "flask_cors", "werkzeug"}:
+            raise IamflowError(f"{MOTO_MISSING} (missing module {exc.name!r})") from exc
+        raise
+    server_class: type[Any] = ThreadedMotoServer
+    return server_class
+
+
 @functools.cache
 def _reporting_server_class() -> type[Any]:
     """Return a ThreadedMotoServer subclass whose thread records a startup failure and wakes start()."""
-    from moto.server import ThreadedMotoServer  # heavy: imported only when a server is wanted
+    base: Any = _moto_server_class()
 
-    class ReportingMotoServer(ThreadedMotoServer):
+    class ReportingMotoServer(base):
         startup_error: BaseException | None = None
 
         def _server_entry(self) -> None:

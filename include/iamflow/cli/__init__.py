@@ -5,7 +5,8 @@ Exit codes follow ``terraform plan -detailed-exitcode``: 0 nothing to do (or suc
 
 One module per command group: ``lint|plan|apply`` (:mod:`.converge`), ``sweep`` (:mod:`.sweep`),
 ``verify-rotation`` (:mod:`.rotation`), ``policy`` (:mod:`.policy`), ``explain``
-(:mod:`.explain`), ``local-aws`` (:mod:`.local_aws`), ``remediate`` (:mod:`.remediate`); the options, client building, time parsing and playbook loading they share
+(:mod:`.explain`), ``local-aws`` (:mod:`.local_aws`), ``remediate`` (:mod:`.remediate`), ``init``
+(:mod:`.init`); the options, client building, time parsing and playbook loading they share
 are in :mod:`.common`.
 
 Every command fails the same way: an error iamflow raised on purpose, or anything unexpected (a
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from iamflow.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, apply_var_option
 from iamflow.cli.converge import add_converge_parsers
 from iamflow.cli.explain import add_explain_parser
+from iamflow.cli.init import add_init_parser
 from iamflow.cli.local_aws import add_local_aws_parser
 from iamflow.cli.policy import add_policy_parser
 from iamflow.cli.remediate import add_remediate_parser
@@ -42,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_policy_parser(sub)
     add_explain_parser(sub)
     add_remediate_parser(sub)
+    add_init_parser(sub)
     verbose_help = "log iamflow's debug messages, and the traceback of an unexpected error, on stderr"
     parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
     for command in sub.choices.values():

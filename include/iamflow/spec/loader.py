@@ -24,7 +24,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from iamflow.errors import Problem, ValidationError
-from iamflow.settings import include_dir, playbooks_dir, policies_dir
+from iamflow.settings import include_dir, playbooks_dir, policies_dir, shipped_policies_dir
 from iamflow.spec import codes
 from iamflow.spec.models import RESOURCE_MODELS, Playbook, ResourceBase
 from iamflow.spec.source import Limits, Positions, SourceError, load_file, load_yaml, locate, read_text
@@ -433,7 +433,7 @@ def _document_path(reference: str, base_dir: Path, playbook_dir: Path) -> tuple[
     if Path(reference).is_absolute() or reference.startswith("~"):
         return None, (f"policy file {reference!r} is an absolute path; name a file inside the policies folder "
                       "or the playbook's folder")
-    roots = [base_dir, playbook_dir, include_dir() / "policies"]
+    roots = [base_dir, playbook_dir, include_dir() / "policies", shipped_policies_dir()]
     allowed = [r.resolve() for r in roots]
     escaped = False
     for root in (base_dir, playbook_dir):

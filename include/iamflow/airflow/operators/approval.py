@@ -21,7 +21,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk.exceptions import AirflowFailException
+
+from iamflow.airflow.compat import AirflowFailException
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

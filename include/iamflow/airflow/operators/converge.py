@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
+from iamflow.airflow.compat import AirflowFailException
 from iamflow.airflow.operators.base import IamflowBaseOperator
 
 if TYPE_CHECKING:

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import TriggerRule
-from airflow.sdk.exceptions import AirflowFailException
 
+from iamflow.airflow.compat import AirflowFailException
 from iamflow.airflow.operators.base import IamflowBaseOperator
 from iamflow.onboarding import OFFBOARD, ONBOARD, OnboardingConfig, TeamRequest, load_config
 

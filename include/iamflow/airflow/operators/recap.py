@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, TriggerRule
-from airflow.sdk.exceptions import AirflowFailException
 
+from iamflow.airflow.compat import AirflowFailException
 from iamflow.airflow.operators.converge import FAILED_RESULT_KEY
 
 if TYPE_CHECKING:

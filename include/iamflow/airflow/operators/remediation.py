@@ -18,8 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
+from iamflow.airflow.compat import AirflowFailException, AirflowSkipException
 from iamflow.airflow.operators.base import IamflowBaseOperator
 
 if TYPE_CHECKING:

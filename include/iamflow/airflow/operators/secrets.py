@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
+from iamflow.airflow.compat import AirflowFailException, AirflowSkipException
 from iamflow.airflow.operators.base import IamflowBaseOperator, aws_template_fields
 
 if TYPE_CHECKING:

@@ -36,8 +36,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
+from iamflow.airflow.compat import AirflowFailException
 from iamflow.airflow.operators.base import IamflowBaseOperator, aws_template_fields
 from iamflow.settings import mutelist_path, sweep_pool
 

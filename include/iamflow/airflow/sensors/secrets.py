@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator
-from airflow.sdk.exceptions import AirflowFailException
 
+from iamflow.airflow.compat import AirflowFailException
 from iamflow.airflow.operators.base import IamflowBaseOperator, aws_template_fields
 
 if TYPE_CHECKING:
