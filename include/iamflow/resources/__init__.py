@@ -9,6 +9,7 @@ from iamflow.resources.iam_managed_policy import IamManagedPolicyHandler
 from iamflow.resources.iam_role import IamRoleHandler
 from iamflow.resources.kms_key import KmsKeyHandler
 from iamflow.resources.secret import SecretHandler
+from iamflow.resources.ssm_parameter import SsmParameterHandler
 
 HANDLERS: dict[str, AnyHandler] = {}
 
@@ -40,6 +41,7 @@ for _handler in (
     CognitoGroupHandler(),
     KmsKeyHandler(),
     SecretHandler(),
+    SsmParameterHandler(),
 ):
     register(_handler)
 

@@ -56,7 +56,8 @@ F = TypeVar("F")
 # The error codes with which services say "that object already exists".
 EXISTS_CODES: frozenset[str] = frozenset(
     {"ResourceExistsException", "EntityAlreadyExists", "EntityAlreadyExistsException", "AlreadyExistsException",
-     "AliasExistsException", "GroupExistsException", "UsernameExistsException"}
+     "AliasExistsException", "GroupExistsException", "UsernameExistsException",
+     "ParameterAlreadyExists"}
 )
 
 

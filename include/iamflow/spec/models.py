@@ -332,3 +332,4 @@ class Playbook(BaseModel):
 
 # kinds defined in their own modules register themselves on import
 from iamflow.spec import kinds_cognito, kinds_kms, kinds_secrets  # noqa: E402,F401
+from iamflow.spec import kinds_ssm  # noqa: E402,F401
