@@ -55,7 +55,7 @@ REGION = "us-east-1"
 CTX = RunContext(account_id=ACCOUNT, partition="aws", region=REGION)
 PRINCIPAL = "iamflow-under-test"
 # playbooks that another playbook's resources must exist for (applied first, by an administrator)
-PREREQUISITES = {"myapp-secrets": ("myapp-kms",)}
+PREREQUISITES = {"myapp-secrets": ("myapp-kms",), "myapp-parameters": ("myapp-kms",)}
 # boto3 client names whose IAM action prefix differs (accessanalyzer is "access-analyzer" in IAM)
 _SERVICE_PREFIX = {"cognito-idp": "cognito-idp", "secretsmanager": "secretsmanager", "accessanalyzer": "access-analyzer"}
 
