@@ -48,6 +48,8 @@ AWS_ONLY: dict[str, str] = {
     "kms:GenerateDataKey": "Secrets Manager encrypts a new secret value with the caller's kms:GenerateDataKey "
     "when the secret uses a customer-managed key",
     "kms:Decrypt": "Secrets Manager needs the caller's kms:Decrypt on a customer-managed key to store a new version",
+    "kms:Encrypt": "Parameter Store encrypts a SecureString with the caller's kms:Encrypt when the parameter uses "
+    "a customer-managed key",
     "iam:PassRole": "AWS checks iam:PassRole on the role when AddRoleToInstanceProfile or a Cognito group "
     "hands the role on; moto does not",
 }
@@ -66,6 +68,8 @@ SCOPE_NOTES: dict[str, str] = {
     "are scoped to the pools of the account and region",
     "iam:instance-profile/*": "a role being deleted is removed from whichever instance profiles hold it, "
     "including ones no playbook declares",
+    "ssm:DescribeParameters": "Systems Manager DescribeParameters is a list action without resource-level "
+    "permissions (a parameter is read by name through its filter)",
     "iam:user/*+group/*+role/*": "a managed policy being deleted is first detached from every entity it is "
     "attached to, which no playbook lists",
 }

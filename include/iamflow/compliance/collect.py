@@ -29,6 +29,7 @@ from iamflow.compliance.snapshot import (
     ACCOUNT_SUMMARY,
     ALL_STEPS,
     AUTHORIZATION_DETAILS,
+    CLOUDTRAIL_TRAILS,
     CREDENTIAL_REPORT,
     DRIFT,
     KMS_KEYS,
@@ -52,6 +53,7 @@ from iamflow.compliance.snapshot import (
     Secret,
     ServerCertificate,
     Snapshot,
+    Trail,
     UserPool,
     UserPoolClient,
     VirtualMfaDevice,
@@ -198,6 +200,7 @@ class _Collector:
             USER_POOLS: self.user_pools,
             SERVER_CERTIFICATES: self.server_certificates,
             ACCESS_ANALYZERS: self.access_analyzers,
+            CLOUDTRAIL_TRAILS: self.cloudtrail_trails,
         }
         steps[step]()
 
@@ -323,6 +326,17 @@ class _Collector:
                 analyzers.append(AccessAnalyzer(a.get("name", ""), a.get("arn", ""), a.get("type", ""),
                                                 a.get("status", "")))
         self.snapshot.access_analyzers = analyzers
+
+    # --- CloudTrail -----------------------------------------------------------------------------
+
+    def cloudtrail_trails(self) -> None:
+        """The trails the region sees (shadow trails included: a multi-region trail homed elsewhere covers
+        this region too), each with its logging status and management-event selection."""
+        ct = self.clients.client("cloudtrail")
+        trails = [_trail(t) for t in ct.describe_trails(includeShadowTrails=True).get("trailList", [])]
+        for trail in trails:
+            _trail_details(ct, trail)
+        self.snapshot.cloudtrail_trails = trails
 
     # --- KMS ------------------------------------------------------------------------------------
 
@@ -488,6 +502,51 @@ class _Collector:
         except ClientError as exc:
             pool.errors["ListUserPoolClients"] = describe_error(exc)
         return pool
+
+
+def _trail(t: dict[str, Any]) -> Trail:
+    return Trail(name=t.get("Name", ""), arn=t.get("TrailARN", ""), home_region=t.get("HomeRegion", ""),
+                 multi_region=bool(t.get("IsMultiRegionTrail")),
+                 log_file_validation=bool(t.get("LogFileValidationEnabled")),
+                 organization=bool(t.get("IsOrganizationTrail")))
+
+
+def management_events(selectors: dict[str, Any]) -> str:
+    """Which management events a trail's selectors log: ``All``, ``ReadOnly``, ``WriteOnly`` or ``None``.
+
+    No selector at all is AWS's default (every management event); advanced selectors log management
+    events, reads and writes, when one selects ``eventCategory = Management`` without a ``readOnly``
+    field (a ``readOnly`` field narrows it to reads or writes).
+    """
+    basic = selectors.get("EventSelectors") or []
+    advanced = selectors.get("AdvancedEventSelectors") or []
+    if not basic and not advanced:
+        return "All"
+    kinds: set[str] = set()
+    for sel in basic:
+        if sel.get("IncludeManagementEvents", True):
+            kinds.add(sel.get("ReadWriteType", "All"))
+    for sel in advanced:
+        fields = {f.get("Field"): f for f in sel.get("FieldSelectors") or []}
+        if "Management" not in ((fields.get("eventCategory") or {}).get("Equals") or []):
+            continue
+        read_only = (fields.get("readOnly") or {}).get("Equals") or []
+        kinds.add("All" if not read_only else ("ReadOnly" if read_only == ["true"] else "WriteOnly"))
+    if "All" in kinds or {"ReadOnly", "WriteOnly"} <= kinds:
+        return "All"
+    return next(iter(kinds)) if kinds else "None"
+
+
+def _trail_details(ct: Any, trail: Trail) -> None:
+    """Logging status and management events of one trail; a failed read is noted on the trail."""
+    try:
+        trail.is_logging = bool(ct.get_trail_status(Name=trail.arn).get("IsLogging"))
+    except ClientError as exc:
+        trail.errors["GetTrailStatus"] = describe_error(exc)
+    try:
+        trail.management_events = management_events(ct.get_event_selectors(TrailName=trail.arn))
+    except ClientError as exc:
+        trail.errors["GetEventSelectors"] = describe_error(exc)
 
 
 def _secret_policy(sm: Any, arn: str) -> dict[str, Any]:

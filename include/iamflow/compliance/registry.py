@@ -55,6 +55,7 @@ STEP_PERMISSIONS: dict[str, tuple[str, ...]] = {
     ),
     snap.SERVER_CERTIFICATES: ("iam:ListServerCertificates",),
     snap.ACCESS_ANALYZERS: ("access-analyzer:ListAnalyzers",),
+    snap.CLOUDTRAIL_TRAILS: ("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"),
     snap.DRIFT: (),  # the converge engine's read calls; declared by its resource handlers
 }
 # every sweep also confirms which account its credentials act in

@@ -24,11 +24,12 @@ SECRETS = "secrets"
 USER_POOLS = "user_pools"
 SERVER_CERTIFICATES = "server_certificates"
 ACCESS_ANALYZERS = "access_analyzers"
+CLOUDTRAIL_TRAILS = "cloudtrail_trails"
 DRIFT = "drift"
 
 IAM_STEPS = (CREDENTIAL_REPORT, AUTHORIZATION_DETAILS, PASSWORD_POLICY, ACCOUNT_SUMMARY, VIRTUAL_MFA_DEVICES,
              SERVER_CERTIFICATES)
-REGIONAL_STEPS = (KMS_KEYS, SECRETS, USER_POOLS, ACCESS_ANALYZERS)
+REGIONAL_STEPS = (KMS_KEYS, SECRETS, USER_POOLS, ACCESS_ANALYZERS, CLOUDTRAIL_TRAILS)
 ALL_STEPS = IAM_STEPS + REGIONAL_STEPS + (DRIFT,)
 
 ROOT_ROW = "<root_account>"
@@ -380,6 +381,27 @@ class AccessAnalyzer:
         return self.type in ("ACCOUNT", "ORGANIZATION")
 
 
+@dataclass
+class Trail:
+    """A CloudTrail trail visible in the region (its own, or a multi-region one homed elsewhere).
+
+    ``is_logging`` is None when ``GetTrailStatus`` failed, ``management_events`` (``All``,
+    ``ReadOnly``, ``WriteOnly`` or ``None``) when ``GetEventSelectors`` failed; ``errors`` says why.
+    A trail without custom event selectors logs every management event, reads and writes (AWS's
+    default, which the embedded AWS returns as an empty selector list).
+    """
+
+    name: str
+    arn: str
+    home_region: str
+    multi_region: bool
+    log_file_validation: bool
+    organization: bool = False
+    is_logging: bool | None = None
+    management_events: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class DriftItem:
     """One playbook resource compared with its live state (filled by the converge engine's provider)."""
@@ -412,6 +434,7 @@ class Snapshot:
     user_pools: list[UserPool] | None = None
     server_certificates: list[ServerCertificate] | None = None
     access_analyzers: list[AccessAnalyzer] | None = None
+    cloudtrail_trails: list[Trail] | None = None
     drift: list[DriftItem] | None = None
     errors: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -447,5 +470,6 @@ _STEP_FIELDS = {
     USER_POOLS: "user_pools",
     SERVER_CERTIFICATES: "server_certificates",
     ACCESS_ANALYZERS: "access_analyzers",
+    CLOUDTRAIL_TRAILS: "cloudtrail_trails",
     DRIFT: "drift",
 }

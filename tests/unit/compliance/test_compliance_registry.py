@@ -69,7 +69,8 @@ def test_check_metadata_is_consistent(check) -> None:  # noqa: ANN001
     assert check.module.startswith("iamflow.compliance.checks."), check.module
     source = (CHECKS_DIR / f"{check.module.rsplit('.', 1)[1]}.py").read_text()
     assert f"def {check.id}(" in source
-    assert check.id.split("_")[0] in {"iam", "kms", "secretsmanager", "cognito", "accessanalyzer", "iamflow"}
+    assert check.id.split("_")[0] in {"iam", "kms", "secretsmanager", "cognito", "accessanalyzer", "iamflow",
+                                      "cloudtrail", "ssm"}
     assert check.severity in SEVERITIES
     assert check.title and check.description and check.remediation
     assert check.func.__doc__ and "\n" not in check.func.__doc__.strip(), "one-line docstring"
