@@ -190,6 +190,10 @@ def live_expectations(clients: AwsClients, env: PlanEnv, resource: ResourceBase,
         results = role_expectations(clients, resource, env, current)  # type: ignore[arg-type]
     elif resource.kind == "iam_managed_policy":
         results = policy_expectations(expect, resource.name, current["document"], env)  # type: ignore[index]
+    elif resource.kind == "organizations_policy":
+        from iamflow.resources.organizations_policy import org_policy_expectations
+
+        results = org_policy_expectations(resource, current["document"] or {}, env)  # type: ignore[arg-type,index]
     else:
         return ()
     return tuple((r.where, r.holds, r.line()) for r in results)

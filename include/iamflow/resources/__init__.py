@@ -8,6 +8,7 @@ from iamflow.resources.iam_instance_profile import IamInstanceProfileHandler
 from iamflow.resources.iam_managed_policy import IamManagedPolicyHandler
 from iamflow.resources.iam_role import IamRoleHandler
 from iamflow.resources.kms_key import KmsKeyHandler
+from iamflow.resources.organizations_policy import OrganizationsPolicyHandler
 from iamflow.resources.secret import SecretHandler
 from iamflow.resources.ssm_parameter import SsmParameterHandler
 
@@ -42,6 +43,7 @@ for _handler in (
     KmsKeyHandler(),
     SecretHandler(),
     SsmParameterHandler(),
+    OrganizationsPolicyHandler(),
 ):
     register(_handler)
 

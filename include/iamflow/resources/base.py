@@ -57,7 +57,7 @@ F = TypeVar("F")
 EXISTS_CODES: frozenset[str] = frozenset(
     {"ResourceExistsException", "EntityAlreadyExists", "EntityAlreadyExistsException", "AlreadyExistsException",
      "AliasExistsException", "GroupExistsException", "UsernameExistsException",
-     "ParameterAlreadyExists"}
+     "ParameterAlreadyExists", "DuplicatePolicyException"}
 )
 
 
