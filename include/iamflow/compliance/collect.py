@@ -39,6 +39,7 @@ from iamflow.compliance.snapshot import (
     PASSWORD_POLICY,
     SECRETS,
     SERVER_CERTIFICATES,
+    SSM_PARAMETERS,
     USER_POOLS,
     VIRTUAL_MFA_DEVICES,
     AccessAnalyzer,
@@ -53,6 +54,7 @@ from iamflow.compliance.snapshot import (
     Secret,
     ServerCertificate,
     Snapshot,
+    SsmParameter,
     Trail,
     UserPool,
     UserPoolClient,
@@ -201,6 +203,7 @@ class _Collector:
             SERVER_CERTIFICATES: self.server_certificates,
             ACCESS_ANALYZERS: self.access_analyzers,
             CLOUDTRAIL_TRAILS: self.cloudtrail_trails,
+            SSM_PARAMETERS: self.ssm_parameters,
         }
         steps[step]()
 
@@ -337,6 +340,23 @@ class _Collector:
         for trail in trails:
             _trail_details(ct, trail)
         self.snapshot.cloudtrail_trails = trails
+
+    # --- Parameter Store ------------------------------------------------------------------------
+
+    def ssm_parameters(self) -> None:
+        """Every parameter's metadata; the values of String and StringList ones, judged then dropped."""
+        ssm = self.clients.client("ssm")
+        params: list[SsmParameter] = []
+        for page in ssm.get_paginator("describe_parameters").paginate(PaginationConfig={"PageSize": 50}):
+            for p in page.get("Parameters", []):
+                arn = p.get("ARN") or (f"arn:{self.snapshot.partition}:ssm:{self.snapshot.region}:"
+                                       f"{self.snapshot.account_id}:parameter/{p['Name'].lstrip('/')}")
+                params.append(SsmParameter(p["Name"], arn, p.get("Type", "String"), p.get("KeyId"),
+                                           p.get("Tier") or "Standard"))
+        plain = [p for p in params if p.type != "SecureString"]
+        for start in range(0, len(plain), 10):  # GetParameters takes at most 10 names
+            _judge_values(ssm, plain[start:start + 10])
+        self.snapshot.ssm_parameters = params
 
     # --- KMS ------------------------------------------------------------------------------------
 
@@ -502,6 +522,25 @@ class _Collector:
         except ClientError as exc:
             pool.errors["ListUserPoolClients"] = describe_error(exc)
         return pool
+
+
+def _judge_values(ssm: Any, batch: list[SsmParameter]) -> None:
+    """Read a batch of plain parameters' values and keep only what they look like (never the value)."""
+    from iamflow.policy.lint import credential_message, scan_credentials
+
+    try:
+        got = ssm.get_parameters(Names=[p.name for p in batch])
+    except ClientError as exc:
+        for p in batch:
+            p.errors["GetParameters"] = describe_error(exc)
+        return
+    values = {v["Name"]: v.get("Value", "") for v in got.get("Parameters", [])}
+    for p in batch:
+        if p.name not in values:
+            p.errors["GetParameters"] = "not returned"
+            continue
+        hits = scan_credentials(values[p.name])
+        p.value_findings = tuple(dict.fromkeys(credential_message(kind) for _path, kind in hits))
 
 
 def _trail(t: dict[str, Any]) -> Trail:

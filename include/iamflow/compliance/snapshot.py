@@ -25,11 +25,12 @@ USER_POOLS = "user_pools"
 SERVER_CERTIFICATES = "server_certificates"
 ACCESS_ANALYZERS = "access_analyzers"
 CLOUDTRAIL_TRAILS = "cloudtrail_trails"
+SSM_PARAMETERS = "ssm_parameters"
 DRIFT = "drift"
 
 IAM_STEPS = (CREDENTIAL_REPORT, AUTHORIZATION_DETAILS, PASSWORD_POLICY, ACCOUNT_SUMMARY, VIRTUAL_MFA_DEVICES,
              SERVER_CERTIFICATES)
-REGIONAL_STEPS = (KMS_KEYS, SECRETS, USER_POOLS, ACCESS_ANALYZERS, CLOUDTRAIL_TRAILS)
+REGIONAL_STEPS = (KMS_KEYS, SECRETS, USER_POOLS, ACCESS_ANALYZERS, CLOUDTRAIL_TRAILS, SSM_PARAMETERS)
 ALL_STEPS = IAM_STEPS + REGIONAL_STEPS + (DRIFT,)
 
 ROOT_ROW = "<root_account>"
@@ -402,6 +403,24 @@ class Trail:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class SsmParameter:
+    """A Parameter Store parameter's metadata; a String's or StringList's value only as findings on it.
+
+    The value itself is never kept: the collector judges it (``value_findings``: what it looks
+    like, e.g. ``"AWS secret access key"``) and drops it. A SecureString's value is never read.
+    ``errors`` says why the value could not be read.
+    """
+
+    name: str
+    arn: str
+    type: str
+    key_id: str | None = None
+    tier: str = "Standard"
+    value_findings: tuple[str, ...] = ()
+    errors: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class DriftItem:
     """One playbook resource compared with its live state (filled by the converge engine's provider)."""
@@ -435,6 +454,7 @@ class Snapshot:
     server_certificates: list[ServerCertificate] | None = None
     access_analyzers: list[AccessAnalyzer] | None = None
     cloudtrail_trails: list[Trail] | None = None
+    ssm_parameters: list[SsmParameter] | None = None
     drift: list[DriftItem] | None = None
     errors: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -471,5 +491,6 @@ _STEP_FIELDS = {
     SERVER_CERTIFICATES: "server_certificates",
     ACCESS_ANALYZERS: "access_analyzers",
     CLOUDTRAIL_TRAILS: "cloudtrail_trails",
+    SSM_PARAMETERS: "ssm_parameters",
     DRIFT: "drift",
 }
