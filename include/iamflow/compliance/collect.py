@@ -32,6 +32,7 @@ from iamflow.compliance.snapshot import (
     CLOUDTRAIL_TRAILS,
     CREDENTIAL_REPORT,
     DRIFT,
+    IDENTITY_POOLS,
     KMS_KEYS,
     MFA_EMAIL,
     MFA_SMS,
@@ -47,6 +48,7 @@ from iamflow.compliance.snapshot import (
     BootstrapPassword,
     CredentialReport,
     DriftItem,
+    IdentityPool,
     KmsKey,
     ManagedPolicy,
     PasswordPolicy,
@@ -204,6 +206,7 @@ class _Collector:
             ACCESS_ANALYZERS: self.access_analyzers,
             CLOUDTRAIL_TRAILS: self.cloudtrail_trails,
             SSM_PARAMETERS: self.ssm_parameters,
+            IDENTITY_POOLS: self.identity_pools,
         }
         steps[step]()
 
@@ -357,6 +360,21 @@ class _Collector:
         for start in range(0, len(plain), 10):  # GetParameters takes at most 10 names
             _judge_values(ssm, plain[start:start + 10])
         self.snapshot.ssm_parameters = params
+
+    # --- Cognito identity pools -----------------------------------------------------------------
+
+    def identity_pools(self) -> None:
+        """Every identity pool of the region, described; its roles when ``GetIdentityPoolRoles`` answers.
+
+        A failed roles read is kept on the pool (the embedded AWS does not implement the call), so
+        that the guest-access check still judges it.
+        """
+        ci = self.clients.client("cognito-identity")
+        pools: list[IdentityPool] = []
+        for page in ci.get_paginator("list_identity_pools").paginate(MaxResults=60):
+            for item in page.get("IdentityPools", []):
+                pools.append(_identity_pool(ci, item["IdentityPoolId"], self.snapshot))
+        self.snapshot.identity_pools = pools
 
     # --- KMS ------------------------------------------------------------------------------------
 
@@ -541,6 +559,23 @@ def _judge_values(ssm: Any, batch: list[SsmParameter]) -> None:
             continue
         hits = scan_credentials(values[p.name])
         p.value_findings = tuple(dict.fromkeys(credential_message(kind) for _path, kind in hits))
+
+
+def _identity_pool(ci: Any, pool_id: str, snapshot: Snapshot) -> IdentityPool:
+    d = ci.describe_identity_pool(IdentityPoolId=pool_id)
+    pool = IdentityPool(
+        pool_id=pool_id, name=d.get("IdentityPoolName", ""),
+        arn=f"arn:{snapshot.partition}:cognito-identity:{snapshot.region}:{snapshot.account_id}:identitypool/{pool_id}",
+        allow_unauthenticated=bool(d.get("AllowUnauthenticatedIdentities")),
+        allow_classic_flow=bool(d.get("AllowClassicFlow")),
+        providers=tuple(p.get("ProviderName", "") for p in d.get("CognitoIdentityProviders") or []),
+        tags=dict(d.get("IdentityPoolTags") or {}),
+    )
+    try:
+        pool.roles = dict(ci.get_identity_pool_roles(IdentityPoolId=pool_id).get("Roles") or {})
+    except Exception as exc:  # the embedded AWS raises NotImplementedError in process, a 500 over HTTP
+        pool.errors["GetIdentityPoolRoles"] = describe_error(exc)
+    return pool
 
 
 def _trail(t: dict[str, Any]) -> Trail:

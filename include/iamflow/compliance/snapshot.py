@@ -26,11 +26,13 @@ SERVER_CERTIFICATES = "server_certificates"
 ACCESS_ANALYZERS = "access_analyzers"
 CLOUDTRAIL_TRAILS = "cloudtrail_trails"
 SSM_PARAMETERS = "ssm_parameters"
+IDENTITY_POOLS = "identity_pools"
 DRIFT = "drift"
 
 IAM_STEPS = (CREDENTIAL_REPORT, AUTHORIZATION_DETAILS, PASSWORD_POLICY, ACCOUNT_SUMMARY, VIRTUAL_MFA_DEVICES,
              SERVER_CERTIFICATES)
-REGIONAL_STEPS = (KMS_KEYS, SECRETS, USER_POOLS, ACCESS_ANALYZERS, CLOUDTRAIL_TRAILS, SSM_PARAMETERS)
+REGIONAL_STEPS = (KMS_KEYS, SECRETS, USER_POOLS, ACCESS_ANALYZERS, CLOUDTRAIL_TRAILS, SSM_PARAMETERS,
+                  IDENTITY_POOLS)
 ALL_STEPS = IAM_STEPS + REGIONAL_STEPS + (DRIFT,)
 
 ROOT_ROW = "<root_account>"
@@ -421,6 +423,21 @@ class SsmParameter:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class IdentityPool:
+    """A Cognito identity pool: guest access, its providers and (when ``GetIdentityPoolRoles`` answered) its roles."""
+
+    pool_id: str
+    name: str
+    arn: str
+    allow_unauthenticated: bool
+    allow_classic_flow: bool = False
+    providers: tuple[str, ...] = ()
+    roles: dict[str, str] | None = None  # "authenticated" / "unauthenticated" -> role ARN
+    tags: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class DriftItem:
     """One playbook resource compared with its live state (filled by the converge engine's provider)."""
@@ -455,6 +472,7 @@ class Snapshot:
     access_analyzers: list[AccessAnalyzer] | None = None
     cloudtrail_trails: list[Trail] | None = None
     ssm_parameters: list[SsmParameter] | None = None
+    identity_pools: list[IdentityPool] | None = None
     drift: list[DriftItem] | None = None
     errors: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -492,5 +510,6 @@ _STEP_FIELDS = {
     ACCESS_ANALYZERS: "access_analyzers",
     CLOUDTRAIL_TRAILS: "cloudtrail_trails",
     SSM_PARAMETERS: "ssm_parameters",
+    IDENTITY_POOLS: "identity_pools",
     DRIFT: "drift",
 }
