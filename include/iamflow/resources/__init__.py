@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from iamflow.resources.base import AnyHandler, ResourceHandler
 from iamflow.resources.cognito import CognitoAppClientHandler, CognitoGroupHandler, CognitoUserPoolHandler
+from iamflow.resources.cognito.identity_pool import CognitoIdentityPoolHandler
 from iamflow.resources.iam_instance_profile import IamInstanceProfileHandler
 from iamflow.resources.iam_managed_policy import IamManagedPolicyHandler
 from iamflow.resources.iam_role import IamRoleHandler
@@ -44,6 +45,7 @@ for _handler in (
     SecretHandler(),
     SsmParameterHandler(),
     OrganizationsPolicyHandler(),
+    CognitoIdentityPoolHandler(),
 ):
     register(_handler)
 

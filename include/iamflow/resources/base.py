@@ -132,6 +132,21 @@ class Generated:
         return f"<{self.description}>"
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A param rendered at apply time from earlier changes' outputs (a document naming a new pool's id).
+
+    :param render: ``outputs -> value``; it raises ``KeyError`` when an output it needs is missing.
+    :param description: what a plan shows instead of the value.
+    """
+
+    render: Callable[[Mapping[str, Any]], Any] = field(compare=False)
+    description: str = "a value rendered at apply time"
+
+    def __repr__(self) -> str:
+        return f"<{self.description}>"
+
+
 Adopt = Callable[["AwsClients", dict[str, Any]], "dict[str, Any] | None"]
 """Find the object a create makes: ``(clients, the params as sent) -> a response-like dict | None``."""
 

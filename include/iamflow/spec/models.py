@@ -336,4 +336,11 @@ class Playbook(BaseModel):
 
 
 # kinds defined in their own modules register themselves on import
-from iamflow.spec import kinds_cognito, kinds_kms, kinds_orgs, kinds_secrets, kinds_ssm  # noqa: E402,F401
+from iamflow.spec import (  # noqa: E402,F401
+    kinds_cognito,
+    kinds_cognito_identity,
+    kinds_kms,
+    kinds_orgs,
+    kinds_secrets,
+    kinds_ssm,
+)
