@@ -26,6 +26,13 @@ def org(body: str, name: str = "guardrails") -> str:
 DENY = "document: {Version: '2012-10-17', Statement: [{Effect: Deny, Action: 'organizations:LeaveOrganization', " \
        "Resource: '*'}]}\n"
 GEN = "type: SecureString\ngenerate: {length: 16}\n"
+NO_AUD_TRUST = ("trust_policy: {Version: '2012-10-17', Statement: [{Effect: Allow, Principal: {Federated: "
+                "cognito-identity.amazonaws.com}, Action: 'sts:AssumeRoleWithWebIdentity', Condition: "
+                "{'ForAnyValue:StringLike': {'cognito-identity.amazonaws.com:amr': authenticated}}}]}\n")
+
+
+def identity(body: str, name: str = "myapp identities") -> str:
+    return resource("cognito_identity_pool", name, body)
 
 CASES = [
     ("securestring-literal", ssm("type: SecureString\nvalue: hunter2hunter2\n"), "/app/db/password", "value",
@@ -65,6 +72,17 @@ CASES = [
                                     "[{Effect: Deny, Principal: {AWS: 'arn:aws:iam::123456789012:root'}, Action: "
                                     "'s3:*', Resource: '*'}]}\n"), "guardrails", "document.Statement[0].Principal",
      "applies to \"*\""),
+    ("pool-bad-name", identity("allow_unauthenticated: false\n", name="my-app!"), "my-app!", "name",
+     "letters, digits, spaces and _"),
+    ("pool-bad-role", identity("authenticated_role: 'arn:aws:iam::123456789012:user/x'\n"), "myapp identities",
+     "authenticated_role", "not a valid IAM role ARN"),
+    ("pool-unknown-role", identity("authenticated_role: nobody\n"), "myapp identities", "authenticated_role",
+     "does not declare"),
+    ("pool-duplicate-provider", identity("providers: [{user_pool: p, client: c}, {user_pool: p, client: c}]\n"),
+     "myapp identities", "providers", "listed twice"),
+    ("pool-provider-arn", identity("providers: [{user_pool: 'arn:aws:cognito-idp:x', client: c}]\n"),
+     "myapp identities", "providers", "cognito_user_pool"),
+    ("trust-without-aud", resource("iam_role", "app", NO_AUD_TRUST), "app", "trust_policy", "any Cognito identity pool"),
     ("org-expect-without-action", org(DENY + "expect: {denied: [{principal: 'arn:aws:iam::111122223333:root'}]}\n"),
      "guardrails", "expect", "needs an action and a resource"),
 ]
