@@ -206,7 +206,6 @@ class OrganizationsPolicyHandler(ResourceHandler[OrganizationsPolicy, OrgPolicyS
         """Organizations actions on the organization's policies, roots, OUs and accounts; lists on ``*``."""
         p, account = env.ctx.partition, env.ctx.account_id
         scoped = (f"arn:{p}:organizations::{account}:policy/o-*/{resource.type.lower()}/p-*",
-                  f"arn:{p}:organizations::aws:policy/{resource.type.lower()}/p-*",
                   f"arn:{p}:organizations::{account}:root/o-*/r-*",
                   f"arn:{p}:organizations::{account}:ou/o-*/ou-*",
                   f"arn:{p}:organizations::{account}:account/o-*/*")
