@@ -115,14 +115,30 @@ def auditor_actions(playbooks: Sequence[Playbook] | None = None) -> list[str]:
     return sorted(actions - NEVER_AUTHORIZED)
 
 
-def auditor_policy(playbooks: Sequence[Playbook] | None = None) -> dict[str, Any]:
-    """The auditor role's policy document: read-only, on ``*``."""
+# auditor reads that return stored data: on the account's resources of their type, not on "*"
+# (Parameter Store values: the sweep judges plain String parameters; a SecureString stays encrypted,
+# as the auditor holds no kms:Decrypt)
+AUDITOR_DATA_READS: dict[str, str] = {
+    "ssm:GetParameter": "arn:{partition}:ssm:*:{account_id}:parameter/*",
+    "ssm:GetParameters": "arn:{partition}:ssm:*:{account_id}:parameter/*",
+}
+
+
+def auditor_policy(playbooks: Sequence[Playbook] | None = None, ctx: RunContext = PLACEHOLDERS) -> dict[str, Any]:
+    """The auditor role's policy document: read-only, on ``*`` (data reads on their resource type only)."""
     actions = auditor_actions(playbooks)
     writes = [a for a in actions if not is_read_action(a)]
     if writes:  # a declaration error in a check or handler must never widen the auditor
         raise ValueError(f"the auditor policy would contain non-read actions: {', '.join(writes)}")
-    return {"Version": POLICY_VERSION,
-            "Statement": [{"Sid": "IamflowAuditReadOnly", "Effect": "Allow", "Action": actions, "Resource": "*"}]}
+    data = [a for a in actions if a in AUDITOR_DATA_READS]
+    statements: list[dict[str, Any]] = [{"Sid": "IamflowAuditReadOnly", "Effect": "Allow",
+                                         "Action": [a for a in actions if a not in AUDITOR_DATA_READS],
+                                         "Resource": "*"}]
+    scopes = sorted({AUDITOR_DATA_READS[a].format(partition=ctx.partition, account_id=ctx.account_id) for a in data})
+    if data:
+        statements.append({"Sid": "IamflowAuditPlainParameters", "Effect": "Allow", "Action": data,
+                           "Resource": scopes[0] if len(scopes) == 1 else scopes})
+    return {"Version": POLICY_VERSION, "Statement": statements}
 
 
 # -- provisioner ----------------------------------------------------------------------------------------
@@ -200,7 +216,7 @@ def provisioner_policy(playbooks: Sequence[Playbook], ctx: RunContext = PLACEHOL
 def policy_for(role: str, playbooks: Sequence[Playbook] | None, ctx: RunContext = PLACEHOLDERS) -> dict[str, Any]:
     """The policy document of ``role`` (``auditor`` or ``provisioner``) for the given playbooks."""
     if role == "auditor":
-        return auditor_policy(playbooks)
+        return auditor_policy(playbooks, ctx)
     if role == "provisioner":
         return provisioner_policy(playbooks or [], ctx)
     raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
