@@ -24,7 +24,6 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from iamflow.spec.kinds_cognito import pool_owner
 from iamflow.spec.models import ResourceBase, _check_ref, _check_tags, register_model
 from iamflow.spec.names import COGNITO_NAME, ascii_set, check_name, is_name
 
@@ -109,6 +108,8 @@ class CognitoIdentityPool(ResourceBase):
 
     def provider_pools(self, playbook: str) -> list[tuple[str, str]]:
         """(playbook, pool) of every provider's user pool."""
+        from iamflow.spec.kinds_cognito import pool_owner  # kinds_cognito imports models, which imports this
+
         return [pool_owner(playbook, p.user_pool) for p in self.providers or []]
 
     def lint_warnings(self) -> list[tuple[str, str]]:
