@@ -228,9 +228,20 @@ def _backdate(account_id: str, now: datetime) -> tuple[bool, str]:
     return True, ""
 
 
+def seed_organization(endpoint_url: str) -> str:
+    """Make the demo account the management account of an organization (org-guardrails applies its SCP there)."""
+    org = _client(endpoint_url, "organizations")
+    try:
+        org.describe_organization()
+    except org.exceptions.AWSOrganizationsNotInUseException:
+        org.create_organization(FeatureSet="ALL")
+    return "organization (the demo account as its management account)"
+
+
 def seed(endpoint_url: Any) -> str:
     """Seed the demo account (idempotent); ``endpoint_url`` may also be a running ``LocalAws``."""
     url = str(getattr(endpoint_url, "endpoint_url", endpoint_url))
     steps = [f"rotation Lambda {seed_rotation_lambda(url).rsplit(':', 1)[-1]}"]
+    steps.append(seed_organization(url))
     steps.append(str(seed_compliance_demo(url)))
     return ", ".join(steps)

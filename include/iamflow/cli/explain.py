@@ -64,7 +64,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 return EXIT_ERROR
             request, policies, notes = offline_request(playbooks, question, args)
         else:
-            request, policies, notes = live_request(build_clients(args, check_mode=True), question)
+            clients = build_clients(args, check_mode=True)
+            request, policies, notes = live_request(clients, question, _org_clients(clients, args))
     except IamflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -216,11 +217,24 @@ def _arn_parts(value: str) -> tuple[str | None, str | None, str | None]:
 # --- live: the account -----------------------------------------------------------------------------
 
 
-def live_request(clients: Any, question: Question) -> tuple[Request, PolicySet, list[str]]:
-    """The request and the principal's live policies: one authorization-details snapshot, one resource policy."""
+def live_request(clients: Any, question: Question,
+                 org_clients: Any | None = None) -> tuple[Request, PolicySet, list[str]]:
+    """The request and the principal's live policies: one authorization-details snapshot, one resource policy,
+    and the SCPs and RCPs on the account's path in its organization."""
     from iamflow.compliance.access import live_policy_set
 
-    return live_policy_set(clients, question.principal, question.action, question.resource, question.context)
+    return live_policy_set(clients, question.principal, question.action, question.resource, question.context,
+                           org_clients)
+
+
+def _org_clients(clients: Any, args: argparse.Namespace) -> Any | None:
+    """Clients in the management account (``--org-role-arn``) for the organization's policies, else None."""
+    role = getattr(args, "org_role_arn", None)
+    if not role:
+        return None
+    from iamflow.compliance.targets import Target, clients_for_target
+
+    return clients_for_target(clients, Target(role_arn=role), session_name="iamflow-explain").read_only()
 
 
 def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -242,6 +256,9 @@ def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="take principal, action, resource and context from a CloudTrail record")
     p.add_argument("--json", action="store_true",
                    help='print {"decision", "deciding", "missing_context", "trace"} as JSON')
+    p.add_argument("--org-role-arn", metavar="ARN",
+                   help="live: a role in the management account (or a delegated administrator) to read the "
+                   "organization's SCPs and RCPs with (default: the same credentials)")
     p.add_argument("--account", help="offline: the account id of the declared ARNs (default: from --resource)")
     p.add_argument("--partition", help="offline: the partition (default: from --resource, else aws)")
     add_aws_options(p, region_help="AWS region (offline: the region of the declared ARNs; default from --resource)")

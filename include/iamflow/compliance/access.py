@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from iamflow.aws.errors import not_found
+from iamflow.aws.errors import error_code, not_found, paginate
 from iamflow.compliance.snapshot import AuthorizationDetails
 from iamflow.compliance.snapshot import Principal as IamPrincipal
 from iamflow.errors import IamflowError
@@ -63,8 +63,12 @@ def principal_policies(auth: AuthorizationDetails, p: IamPrincipal) -> Principal
 
 
 def live_policy_set(clients: Any, principal: str, action: str, resource: str,
-                    context: Mapping[str, tuple[str, ...]]) -> tuple[Request, PolicySet, list[str]]:
-    """The request and the live policies that decide it; read calls only."""
+                    context: Mapping[str, tuple[str, ...]],
+                    org_clients: Any | None = None) -> tuple[Request, PolicySet, list[str]]:
+    """The request and the live policies that decide it; read calls only.
+
+    :param org_clients: the credentials that read the organization's SCPs and RCPs (default: ``clients``).
+    """
     from iamflow.compliance.collect import read_authorization_details
 
     auth = read_authorization_details(clients.client("iam"))
@@ -81,8 +85,10 @@ def live_policy_set(clients: Any, principal: str, action: str, resource: str,
         notes.append(f"resource policy: {resource_policy.name}")
     parts = resource.split(":")
     resource_account = parts[4] if len(parts) > 5 and parts[4].isdigit() else who.account
+    scps, rcps, org_notes = organization_policies(org_clients or clients, who.account, resource_account)
+    notes += org_notes
     policies = PolicySet(identity=who.identity, boundary=who.boundary, resource=resource_policy,
-                         resource_account=resource_account, resource_kind=kind)
+                         resource_account=resource_account, resource_kind=kind, scps=scps, rcps=rcps)
     return Request(Principal(who.arn, dict(who.tags)), action, resource, dict(context)), policies, notes
 
 
@@ -107,3 +113,63 @@ def _resource_policy(clients: Any, auth: AuthorizationDetails, action: str,
         if got is not None and got.get("ResourcePolicy"):
             return Policy(f"resource policy of {rest}", parse_document(got["ResourcePolicy"])), "generic"
     return None, "generic"
+
+
+SCP_TYPE, RCP_TYPE = "SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"
+Levels = tuple[tuple[Policy, ...], ...]
+
+
+def organization_policies(org_clients: Any, account: str, resource_account: str | None) -> tuple[Levels, Levels, list[str]]:
+    """The SCP levels of ``account`` and the RCP levels of ``resource_account``, with notes; read calls only."""
+    org = org_clients.client("organizations")
+    try:
+        master = org.describe_organization()["Organization"]["MasterAccountId"]
+        root = paginate(org, "list_roots", "Roots")[0]
+    except Exception as exc:
+        if error_code(exc) == "AWSOrganizationsNotInUseException":
+            return (), (), ["the account is in no AWS Organization: no SCP or RCP applies"]
+        return (), (), [f"the organization's SCPs and RCPs could not be read ({error_code(exc) or type(exc).__name__}):"
+                        " evaluated without them (read them from the management account: --org-role-arn)"]
+    enabled = {t.get("Type") for t in root.get("PolicyTypes") or [] if t.get("Status") == "ENABLED"}
+    notes: list[str] = []
+    found: dict[str, Levels] = {}
+    for kind, label, who in ((SCP_TYPE, "SCPs", account), (RCP_TYPE, "RCPs", resource_account)):
+        if who is None or kind not in enabled:
+            continue
+        if who == master:
+            notes.append(f"{label} do not apply to the management account {master}")
+            continue
+        try:
+            found[kind] = _levels(org, who, kind)
+        except Exception as exc:
+            notes.append(f"the {label} of account {who} could not be read ({error_code(exc) or type(exc).__name__}): "
+                         "evaluated without them (read them from the management account: --org-role-arn)")
+            continue
+        names = ["root", *(["an OU"] * (len(found[kind]) - 2)), "the account"]
+        path = " → ".join(f"{len(level)} on {name}" for name, level in zip(names, found[kind], strict=True))
+        notes.append(f"{label} of account {who}, root to account: {path}")
+    return found.get(SCP_TYPE, ()), found.get(RCP_TYPE, ()), notes
+
+
+def _levels(org: Any, account: str, policy_type: str) -> Levels:
+    """One level per node from the root down to ``account``: the policies of ``policy_type`` attached there."""
+    path = [account]
+    child = account
+    for _depth in range(7):  # an organization nests OUs at most five deep under its root
+        parent = org.list_parents(ChildId=child)["Parents"][0]
+        path.insert(0, parent["Id"])
+        if parent["Type"] == "ROOT":
+            break
+        child = parent["Id"]
+    contents: dict[str, Policy] = {}
+    levels = []
+    for target in path:
+        level = []
+        for summary in paginate(org, "list_policies_for_target", "Policies", TargetId=target, Filter=policy_type):
+            if summary["Id"] not in contents:
+                content = org.describe_policy(PolicyId=summary["Id"])["Policy"]["Content"]
+                kind = "SCP" if policy_type == SCP_TYPE else "RCP"
+                contents[summary["Id"]] = Policy(f"{kind} {summary['Name']} on {target}", parse_document(content))
+            level.append(contents[summary["Id"]])
+        levels.append(tuple(level))
+    return tuple(levels)

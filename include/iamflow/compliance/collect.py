@@ -29,8 +29,10 @@ from iamflow.compliance.snapshot import (
     ACCOUNT_SUMMARY,
     ALL_STEPS,
     AUTHORIZATION_DETAILS,
+    CLOUDTRAIL_TRAILS,
     CREDENTIAL_REPORT,
     DRIFT,
+    IDENTITY_POOLS,
     KMS_KEYS,
     MFA_EMAIL,
     MFA_SMS,
@@ -38,6 +40,7 @@ from iamflow.compliance.snapshot import (
     PASSWORD_POLICY,
     SECRETS,
     SERVER_CERTIFICATES,
+    SSM_PARAMETERS,
     USER_POOLS,
     VIRTUAL_MFA_DEVICES,
     AccessAnalyzer,
@@ -45,6 +48,7 @@ from iamflow.compliance.snapshot import (
     BootstrapPassword,
     CredentialReport,
     DriftItem,
+    IdentityPool,
     KmsKey,
     ManagedPolicy,
     PasswordPolicy,
@@ -52,6 +56,8 @@ from iamflow.compliance.snapshot import (
     Secret,
     ServerCertificate,
     Snapshot,
+    SsmParameter,
+    Trail,
     UserPool,
     UserPoolClient,
     VirtualMfaDevice,
@@ -199,6 +205,9 @@ class _Collector:
             USER_POOLS: self.user_pools,
             SERVER_CERTIFICATES: self.server_certificates,
             ACCESS_ANALYZERS: self.access_analyzers,
+            CLOUDTRAIL_TRAILS: self.cloudtrail_trails,
+            SSM_PARAMETERS: self.ssm_parameters,
+            IDENTITY_POOLS: self.identity_pools,
         }
         steps[step]()
 
@@ -324,6 +333,49 @@ class _Collector:
                 analyzers.append(AccessAnalyzer(a.get("name", ""), a.get("arn", ""), a.get("type", ""),
                                                 a.get("status", "")))
         self.snapshot.access_analyzers = analyzers
+
+    # --- CloudTrail -----------------------------------------------------------------------------
+
+    def cloudtrail_trails(self) -> None:
+        """The trails the region sees (shadow trails included: a multi-region trail homed elsewhere covers
+        this region too), each with its logging status and management-event selection."""
+        ct = self.clients.client("cloudtrail")
+        trails = [_trail(t) for t in ct.describe_trails(includeShadowTrails=True).get("trailList", [])]
+        for trail in trails:
+            _trail_details(ct, trail)
+        self.snapshot.cloudtrail_trails = trails
+
+    # --- Parameter Store ------------------------------------------------------------------------
+
+    def ssm_parameters(self) -> None:
+        """Every parameter's metadata; the values of String and StringList ones, judged then dropped."""
+        ssm = self.clients.client("ssm")
+        params: list[SsmParameter] = []
+        for page in ssm.get_paginator("describe_parameters").paginate(PaginationConfig={"PageSize": 50}):
+            for p in page.get("Parameters", []):
+                arn = p.get("ARN") or (f"arn:{self.snapshot.partition}:ssm:{self.snapshot.region}:"
+                                       f"{self.snapshot.account_id}:parameter/{p['Name'].lstrip('/')}")
+                params.append(SsmParameter(p["Name"], arn, p.get("Type", "String"), p.get("KeyId"),
+                                           p.get("Tier") or "Standard"))
+        plain = [p for p in params if p.type != "SecureString"]
+        for start in range(0, len(plain), 10):  # GetParameters takes at most 10 names
+            _judge_values(ssm, plain[start:start + 10])
+        self.snapshot.ssm_parameters = params
+
+    # --- Cognito identity pools -----------------------------------------------------------------
+
+    def identity_pools(self) -> None:
+        """Every identity pool of the region, described; its roles when ``GetIdentityPoolRoles`` answers.
+
+        A failed roles read is kept on the pool (the embedded AWS does not implement the call), so
+        that the guest-access check still judges it.
+        """
+        ci = self.clients.client("cognito-identity")
+        pools: list[IdentityPool] = []
+        for page in ci.get_paginator("list_identity_pools").paginate(MaxResults=60):
+            for item in page.get("IdentityPools", []):
+                pools.append(_identity_pool(ci, item["IdentityPoolId"], self.snapshot))
+        self.snapshot.identity_pools = pools
 
     # --- KMS ------------------------------------------------------------------------------------
 
@@ -490,6 +542,87 @@ class _Collector:
         except ClientError as exc:
             pool.errors["ListUserPoolClients"] = describe_error(exc)
         return pool
+
+
+def _judge_values(ssm: Any, batch: list[SsmParameter]) -> None:
+    """Read a batch of plain parameters' values and keep only what they look like (never the value)."""
+    from iamflow.policy.lint import credential_message, scan_credentials
+
+    try:
+        got = ssm.get_parameters(Names=[p.name for p in batch])
+    except ClientError as exc:
+        for p in batch:
+            p.errors["GetParameters"] = describe_error(exc)
+        return
+    values = {v["Name"]: v.get("Value", "") for v in got.get("Parameters", [])}
+    for p in batch:
+        if p.name not in values:
+            p.errors["GetParameters"] = "not returned"
+            continue
+        hits = scan_credentials(values[p.name])
+        p.value_findings = tuple(dict.fromkeys(credential_message(kind) for _path, kind in hits))
+
+
+def _identity_pool(ci: Any, pool_id: str, snapshot: Snapshot) -> IdentityPool:
+    d = ci.describe_identity_pool(IdentityPoolId=pool_id)
+    pool = IdentityPool(
+        pool_id=pool_id, name=d.get("IdentityPoolName", ""),
+        arn=f"arn:{snapshot.partition}:cognito-identity:{snapshot.region}:{snapshot.account_id}:identitypool/{pool_id}",
+        allow_unauthenticated=bool(d.get("AllowUnauthenticatedIdentities")),
+        allow_classic_flow=bool(d.get("AllowClassicFlow")),
+        providers=tuple(p.get("ProviderName", "") for p in d.get("CognitoIdentityProviders") or []),
+        tags=dict(d.get("IdentityPoolTags") or {}),
+    )
+    try:
+        pool.roles = dict(ci.get_identity_pool_roles(IdentityPoolId=pool_id).get("Roles") or {})
+    except Exception as exc:  # the embedded AWS raises NotImplementedError in process, a 500 over HTTP
+        pool.errors["GetIdentityPoolRoles"] = describe_error(exc)
+    return pool
+
+
+def _trail(t: dict[str, Any]) -> Trail:
+    return Trail(name=t.get("Name", ""), arn=t.get("TrailARN", ""), home_region=t.get("HomeRegion", ""),
+                 multi_region=bool(t.get("IsMultiRegionTrail")),
+                 log_file_validation=bool(t.get("LogFileValidationEnabled")),
+                 organization=bool(t.get("IsOrganizationTrail")))
+
+
+def management_events(selectors: dict[str, Any]) -> str:
+    """Which management events a trail's selectors log: ``All``, ``ReadOnly``, ``WriteOnly`` or ``None``.
+
+    No selector at all is AWS's default (every management event); advanced selectors log management
+    events, reads and writes, when one selects ``eventCategory = Management`` without a ``readOnly``
+    field (a ``readOnly`` field narrows it to reads or writes).
+    """
+    basic = selectors.get("EventSelectors") or []
+    advanced = selectors.get("AdvancedEventSelectors") or []
+    if not basic and not advanced:
+        return "All"
+    kinds: set[str] = set()
+    for sel in basic:
+        if sel.get("IncludeManagementEvents", True):
+            kinds.add(sel.get("ReadWriteType", "All"))
+    for sel in advanced:
+        fields = {f.get("Field"): f for f in sel.get("FieldSelectors") or []}
+        if "Management" not in ((fields.get("eventCategory") or {}).get("Equals") or []):
+            continue
+        read_only = (fields.get("readOnly") or {}).get("Equals") or []
+        kinds.add("All" if not read_only else ("ReadOnly" if read_only == ["true"] else "WriteOnly"))
+    if "All" in kinds or {"ReadOnly", "WriteOnly"} <= kinds:
+        return "All"
+    return next(iter(kinds)) if kinds else "None"
+
+
+def _trail_details(ct: Any, trail: Trail) -> None:
+    """Logging status and management events of one trail; a failed read is noted on the trail."""
+    try:
+        trail.is_logging = bool(ct.get_trail_status(Name=trail.arn).get("IsLogging"))
+    except ClientError as exc:
+        trail.errors["GetTrailStatus"] = describe_error(exc)
+    try:
+        trail.management_events = management_events(ct.get_event_selectors(TrailName=trail.arn))
+    except ClientError as exc:
+        trail.errors["GetEventSelectors"] = describe_error(exc)
 
 
 def _secret_policy(sm: Any, arn: str) -> dict[str, Any]:

@@ -126,6 +126,9 @@ class ComplianceConfig:
     disabled: frozenset[str] = frozenset()
     source: str = "<defaults>"
     posture: PostureSettings = field(default_factory=PostureSettings)
+    # ssm_securestring_parameter_customer_managed_key: SecureStrings whose name matches (a path prefix
+    # or a name regex) must be encrypted with a customer-managed KMS key; empty: none is asked to
+    cmk_required_parameters: RoleSelector = field(default_factory=RoleSelector)
 
     def is_enabled(self, check_id: str) -> bool:
         """Whether a check runs."""
@@ -145,7 +148,7 @@ class ComplianceConfig:
     def from_dict(cls, data: dict[str, Any], *, source: str = "<dict>") -> ComplianceConfig:
         """Build a config from a mapping shaped like ``compliance.yaml``."""
         _expect_mapping(data, source, "")
-        _no_unknown(data, {"thresholds", "collection", "roles", "checks", "posture"}, source, "")
+        _no_unknown(data, {"thresholds", "collection", "roles", "checks", "posture", "parameters"}, source, "")
         thresholds = _thresholds(data.get("thresholds") or {}, source)
         collection = _collection(data.get("collection") or {}, source)
         roles = data.get("roles") or {}
@@ -159,7 +162,12 @@ class ComplianceConfig:
         enabled = None if enabled_raw in ("*", None, ["*"]) else tuple(_str_list(enabled_raw, source, "checks.enabled"))
         disabled = frozenset(_str_list(checks.get("disabled") or [], source, "checks.disabled"))
         posture = _posture(data.get("posture") or {}, source)
-        config = cls(thresholds, collection, selector, enabled, disabled, source, posture)
+        parameters = data.get("parameters") or {}
+        _expect_mapping(parameters, source, "parameters")
+        _no_unknown(parameters, {"customer_managed_key_required"}, source, "parameters")
+        cmk = _selector(parameters.get("customer_managed_key_required") or {}, source,
+                        "parameters.customer_managed_key_required", with_tags=False)
+        config = cls(thresholds, collection, selector, enabled, disabled, source, posture, cmk)
         config.validate_check_ids()
         return config
 
@@ -231,10 +239,10 @@ def _collection(data: Any, source: str) -> CollectionSettings:
     return CollectionSettings(**kwargs)
 
 
-def _selector(data: Any, source: str) -> RoleSelector:
-    where = "roles.permissions_boundary_required"
+def _selector(data: Any, source: str, where: str = "roles.permissions_boundary_required", *,
+              with_tags: bool = True) -> RoleSelector:
     _expect_mapping(data, source, where)
-    _no_unknown(data, {"paths", "name_patterns", "tags"}, source, where)
+    _no_unknown(data, {"paths", "name_patterns", "tags"} if with_tags else {"paths", "name_patterns"}, source, where)
     patterns = _str_list(data.get("name_patterns") or [], source, f"{where}.name_patterns")
     for p in patterns:
         try:

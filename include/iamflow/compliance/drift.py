@@ -195,6 +195,10 @@ def live_expectations(clients: AwsClients, env: PlanEnv, resource: ResourceBase,
 
         module = iam_user if resource.kind == "iam_user" else iam_group
         results = module.live_expectations(clients, resource, env, current)
+    elif resource.kind == "organizations_policy":
+        from iamflow.resources.organizations_policy import org_policy_expectations
+
+        results = org_policy_expectations(resource, current["document"] or {}, env)  # type: ignore[arg-type,index]
     else:
         return ()
     return tuple((r.where, r.holds, r.line()) for r in results)

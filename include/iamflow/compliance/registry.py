@@ -55,6 +55,11 @@ STEP_PERMISSIONS: dict[str, tuple[str, ...]] = {
     ),
     snap.SERVER_CERTIFICATES: ("iam:ListServerCertificates",),
     snap.ACCESS_ANALYZERS: ("access-analyzer:ListAnalyzers",),
+    snap.CLOUDTRAIL_TRAILS: ("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"),
+    # the values of String and StringList parameters only (never a SecureString's, never decrypted)
+    snap.SSM_PARAMETERS: ("ssm:DescribeParameters", "ssm:GetParameters"),
+    snap.IDENTITY_POOLS: ("cognito-identity:ListIdentityPools", "cognito-identity:DescribeIdentityPool",
+                          "cognito-identity:GetIdentityPoolRoles"),
     snap.DRIFT: (),  # the converge engine's read calls; declared by its resource handlers
 }
 # every sweep also confirms which account its credentials act in

@@ -24,11 +24,15 @@ SECRETS = "secrets"
 USER_POOLS = "user_pools"
 SERVER_CERTIFICATES = "server_certificates"
 ACCESS_ANALYZERS = "access_analyzers"
+CLOUDTRAIL_TRAILS = "cloudtrail_trails"
+SSM_PARAMETERS = "ssm_parameters"
+IDENTITY_POOLS = "identity_pools"
 DRIFT = "drift"
 
 IAM_STEPS = (CREDENTIAL_REPORT, AUTHORIZATION_DETAILS, PASSWORD_POLICY, ACCOUNT_SUMMARY, VIRTUAL_MFA_DEVICES,
              SERVER_CERTIFICATES)
-REGIONAL_STEPS = (KMS_KEYS, SECRETS, USER_POOLS, ACCESS_ANALYZERS)
+REGIONAL_STEPS = (KMS_KEYS, SECRETS, USER_POOLS, ACCESS_ANALYZERS, CLOUDTRAIL_TRAILS, SSM_PARAMETERS,
+                  IDENTITY_POOLS)
 ALL_STEPS = IAM_STEPS + REGIONAL_STEPS + (DRIFT,)
 
 ROOT_ROW = "<root_account>"
@@ -382,6 +386,60 @@ class AccessAnalyzer:
         return self.type in ("ACCOUNT", "ORGANIZATION")
 
 
+@dataclass
+class Trail:
+    """A CloudTrail trail visible in the region (its own, or a multi-region one homed elsewhere).
+
+    ``is_logging`` is None when ``GetTrailStatus`` failed, ``management_events`` (``All``,
+    ``ReadOnly``, ``WriteOnly`` or ``None``) when ``GetEventSelectors`` failed; ``errors`` says why.
+    A trail without custom event selectors logs every management event, reads and writes (AWS's
+    default, which the embedded AWS returns as an empty selector list).
+    """
+
+    name: str
+    arn: str
+    home_region: str
+    multi_region: bool
+    log_file_validation: bool
+    organization: bool = False
+    is_logging: bool | None = None
+    management_events: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SsmParameter:
+    """A Parameter Store parameter's metadata; a String's or StringList's value only as findings on it.
+
+    The value itself is never kept: the collector judges it (``value_findings``: what it looks
+    like, e.g. ``"AWS secret access key"``) and drops it. A SecureString's value is never read.
+    ``errors`` says why the value could not be read.
+    """
+
+    name: str
+    arn: str
+    type: str
+    key_id: str | None = None
+    tier: str = "Standard"
+    value_findings: tuple[str, ...] = ()
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class IdentityPool:
+    """A Cognito identity pool: guest access, its providers and (when ``GetIdentityPoolRoles`` answered) its roles."""
+
+    pool_id: str
+    name: str
+    arn: str
+    allow_unauthenticated: bool
+    allow_classic_flow: bool = False
+    providers: tuple[str, ...] = ()
+    roles: dict[str, str] | None = None  # "authenticated" / "unauthenticated" -> role ARN
+    tags: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class DriftItem:
     """One playbook resource compared with its live state (filled by the converge engine's provider)."""
@@ -414,6 +472,9 @@ class Snapshot:
     user_pools: list[UserPool] | None = None
     server_certificates: list[ServerCertificate] | None = None
     access_analyzers: list[AccessAnalyzer] | None = None
+    cloudtrail_trails: list[Trail] | None = None
+    ssm_parameters: list[SsmParameter] | None = None
+    identity_pools: list[IdentityPool] | None = None
     drift: list[DriftItem] | None = None
     errors: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -449,5 +510,8 @@ _STEP_FIELDS = {
     USER_POOLS: "user_pools",
     SERVER_CERTIFICATES: "server_certificates",
     ACCESS_ANALYZERS: "access_analyzers",
+    CLOUDTRAIL_TRAILS: "cloudtrail_trails",
+    SSM_PARAMETERS: "ssm_parameters",
+    IDENTITY_POOLS: "identity_pools",
     DRIFT: "drift",
 }

@@ -40,6 +40,7 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
         DocumentType("kms-key", RESOURCE, "a KMS key policy", 32768, service="kms"),
         DocumentType("secret", RESOURCE, "a secret's resource policy", 20480, service="secretsmanager"),
         DocumentType("scp", IDENTITY, "a service control policy", 5120),
+        DocumentType("rcp", RESOURCE, "a resource control policy", 5120, service="organizations"),
     )
 }
 

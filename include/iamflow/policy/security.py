@@ -102,7 +102,7 @@ from typing import Any
 from iamflow.policy import risky_actions as ra
 from iamflow.policy.catalog import Catalog
 from iamflow.policy.doctypes import IDENTITY, RESOURCE, TRUST, DocumentType
-from iamflow.policy.findings import SECURITY_WARNING, WARNING, Finding, Path, code
+from iamflow.policy.findings import ERROR, SECURITY_WARNING, WARNING, Finding, Path, code
 from iamflow.policy.operators import parse_operator
 
 GROUP = "security"
@@ -126,6 +126,12 @@ ASSUME_ANY = code("assume-role-any", SECURITY_WARNING,
                   "an identity policy allows sts:AssumeRole on every role", group=GROUP)
 OIDC_NO_SUB = code("oidc-trust-without-sub", SECURITY_WARNING,
                    "a web-identity trust does not constrain the token's subject (<provider>:sub)", group=GROUP)
+IDENTITY_POOL_NO_AUD = code("identity-pool-trust-without-aud", ERROR,
+                            "a Cognito identity pool trust does not pin the pool (cognito-identity.amazonaws.com:aud)",
+                            group=GROUP)
+IDENTITY_POOL_NO_AMR = code("identity-pool-trust-without-amr", SECURITY_WARNING,
+                            "a Cognito identity pool trust does not say whether guests or signed-in users may assume it "
+                            "(cognito-identity.amazonaws.com:amr)", group=GROUP)
 SERVICE_NO_SOURCE = code("service-trust-without-source", WARNING,
                          "a service trust has no aws:SourceAccount/aws:SourceArn condition (confused deputy)",
                          group=GROUP)
@@ -154,6 +160,7 @@ _SAME_ACCOUNT_COMPUTE = frozenset(f"{s}.amazonaws.com" for s in (
     "ec2", "lambda", "edgelambda", "ecs-tasks", "eks", "eks-fargate-pods", "pods.eks",
 ))
 GITHUB_OIDC = "token.actions.githubusercontent.com"
+COGNITO_IDENTITY = "cognito-identity.amazonaws.com"
 # web-identity providers whose "who" key is not <host>:sub
 _SUBJECT_KEY = {
     "cognito-identity.amazonaws.com": "aud",
@@ -500,6 +507,9 @@ def _check_oidc(s: _Statement) -> list[Finding]:
         host = _oidc_host(value) if isinstance(value, str) else None
         if host is None:
             continue
+        if host == COGNITO_IDENTITY:
+            findings += _check_identity_pool(s, _element(s.path + ("Principal", "Federated"), federated, i))
+            continue
         key = f"{host}:{_SUBJECT_KEY.get(host, 'sub')}"
         loose = _github_loose if host == GITHUB_OIDC else _loose_value
         if _restricts(s.raw.get("Condition"), frozenset({key}), loose):
@@ -509,6 +519,27 @@ def _check_oidc(s: _Statement) -> list[Finding]:
             f"{key!r}; add a StringEquals condition on {key!r} naming the identities allowed"),
             _element(s.path + ("Principal", "Federated"), federated, i)))
     return findings
+
+
+def _check_identity_pool(s: _Statement, where: Path) -> list[Finding]:
+    """A Cognito identity pool trust: ``aud`` must name the pool (an error), ``amr`` should say who (a warning).
+
+    Without ``aud``, an identity of *any* identity pool, in any account, may assume the role (IAM
+    requires identity-pool roles to carry at least one condition, and ``aud`` is the one that
+    matters); without ``amr``, guests of the pool may assume the role meant for signed-in users.
+    """
+    condition = s.raw.get("Condition")
+    aud, amr = f"{COGNITO_IDENTITY}:aud", f"{COGNITO_IDENTITY}:amr"
+    out: list[Finding] = []
+    if not _restricts(condition, frozenset({aud})):
+        out.append(Finding(IDENTITY_POOL_NO_AUD, (
+            f"lets an identity of any Cognito identity pool, of any account, assume this role, as no condition pins "
+            f"{aud!r}; add a StringEquals condition on {aud!r} naming the identity pool id"), where))
+    if not _restricts(condition, frozenset({amr})):
+        out.append(Finding(IDENTITY_POOL_NO_AMR, (
+            f"does not say which identities of the pool may assume this role; add a ForAnyValue:StringLike "
+            f"condition on {amr!r}: \"authenticated\" (signed-in users) or \"unauthenticated\" (guests)"), where))
+    return out
 
 
 def _service_name(value: str) -> str:

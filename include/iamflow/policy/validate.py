@@ -20,6 +20,7 @@ from iamflow.policy.doctypes import DocumentType, document_type
 from iamflow.policy.findings import ERROR, Finding, Path, code
 from iamflow.policy.grammar import check_grammar
 from iamflow.policy.lint import LEGACY_RULES, lint_policy
+from iamflow.policy.orgs import check_org_policy
 from iamflow.policy.security import check_security
 from iamflow.policy.semantics import check_semantics
 
@@ -45,6 +46,7 @@ def validate_document(doc: Any, doc_type: str | DocumentType, *, own_account: st
     cat = source or catalog()
     findings += check_semantics(doc, dt, cat)
     findings += check_security(doc, dt, cat, own_account=own_account)
+    findings += check_org_policy(doc, dt)
     for f in lint_policy(doc, profile=dt.profile, own_account=own_account, credentials=credentials):
         findings.append(Finding(f.rule, f.message, parse_path(f.path)))
     return _unique(findings)

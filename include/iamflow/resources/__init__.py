@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from iamflow.resources.base import AnyHandler, ResourceHandler
 from iamflow.resources.cognito import CognitoAppClientHandler, CognitoGroupHandler, CognitoUserPoolHandler
+from iamflow.resources.cognito.identity_pool import CognitoIdentityPoolHandler
 from iamflow.resources.iam_group import IamGroupHandler
 from iamflow.resources.iam_instance_profile import IamInstanceProfileHandler
 from iamflow.resources.iam_managed_policy import IamManagedPolicyHandler
@@ -11,7 +12,9 @@ from iamflow.resources.iam_password_policy import IamPasswordPolicyHandler
 from iamflow.resources.iam_role import IamRoleHandler
 from iamflow.resources.iam_user import IamUserHandler
 from iamflow.resources.kms_key import KmsKeyHandler
+from iamflow.resources.organizations_policy import OrganizationsPolicyHandler
 from iamflow.resources.secret import SecretHandler
+from iamflow.resources.ssm_parameter import SsmParameterHandler
 
 HANDLERS: dict[str, AnyHandler] = {}
 
@@ -46,6 +49,9 @@ for _handler in (
     IamPasswordPolicyHandler(),
     IamGroupHandler(),
     IamUserHandler(),
+    SsmParameterHandler(),
+    OrganizationsPolicyHandler(),
+    CognitoIdentityPoolHandler(),
 ):
     register(_handler)
 

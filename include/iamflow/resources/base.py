@@ -56,7 +56,8 @@ F = TypeVar("F")
 # The error codes with which services say "that object already exists".
 EXISTS_CODES: frozenset[str] = frozenset(
     {"ResourceExistsException", "EntityAlreadyExists", "EntityAlreadyExistsException", "AlreadyExistsException",
-     "AliasExistsException", "GroupExistsException", "UsernameExistsException"}
+     "AliasExistsException", "GroupExistsException", "UsernameExistsException",
+     "ParameterAlreadyExists", "DuplicatePolicyException"}
 )
 
 
@@ -126,6 +127,21 @@ class Generated:
     name: str
     produce: Callable[[], str] = field(compare=False)
     description: str = "a value produced at apply time"
+
+    def __repr__(self) -> str:
+        return f"<{self.description}>"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A param rendered at apply time from earlier changes' outputs (a document naming a new pool's id).
+
+    :param render: ``outputs -> value``; it raises ``KeyError`` when an output it needs is missing.
+    :param description: what a plan shows instead of the value.
+    """
+
+    render: Callable[[Mapping[str, Any]], Any] = field(compare=False)
+    description: str = "a value rendered at apply time"
 
     def __repr__(self) -> str:
         return f"<{self.description}>"

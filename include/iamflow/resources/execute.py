@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from iamflow.aws.errors import error_code, error_message, is_transient
 from iamflow.errors import ApplyError, IamflowError
-from iamflow.resources.base import EXISTS_CODES, Change, Generated, Output, Plan
+from iamflow.resources.base import EXISTS_CODES, Change, Generated, Output, Plan, Rendered
 from iamflow.secrets.hygiene import protect_secret, redact_values
 
 if TYPE_CHECKING:
@@ -56,6 +56,11 @@ class _Values:
                 protect_secret(produced)
                 self.generated[value.name] = produced
             return self.generated[value.name]
+        if isinstance(value, Rendered):
+            try:
+                return value.render(self.outputs)
+            except KeyError as missing:
+                raise ApplyError(f"cannot render {value!r}: no earlier change of this plan published {missing}") from None
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):

@@ -188,7 +188,7 @@ class IamRoleHandler(ResourceHandler[IamRole, RoleState, RoleFacts]):
         if current is None:
             _plan_create(plan, res, desired, env)
         else:
-            _plan_update(plan, res, desired, current)
+            _plan_update(plan, res, desired, current, identity_pool_owner(env, res.name))
         plan.notes += risk_warnings(res, _effective(res, desired, current), env, facts)
         if res.expect is not None:
             _prove(plan, res, _effective(res, desired, current), env, facts)
@@ -464,7 +464,8 @@ def _plan_create(plan: Plan, res: IamRole, desired: DesiredRole, env: PlanEnv) -
     }
 
 
-def _plan_update(plan: Plan, res: IamRole, desired: DesiredRole, current: RoleState) -> None:
+def _plan_update(plan: Plan, res: IamRole, desired: DesiredRole, current: RoleState,
+                 pool: str | None = None) -> None:
     """Plan one call per attribute that differs, for the attributes the playbook manages."""
     name = res.name
     label = f"role {name}"
@@ -477,7 +478,11 @@ def _plan_update(plan: Plan, res: IamRole, desired: DesiredRole, current: RoleSt
             f"declared {res.path!r}); left as is"
         )
 
-    if not policies_equal(current["trust_policy"], desired["trust_policy"]):
+    if pool is not None:
+        # the identity pool writes this role's trust (aud = its id, amr): the declared one is for creation only
+        plan.notes.append(f"{label}: the trust policy is identity pool {pool}'s (aud and amr conditions); "
+                          "the declared one is used only to create the role")
+    elif not policies_equal(current["trust_policy"], desired["trust_policy"]):
         changes.append(
             Change(
                 "iam",
@@ -656,3 +661,12 @@ def _delete_changes(current: RoleState) -> list[Change]:
     changes += [_delete_inline(name, policy_name) for policy_name in current["inline_policy_names"]]
     changes.append(Change("iam", "delete_role", {"RoleName": name}, f"delete role {name}"))
     return changes
+
+
+def identity_pool_owner(env: PlanEnv, role: str) -> str | None:
+    """The name of the playbook's cognito_identity_pool that hands this role out (it owns the role's trust)."""
+    for other in env.playbook.resources:
+        if getattr(other, "kind", None) == "cognito_identity_pool" and other.state == "present" and role in (
+                getattr(other, "authenticated_role", None), getattr(other, "unauthenticated_role", None)):
+            return str(other.name)
+    return None

@@ -371,7 +371,8 @@ def _validate_documents(c: _Collector, label: str, model: type[ResourceBase], it
         return
     waivers = _raw_waivers(item.get("waive"))
     used: set[str] = set()
-    for doc_field, type_name in model.document_fields.items():
+    for doc_field in model.document_fields:
+        type_name = model.document_type_of(doc_field, item)
         value = item.get(doc_field)
         if type_name == "managed" and item.get("name") in c.boundaries:
             type_name = "boundary"  # it only limits: the rules about what a policy grants do not apply

@@ -71,6 +71,11 @@ class ResourceBase(BaseModel):
         """
         return [(self.kind, self.name)]
 
+    @classmethod
+    def document_type_of(cls, field: str, item: dict[str, Any]) -> str:
+        """The document type of ``field`` for the raw resource ``item`` (a kind whose type varies overrides it)."""
+        return cls.document_fields[field]
+
     def lint_warnings(self) -> list[tuple[str, str]]:
         """(field, message) for settings that are allowed but weaker than they should be."""
         return []
@@ -363,4 +368,12 @@ class Playbook(BaseModel):
 
 
 # kinds defined in their own modules register themselves on import
-from iamflow.spec import kinds_cognito, kinds_identities, kinds_kms, kinds_secrets  # noqa: E402,F401
+from iamflow.spec import (  # noqa: E402,F401
+    kinds_cognito,
+    kinds_cognito_identity,
+    kinds_identities,
+    kinds_kms,
+    kinds_orgs,
+    kinds_secrets,
+    kinds_ssm,
+)

@@ -55,7 +55,7 @@ REGION = "us-east-1"
 CTX = RunContext(account_id=ACCOUNT, partition="aws", region=REGION)
 PRINCIPAL = "iamflow-under-test"
 # playbooks that another playbook's resources must exist for (applied first, by an administrator)
-PREREQUISITES = {"myapp-secrets": ("myapp-kms",)}
+PREREQUISITES = {"myapp-secrets": ("myapp-kms",), "myapp-parameters": ("myapp-kms",)}
 # boto3 client names whose IAM action prefix differs (accessanalyzer is "access-analyzer" in IAM)
 _SERVICE_PREFIX = {"cognito-idp": "cognito-idp", "secretsmanager": "secretsmanager", "accessanalyzer": "access-analyzer"}
 
@@ -331,6 +331,8 @@ def apply_once(doc: dict[str, Any], names: tuple[str, ...], mode: str = "create"
                     run_playbook(admin, shipped()[before])
         if "myapp-secrets" in names:
             seed_rotation_lambda(None)  # type: ignore[arg-type]  # in-process moto needs no endpoint
+        if "org-guardrails" in names:
+            _seed_organization()
         for name in names:
             if mode == "repair":
                 run_playbook(admin, shipped()[name])
@@ -347,6 +349,13 @@ def apply_once(doc: dict[str, Any], names: tuple[str, ...], mode: str = "create"
                 out.failures += [f"{name}/{r.resource}: {r.error}" for r in play.results
                                  if r.status in (FAILED, SKIPPED)]
     return finish(clients, out)
+
+
+def _seed_organization() -> None:
+    """The organization org-guardrails is applied in (the test account is its management account)."""
+    import boto3
+
+    boto3.client("organizations", region_name=REGION).create_organization(FeatureSet="ALL")
 
 
 # ERROR findings that come from what the embedded AWS does not implement, not from a missing permission
@@ -378,6 +387,7 @@ def sweep_as(docs: list[dict[str, Any]]) -> list[Outcome]:
     with moto_account():
         admin = admin_clients()
         seed_rotation_lambda(None)  # type: ignore[arg-type]
+        _seed_organization()
         for pb in [*shipped().values(), bootstrap()]:
             run_playbook(admin, pb)
         # a user whose access key is old: the sweep then looks its id up (iam:ListAccessKeys)
@@ -479,6 +489,8 @@ def test_provisioner_scopes_to_declared_names() -> None:
         ("*", "cognito-idp:CreateUserPool"), ("*", "cognito-idp:ListUserPools"),
         # the account password policy has no resource type
         ("*", "iam:GetAccountPasswordPolicy"), ("*", "iam:UpdateAccountPasswordPolicy"),
+        ("*", "ssm:DescribeParameters"), ("*", "organizations:CreatePolicy"), ("*", "organizations:ListPolicies"),
+        ("*", "organizations:ListRoots"), ("*", "organizations:ListOrganizationalUnitsForParent"),
     }
     for action, resource in wildcard_resources(committed("provisioner")):
         if resource == "*":
@@ -489,6 +501,10 @@ def test_provisioner_scopes_to_declared_names() -> None:
                 # the expect: proof of a role that leaves its boundary or attachments open reads whatever
                 # is attached now: policy documents only, never a write
                 assert action in ("iam:GetPolicy", "iam:GetPolicyVersion"), f"{action} on {resource}"
+                continue
+            if ":organizations::" in resource:
+                # organization, OU, root and policy ids are AWS's: scoped to this account's organization
+                assert "/o-*/" in resource, f"{action} on {resource}"
                 continue
             assert tail in {"key/*", "userpool/*", "instance-profile/*", "user/*", "group/*", "role/*"}, (
                 f"{action} on {resource}")

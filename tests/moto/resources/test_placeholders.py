@@ -93,6 +93,22 @@ resources:
           - {{Effect: Allow, Action: "logs:PutLogEvents",
              Resource: "arn:${{partition}}:logs:${{region}}:${{account_id}}:log-group:team:*"}}
     members: [pp-user]
+  - kind: ssm_parameter
+    name: /pp/database/host
+    description: "database host of ${{account_id}}"
+    value: "db.${{region}}.internal"
+  - kind: organizations_policy
+    name: pp-guardrails
+    description: "guardrails of ${{account_id}}"
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - {{Effect: Deny, Action: "s3:DeleteBucket", Resource: "arn:${{partition}}:s3:::data-${{account_id}}"}}
+    targets: [root]
+  - kind: cognito_identity_pool
+    name: pp identities
+    providers: [{{user_pool: pp-users, client: pp-web}}]
+    tags: {{Account: "${{account_id}}"}}
 """
 # kinds with no string field a placeholder could go in (the password policy's name is a label)
 NO_STRING_FIELDS = {"iam_account_password_policy"}
@@ -138,6 +154,9 @@ def test_fill_leaves_no_placeholder_in_any_field_and_keeps_unmanaged_fields_unma
 
 
 def test_filled_values_reach_aws_for_every_kind(playbook, clients):
+    import boto3
+
+    boto3.client("organizations", region_name="us-east-1").create_organization(FeatureSet="ALL")
     result = run_playbook(clients, playbook)
     assert not result.failed, [r.error for r in result.results if r.error]
     ctx = clients.caller_context()
@@ -193,6 +212,18 @@ def test_filled_values_reach_aws_for_every_kind(playbook, clients):
     logs = logs if isinstance(logs, dict) else json.loads(logs)
     assert logs["Statement"][0]["Resource"] == f"arn:{partition}:logs:{region}:{account}:log-group:team:*"
     assert [u["UserName"] for u in iam.get_group(GroupName="pp-group")["Users"]] == ["pp-user"]
+    ssm = clients.client("ssm")
+    assert ssm.get_parameter(Name="/pp/database/host")["Parameter"]["Value"] == f"db.{region}.internal"
+    org = clients.client("organizations")
+    (scp,) = [p for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"] if p["Name"] == "pp-guardrails"]
+    content = json.loads(org.describe_policy(PolicyId=scp["Id"])["Policy"]["Content"])
+    assert content["Statement"][0]["Resource"] == f"arn:{partition}:s3:::data-{account}"
+    assert scp["Description"] == f"guardrails of {account}"
+    ci = clients.client("cognito-identity")
+    (ip,) = ci.list_identity_pools(MaxResults=60)["IdentityPools"]
+    described = ci.describe_identity_pool(IdentityPoolId=ip["IdentityPoolId"])
+    assert described["IdentityPoolTags"]["Account"] == account
+    assert described["CognitoIdentityProviders"][0]["ProviderName"].endswith(pool["Id"])
 
     # and a second run is a no-op: what was written is what the filled playbook declares
     again = run_playbook(clients, playbook)

@@ -52,13 +52,15 @@ CONTRACT = {
     "iam_support_role_created": ["1.17"],
     "kms_cmk_rotation_enabled": ["3.6"],
     "secretsmanager_automatic_rotation_enabled": [],
+    "cloudtrail_multi_region_enabled": ["3.1"],
+    "cloudtrail_log_file_validation_enabled": ["3.2"],
 }
 CHECKS_DIR = Path(snap.__file__).parent / "checks"
 
 # CIS AWS Foundations v5.0 dropped v3.0's recommendation 1.3 (security questions), so every later
 # recommendation of section 1 moved up by one (v3.0 1.4 "no root access key" is v5.0 1.3, ... v3.0 1.20
 # "IAM Access Analyzer enabled" is v5.0 1.19); section 3's KMS rotation kept its number (3.6).
-CIS3_TO_CIS5 = {f"1.{n}": f"1.{n - 1}" for n in range(4, 23)} | {"3.6": "3.6"}
+CIS3_TO_CIS5 = {f"1.{n}": f"1.{n - 1}" for n in range(4, 23)} | {"3.6": "3.6", "3.1": "3.1", "3.2": "3.2"}
 
 # the Security Hub FSBP controls of our scope, each with the one thing it evaluates
 FSBP_CONTROLS = {
@@ -79,6 +81,9 @@ FSBP_CONTROLS = {
     "SecretsManager.3": "unused secrets are removed",
     "SecretsManager.4": "secrets are rotated within a given number of days",
     "Cognito.1": "user pools have threat protection (advanced security) in full-function enforcement mode",
+    "Cognito.2": "identity pools do not allow unauthenticated identities",
+    "CloudTrail.1": "at least one multi-Region trail with read and write management events",
+    "CloudTrail.4": "CloudTrail log file validation is enabled",
 }
 # what a sweep maps each control to (a contract: reports and the Compliance view group findings by it)
 FSBP_CONTRACT = {
@@ -102,6 +107,9 @@ FSBP_CONTRACT = {
     "SecretsManager.3": {"secretsmanager_secret_unused"},
     "SecretsManager.4": {"secretsmanager_secret_rotated_periodically"},
     "Cognito.1": {"cognito_user_pool_advanced_security_enabled"},
+    "Cognito.2": {"cognito_identity_pool_guest_access_disabled"},
+    "CloudTrail.1": {"cloudtrail_multi_region_enabled"},
+    "CloudTrail.4": {"cloudtrail_log_file_validation_enabled"},
 }
 
 
@@ -144,13 +152,14 @@ def test_check_metadata_is_consistent(check) -> None:  # noqa: ANN001
     assert check.module.startswith("iamflow.compliance.checks."), check.module
     source = (CHECKS_DIR / f"{check.module.rsplit('.', 1)[1]}.py").read_text()
     assert f"def {check.id}(" in source
-    assert check.id.split("_")[0] in {"iam", "kms", "secretsmanager", "cognito", "accessanalyzer", "iamflow"}
+    assert check.id.split("_")[0] in {"iam", "kms", "secretsmanager", "cognito", "accessanalyzer", "iamflow",
+                                      "cloudtrail", "ssm"}
     assert check.severity in SEVERITIES
     assert check.title and check.description and check.remediation
     assert check.func.__doc__ and "\n" not in check.func.__doc__.strip(), "one-line docstring"
     assert check.needs and all(step in STEP_PERMISSIONS for step in check.needs)
     assert all(re.fullmatch(r"\d+\.\d+", c) for c in check.cis + check.cis5)
-    assert all(re.fullmatch(r"(IAM|KMS|SecretsManager|Cognito)\.\d+", c) for c in check.fsbp)
+    assert all(re.fullmatch(r"(IAM|KMS|SecretsManager|Cognito|CloudTrail)\.\d+", c) for c in check.fsbp)
     assert all(re.fullmatch(r"[a-z-]+:[A-Za-z]+", p) for p in check.permissions)
     assert "sts:GetCallerIdentity" in check.permissions
     assert check.regional == (check.service not in ("iam", "iamflow"))
