@@ -17,7 +17,7 @@ import html
 import os
 import shutil
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -120,6 +120,8 @@ def _write_reports(findings: Iterable[Finding], out: Path, run_id: str, generate
                    call_counts: dict[str, dict[str, int]] | None, dag_run_id: str | None) -> ReportPaths:
     run_dir = out / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
+    for name in REPORT_FILES:  # a run id written again: new files, never through the links of latest/
+        (run_dir / name).unlink(missing_ok=True)
     ordered = sort_findings(findings)
     rows = [f.to_dict() for f in ordered]  # already redacted: a Finding redacts its values when made
     expired = [redact(dict(e)) for e in expired_suppressions]
@@ -131,15 +133,59 @@ def _write_reports(findings: Iterable[Finding], out: Path, run_id: str, generate
     summary["dag_run_id"] = dag_run_id
 
     paths = ReportPaths(run_id, run_dir, out / LATEST)
+    side = len(rows) >= PARALLEL_MIN_FINDINGS  # large runs write CSV and OCSF in processes of their own
+    wait_ocsf = _run(lambda: _write_ocsf(run_dir / FINDINGS_OCSF, ordered, rows, generated_at), side)
+    wait_csv = _run(lambda: _write_csv(run_dir / FINDINGS_CSV, rows), side)
     paths.files[FINDINGS_JSON] = _write_json(run_dir / FINDINGS_JSON, rows)
-    paths.files[FINDINGS_CSV] = _write_csv(run_dir / FINDINGS_CSV, rows)
-    metadata: dict[str, dict[str, Any]] = {}
-    paths.files[FINDINGS_OCSF] = _write_json(run_dir / FINDINGS_OCSF, [to_ocsf(f, generated_at, _metadata=metadata) for f in ordered])
     paths.files[SUMMARY_JSON] = _write_json(run_dir / SUMMARY_JSON, summary)
     (run_dir / REPORT_HTML).write_text(render_html(rows, summary), encoding="utf-8")
     paths.files[REPORT_HTML] = run_dir / REPORT_HTML
+    wait_ocsf()
+    wait_csv()
+    paths.files[FINDINGS_CSV] = run_dir / FINDINGS_CSV
+    paths.files[FINDINGS_OCSF] = run_dir / FINDINGS_OCSF
+    paths.files = {name: paths.files[name] for name in (FINDINGS_JSON, FINDINGS_CSV, FINDINGS_OCSF, SUMMARY_JSON,
+                                                         REPORT_HTML)}  # the order they were always listed in
     _refresh_latest(out, run_dir)
     return paths
+
+
+# from this many findings on, CSV and OCSF are written by forked processes while this one writes the rest
+PARALLEL_MIN_FINDINGS = 20_000
+
+
+def _run(write: Callable[[], object], side: bool) -> Callable[[], None]:
+    """Run ``write`` in a forked child when ``side`` (and the platform can fork), else now; return the wait.
+
+    A sweep's findings are built by then and the collection threads have ended: the child only
+    serializes what it inherited and writes one file, then leaves with ``os._exit`` (no cleanup of
+    the parent's state). Waiting re-raises a child's failure, with its message, as an ``OSError``.
+    """
+    if not side or not hasattr(os, "fork"):
+        write()
+        return lambda: None
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 0
+        try:
+            os.close(read_end)
+            write()
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+            os.write(write_end, f"{type(exc).__name__}: {exc}".encode()[:4000])
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+
+    def wait() -> None:
+        with os.fdopen(read_end, "rb") as pipe:
+            message = pipe.read().decode(errors="replace")
+        _pid, status = os.waitpid(pid, 0)
+        if status != 0:
+            raise OSError(f"a report writer process failed: {message or f'wait status {status}'}")
+
+    return wait
 
 
 # datetimes and other non-JSON values are written as str() gives them, as json.dumps(default=str) did
@@ -204,10 +250,18 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    """A hard link (the run's files are never written again), or a copy where the file system has none."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def _refresh_latest(out: Path, run_dir: Path) -> None:
     staging = out / f".{LATEST}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(run_dir, staging)
+    shutil.copytree(run_dir, staging, copy_function=_link_or_copy)
     latest = out / LATEST
     old = out / f".{LATEST}.old-{os.getpid()}"
     if latest.exists():
@@ -324,10 +378,18 @@ def _control_key(key: str) -> tuple[Any, ...]:
 _OCSF_PRODUCT = {"name": "iamflow", "vendor_name": "iamflow", "version": __version__}
 
 
-def to_ocsf(f: Finding, generated_at: datetime, *, _metadata: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def _write_ocsf(path: Path, ordered: list[Finding], rows: list[dict[str, Any]], generated_at: datetime) -> Path:
+    metadata: dict[str, dict[str, Any]] = {}
+    return _write_json(path, [to_ocsf(f, generated_at, _metadata=metadata, _uid=r["uid"])
+                              for f, r in zip(ordered, rows, strict=True)])
+
+
+def to_ocsf(f: Finding, generated_at: datetime, *, _metadata: dict[str, dict[str, Any]] | None = None,
+            _uid: str | None = None) -> dict[str, Any]:
     """One finding as an OCSF 1.x Detection Finding (class_uid 2004).
 
     :param _metadata: a cache of the per-check ``metadata`` objects, shared by the findings of one file.
+    :param _uid: the finding's uid when the caller has it already (it costs a hash to compute).
     """
     severity_id, severity = _OCSF_SEVERITY[f.severity]
     millis = int(generated_at.timestamp() * 1000)
@@ -359,7 +421,7 @@ def to_ocsf(f: Finding, generated_at: datetime, *, _metadata: dict[str, dict[str
         "status_detail": f.message,
         "message": f.message,
         "finding_info": {
-            "uid": f.uid,
+            "uid": f.uid if _uid is None else _uid,
             "title": f.title or f.check_id,
             "desc": f.message,
             "types": [f"{fw} {c}" for fw, ids in f.compliance.items() for c in ids] or ["iamflow"],
