@@ -11,7 +11,6 @@ written compactly, one dump per file, with ``orjson``.
 from __future__ import annotations
 
 import contextlib
-import csv
 import gc
 import html
 import os
@@ -123,6 +122,8 @@ def _write_reports(findings: Iterable[Finding], out: Path, run_id: str, generate
     for name in REPORT_FILES:  # a run id written again: new files, never through the links of latest/
         (run_dir / name).unlink(missing_ok=True)
     ordered = sort_findings(findings)
+    side = len(ordered) >= PARALLEL_MIN_FINDINGS  # large runs write OCSF and CSV in processes of their own
+    wait_ocsf = _run(lambda: _write_ocsf(run_dir / FINDINGS_OCSF, ordered, generated_at), side)
     rows = [f.to_dict() for f in ordered]  # already redacted: a Finding redacts its values when made
     expired = [redact(dict(e)) for e in expired_suppressions]
     previous = _previous_run(out, run_id, generated_at)
@@ -133,8 +134,6 @@ def _write_reports(findings: Iterable[Finding], out: Path, run_id: str, generate
     summary["dag_run_id"] = dag_run_id
 
     paths = ReportPaths(run_id, run_dir, out / LATEST)
-    side = len(rows) >= PARALLEL_MIN_FINDINGS  # large runs write CSV and OCSF in processes of their own
-    wait_ocsf = _run(lambda: _write_ocsf(run_dir / FINDINGS_OCSF, ordered, rows, generated_at), side)
     wait_csv = _run(lambda: _write_csv(run_dir / FINDINGS_CSV, rows), side)
     paths.files[FINDINGS_JSON] = _write_json(run_dir / FINDINGS_JSON, rows)
     paths.files[SUMMARY_JSON] = _write_json(run_dir / SUMMARY_JSON, summary)
@@ -242,11 +241,56 @@ def _csv_row(r: dict[str, Any]) -> list[Any]:
     return [("'" + c) if isinstance(c, str) and c.startswith(_FORMULA_STARTS) else c for c in cells]  # csv_cell, inlined
 
 
+def _csv_text(value: Any) -> str:
+    """One cell as ``csv.writer`` writes it (minimal quoting, ``"`` doubled), after :func:`csv_cell`."""
+    if isinstance(value, str):
+        if value.startswith(_FORMULA_STARTS):
+            value = "'" + value
+    elif value is None:
+        return ""
+    else:
+        value = repr(value) if isinstance(value, float) else str(value)  # as csv.writer turns them into text
+    if '"' in value:
+        return '"' + value.replace('"', '""') + '"'
+    if "," in value or "\n" in value or "\r" in value:
+        return '"' + value + '"'
+    return value
+
+
+def _csv_line(r: dict[str, Any], memo: dict[Any, str]) -> str:
+    """The CSV line of :func:`_csv_row`, as ``csv.writer`` writes it; cells a check repeats are quoted once (``memo``)."""
+    muted = r.get("muted_by") or {}
+    extra = {k: v for k, v in r.items() if k not in _CSV_FIXED}
+    if r.get("tags"):
+        extra["tags"] = r["tags"]
+    compliance = "; ".join(f"{fw} {','.join(ids)}" for fw, ids in (r.get("compliance") or {}).items())
+    repeated = []
+    for value in (r.get("check_id", ""), r.get("status", ""), r.get("severity", ""), r.get("account_id", ""),
+                  r.get("region", ""), r.get("remediation", ""), compliance, r.get("resource_type", ""),
+                  r.get("title", "")):
+        try:
+            text = memo[value]
+        except KeyError:
+            text = memo[value] = _csv_text(value)
+        except TypeError:  # not hashable: not a value a check repeats
+            text = _csv_text(value)
+        repeated.append(text)
+    check_id, status, severity, account_id, region, remediation, compliance_text, resource_type, title = repeated
+    return ",".join((
+        check_id, status, severity, account_id, region, _csv_text(r.get("resource_arn", "")),
+        _csv_text(r.get("message", "")), remediation, compliance_text, _csv_text(r.get("resource_id", "")),
+        resource_type, _csv_text(r.get("access_key_id") or ""), _csv_text(muted.get("owner", "")),
+        _csv_text(muted.get("reason", "")), _csv_text(muted.get("expires") or ""), _csv_text(r.get("uid", "")),
+        title, _csv_text(dumps(extra, sort_keys=True).decode().rstrip("\n") if extra else ""),
+    )) + "\r\n"
+
+
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """``findings.csv``: the bytes ``csv.writer`` writes for :func:`_csv_row` of each row, built a line at a time."""
+    memo: dict[Any, str] = {}
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(_CSV_COLUMNS)
-        writer.writerows(_csv_row(r) for r in rows)
+        fh.write(",".join(_csv_text(c) for c in _CSV_COLUMNS) + "\r\n")
+        fh.writelines(_csv_line(r, memo) for r in rows)
     return path
 
 
@@ -378,22 +422,24 @@ def _control_key(key: str) -> tuple[Any, ...]:
 _OCSF_PRODUCT = {"name": "iamflow", "vendor_name": "iamflow", "version": __version__}
 
 
-def _write_ocsf(path: Path, ordered: list[Finding], rows: list[dict[str, Any]], generated_at: datetime) -> Path:
+def _write_ocsf(path: Path, ordered: list[Finding], generated_at: datetime) -> Path:
     metadata: dict[str, dict[str, Any]] = {}
-    return _write_json(path, [to_ocsf(f, generated_at, _metadata=metadata, _uid=r["uid"])
-                              for f, r in zip(ordered, rows, strict=True)])
+    return _write_json(path, [to_ocsf(f, generated_at, _metadata=metadata) for f in ordered])
 
 
-def to_ocsf(f: Finding, generated_at: datetime, *, _metadata: dict[str, dict[str, Any]] | None = None,
-            _uid: str | None = None) -> dict[str, Any]:
+@lru_cache(maxsize=16)
+def _ocsf_time(generated_at: datetime) -> tuple[int, str]:
+    """The run's time as OCSF gives it: epoch milliseconds and ISO 8601 (the same for every finding of a run)."""
+    return int(generated_at.timestamp() * 1000), generated_at.isoformat()
+
+
+def to_ocsf(f: Finding, generated_at: datetime, *, _metadata: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """One finding as an OCSF 1.x Detection Finding (class_uid 2004).
 
     :param _metadata: a cache of the per-check ``metadata`` objects, shared by the findings of one file.
-    :param _uid: the finding's uid when the caller has it already (it costs a hash to compute).
     """
     severity_id, severity = _OCSF_SEVERITY[f.severity]
-    millis = int(generated_at.timestamp() * 1000)
-    when = generated_at.isoformat()
+    millis, when = _ocsf_time(generated_at)
     suppressed = f.status == "MUTED"
     partition = f.resource_arn.split(":")[1] if f.resource_arn.startswith("arn:") else "aws"
     metadata = _metadata.get(f.check_id) if _metadata is not None else None
@@ -421,7 +467,7 @@ def to_ocsf(f: Finding, generated_at: datetime, *, _metadata: dict[str, dict[str
         "status_detail": f.message,
         "message": f.message,
         "finding_info": {
-            "uid": f.uid if _uid is None else _uid,
+            "uid": f.uid,
             "title": f.title or f.check_id,
             "desc": f.message,
             "types": [f"{fw} {c}" for fw, ids in f.compliance.items() for c in ids] or ["iamflow"],
