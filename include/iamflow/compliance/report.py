@@ -423,8 +423,94 @@ _OCSF_PRODUCT = {"name": "iamflow", "vendor_name": "iamflow", "version": __versi
 
 
 def _write_ocsf(path: Path, ordered: list[Finding], generated_at: datetime) -> Path:
-    metadata: dict[str, dict[str, Any]] = {}
-    return _write_json(path, [to_ocsf(f, generated_at, _metadata=metadata) for f in ordered])
+    """``findings.ocsf.json``: the bytes ``dumps([to_ocsf(f) ...])`` gives, spliced from the events' parts.
+
+    Compact JSON of an object is its members' JSON between fixed punctuation, so each event is
+    joined from a few dumped values (message, uid, resource, extra, ...) and from fragments that
+    repeat (the head of all events of one check, severity and status; the cloud block of an
+    account; a remediation), each dumped once. ``to_ocsf`` stays the definition; a test holds
+    the two to the same bytes.
+    """
+    cache = _OcsfFragments(generated_at)
+    with path.open("wb") as fh:
+        fh.write(b"[")
+        fh.write(b",".join(cache.event(f) for f in ordered))
+        fh.write(b"]\n")
+    return path
+
+
+def _fragment(value: Any) -> bytes:
+    """Compact JSON of one value, as :func:`dumps` writes it inside a document (no trailing newline)."""
+    return orjson.dumps(value, default=str, option=_ORJSON_OPTIONS & ~orjson.OPT_APPEND_NEWLINE)
+
+
+# the leading fields of an OCSF event: they depend only on check, severity, status and the run's time
+_OCSF_HEAD = ("metadata", "category_uid", "category_name", "class_uid", "class_name", "activity_id", "activity_name",
+              "type_uid", "type_name", "time", "time_dt", "severity_id", "severity", "status_id", "status",
+              "status_code")
+
+
+class _OcsfFragments:
+    """The repeated parts of one run's OCSF events, each dumped once."""
+
+    def __init__(self, generated_at: datetime) -> None:
+        self.generated_at = generated_at
+        self.millis, self.when = _ocsf_time(generated_at)
+        self.heads: dict[tuple[str, str, str], bytes] = {}
+        self.texts: dict[str, bytes] = {}
+        self.clouds: dict[tuple[str, str], bytes] = {}
+        self.types: dict[bytes, bytes] = {}
+        created = f',"created_time":{_fragment(self.millis).decode()},"created_time_dt":{_fragment(self.when).decode()}'
+        self.created = created.encode() + b"}"
+
+    def head(self, f: Finding) -> bytes:
+        key = (f.check_id, f.severity, f.status)
+        head = self.heads.get(key)
+        if head is None:
+            event = to_ocsf(f, self.generated_at)
+            head = self.heads[key] = _fragment({k: event[k] for k in _OCSF_HEAD})[:-1]  # without the closing brace
+        return head
+
+    def text(self, value: Any) -> bytes:
+        """A repeated text (title, remediation, check id, resource type), dumped once."""
+        try:
+            out = self.texts.get(value)
+            if out is None:
+                out = self.texts[value] = _fragment(value)
+            return out
+        except TypeError:  # not hashable: dumped each time
+            return _fragment(value)
+
+    def cloud(self, f: Finding) -> bytes:
+        key = (f.region, f.account_id)
+        out = self.clouds.get(key)
+        if out is None:
+            out = self.clouds[key] = _fragment({"provider": "AWS", "region": f.region, "account": {
+                "uid": f.account_id, "type": "AWS Account", "type_id": 10}})
+        return out
+
+    def event(self, f: Finding) -> bytes:
+        """One event's bytes: what ``_fragment(to_ocsf(f, generated_at))`` gives."""
+        message = _fragment(f.message)
+        compliance = _fragment(f.compliance)
+        types = self.types.get(compliance)
+        if types is None:
+            types = self.types[compliance] = _fragment(
+                [f"{fw} {c}" for fw, ids in f.compliance.items() for c in ids] or ["iamflow"])
+        partition = f.resource_arn.split(":")[1] if f.resource_arn.startswith("arn:") else "aws"
+        region = self.text(f.region)
+        return b"".join((
+            self.head(f), b',"status_detail":', message, b',"message":', message,
+            b',"finding_info":{"uid":', _fragment(f.uid), b',"title":', self.text(f.title or f.check_id),
+            b',"desc":', message, b',"types":', types, self.created,
+            b',"cloud":', self.cloud(f),
+            b',"resources":[{"uid":', _fragment(f.resource_arn), b',"name":', _fragment(f.resource_id or f.resource_arn),
+            b',"type":', self.text(f.resource_type), b',"region":', region, b',"cloud_partition":', self.text(partition),
+            b',"labels":', _fragment([f"{k}={v}" for k, v in sorted(f.tags.items())]) if f.tags else b"[]",
+            b',"data":', _fragment({"details": f.extra}) if f.extra else b"null",
+            b'}],"remediation":{"desc":', self.text(f.remediation), b'},"unmapped":{"check_id":', self.text(f.check_id),
+            b',"compliance":', compliance, b',"muted_by":', _fragment(f.muted_by), b"}}",
+        ))
 
 
 @lru_cache(maxsize=16)

@@ -169,3 +169,24 @@ def test_writing_a_run_id_again_leaves_the_previous_latest_intact_until_replaced
     write_reports(many()[:5], tmp_path, run_id="r", generated_at=NOW)
     assert (tmp_path / "latest" / "findings.json").stat().st_ino != latest_inode  # new files, not rewritten links
     assert (tmp_path / "latest" / "findings.json").read_bytes() != before
+
+
+# --- OCSF ------------------------------------------------------------------------------------------
+
+
+def test_ocsf_file_is_the_dump_of_to_ocsf_byte_for_byte(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    odd = [
+        finding("alice", tags={"b": "2", "a": 'quote " and \\ back'}, when=datetime(2026, 1, 2, 3, 4, tzinfo=UTC),
+                nested={"k": [1, 2.5, None, True]}),
+        finding("bob", status=PASS),
+        Finding("check", FAIL, "critical", ACCOUNT, "us-west-2", "not-an-arn", "ünïcode \n message", "", {},
+                resource_type="", extra={"n": 1}),
+        Finding("check", FAIL, "low", "222233334444", "us-west-2", "arn:aws-cn:iam::222233334444:root", "m", "fix",
+                {"CIS-3.0": ["1.1", "1.2"], "FSBP": ["IAM.1"]}, title="", resource_id="222233334444"),
+        finding("carol").with_status(MUTED, muted_by={"owner": "ops", "reason": "r", "expires": date(2027, 1, 1)}),
+    ]
+    path = report._write_ocsf(tmp_path / "o.json", odd, NOW)
+    assert path.read_bytes() == report.dumps([report.to_ocsf(f, NOW) for f in odd])
+    assert report._write_ocsf(tmp_path / "empty.json", [], NOW).read_bytes() == report.dumps([])
