@@ -109,21 +109,28 @@ def write_reports(
     run_id = run_id or new_run_id(generated_at)
     if not run_id or "/" in run_id or run_id in (LATEST, ".", ".."):
         raise ValueError(f"invalid run id {run_id!r}")
+    pending: list[Callable[[], None]] = []  # the writer processes not waited for yet
     with gc_paused():
-        return _write_reports(findings, Path(out_dir), run_id, generated_at, expired_suppressions, accounts,
-                              call_counts, dag_run_id)
+        try:
+            return _write_reports(findings, Path(out_dir), run_id, generated_at, expired_suppressions, accounts,
+                                  call_counts, dag_run_id, pending)
+        finally:
+            for wait in pending:  # the report failed before they were waited for: reap them, the error stands
+                with contextlib.suppress(OSError):
+                    wait()
 
 
 def _write_reports(findings: Iterable[Finding], out: Path, run_id: str, generated_at: datetime,
                    expired_suppressions: Iterable[ExpiredSuppression], accounts: Iterable[str],
-                   call_counts: dict[str, dict[str, int]] | None, dag_run_id: str | None) -> ReportPaths:
+                   call_counts: dict[str, dict[str, int]] | None, dag_run_id: str | None,
+                   pending: list[Callable[[], None]]) -> ReportPaths:
     run_dir = out / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     for name in REPORT_FILES:  # a run id written again: new files, never through the links of latest/
         (run_dir / name).unlink(missing_ok=True)
     ordered = sort_findings(findings)
     side = len(ordered) >= PARALLEL_MIN_FINDINGS  # large runs write OCSF and CSV in processes of their own
-    wait_ocsf = _run(lambda: _write_ocsf(run_dir / FINDINGS_OCSF, ordered, generated_at), side)
+    pending.append(_run(lambda: _write_ocsf(run_dir / FINDINGS_OCSF, ordered, generated_at), side))
     rows = [f.to_dict() for f in ordered]  # already redacted: a Finding redacts its values when made
     expired = [redact(dict(e)) for e in expired_suppressions]
     previous = _previous_run(out, run_id, generated_at)
@@ -134,13 +141,13 @@ def _write_reports(findings: Iterable[Finding], out: Path, run_id: str, generate
     summary["dag_run_id"] = dag_run_id
 
     paths = ReportPaths(run_id, run_dir, out / LATEST)
-    wait_csv = _run(lambda: _write_csv(run_dir / FINDINGS_CSV, rows), side)
+    pending.append(_run(lambda: _write_csv(run_dir / FINDINGS_CSV, rows), side))
     paths.files[FINDINGS_JSON] = _write_json(run_dir / FINDINGS_JSON, rows)
     paths.files[SUMMARY_JSON] = _write_json(run_dir / SUMMARY_JSON, summary)
     (run_dir / REPORT_HTML).write_text(render_html(rows, summary), encoding="utf-8")
     paths.files[REPORT_HTML] = run_dir / REPORT_HTML
-    wait_ocsf()
-    wait_csv()
+    while pending:
+        pending.pop(0)()
     paths.files[FINDINGS_CSV] = run_dir / FINDINGS_CSV
     paths.files[FINDINGS_OCSF] = run_dir / FINDINGS_OCSF
     paths.files = {name: paths.files[name] for name in (FINDINGS_JSON, FINDINGS_CSV, FINDINGS_OCSF, SUMMARY_JSON,

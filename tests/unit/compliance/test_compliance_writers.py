@@ -162,6 +162,22 @@ def test_a_failing_writer_process_fails_the_report(tmp_path: Path, monkeypatch: 
     assert not (tmp_path / "latest").exists()
 
 
+def test_writer_processes_are_reaped_when_the_report_fails_meanwhile(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setattr(report, "PARALLEL_MIN_FINDINGS", 1)
+
+    def broken(rows: object, summary: object) -> str:
+        raise RuntimeError("the page could not be rendered")
+
+    monkeypatch.setattr(report, "render_html", broken)
+    with pytest.raises(RuntimeError, match="could not be rendered"):
+        write_reports(many(), tmp_path, run_id="r", generated_at=NOW)
+    with pytest.raises(ChildProcessError):  # no child left behind, finished or not
+        os.waitpid(-1, os.WNOHANG)
+
+
 def test_writing_a_run_id_again_leaves_the_previous_latest_intact_until_replaced(tmp_path: Path) -> None:
     write_reports(many()[:3], tmp_path, run_id="r", generated_at=NOW)
     before = (tmp_path / "latest" / "findings.json").read_bytes()
