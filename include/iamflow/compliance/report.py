@@ -6,6 +6,12 @@ suppressions. Findings are redacted once, when they are made (see :mod:`iamflow.
 the expired suppressions, which are not findings, are redacted here. The HTML escapes every
 string, and a CSV cell that a spreadsheet would run as a formula gets a leading ``'``. JSON is
 written compactly, one dump per file, with ``orjson``.
+
+Large runs (``PARALLEL_MIN_FINDINGS``) write ``findings.ocsf.json`` and ``findings.csv`` in two
+forked processes while this one writes the rest; a writer process's failure fails the report.
+Both files are built from parts: OCSF events spliced from dumped fragments, CSV lines quoted as
+``csv.writer`` quotes them. Each gives the same bytes as its plain form (``to_ocsf`` dumped;
+``csv.writer`` over ``_csv_row``), which the tests hold it to. ``latest/`` hard-links the run's files.
 """
 
 from __future__ import annotations
