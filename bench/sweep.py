@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -245,6 +246,8 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
+    # moto keeps its accounts per process, not per server: each size starts from an empty account
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=60).close()
     out: dict[str, Any] = {"users": n}
     try:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
