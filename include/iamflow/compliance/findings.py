@@ -10,11 +10,14 @@ tag, extra value and mute note through :func:`~iamflow.secrets.hygiene.redact`, 
 value can reach a report, an XCom or a log through a finding, and the writers need not redact.
 
 Most findings hold nothing to redact, and redacting costs a call per field: a finding first joins
-its texts (string fields, control ids, tag values and the string extra values) with newlines,
-which no secret run contains, and searches the whole once for a run of 40 secret-key characters,
-the same test :func:`~iamflow.secrets.hygiene.redact_text` starts with. Without one, every field is
-left as it is (what the redaction would have returned); with one, or with a nested extra value or
-a mute note, every field is redacted one by one as before.
+the texts that vary (resource, message, resource id, tag values, string extra values and the
+items of flat extra lists) with newlines, which no secret run contains, and searches the whole
+once for a run of 40 secret-key characters, the test :func:`~iamflow.secrets.hygiene.redact_text`
+starts with; the texts a check repeats (check id, account, region, remediation, title, resource
+type) are judged once per combination, and control ids by their length. With nothing found,
+every field is left as it is (what the redaction would have returned; flat extra lists become
+lists, as redaction makes them); otherwise, or with a nested extra value or a mute note, every
+field is redacted one by one as before.
 """
 
 from __future__ import annotations
