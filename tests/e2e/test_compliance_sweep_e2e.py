@@ -80,6 +80,16 @@ def test_the_dag_run_succeeds_and_logs_a_summary(run: tuple[DagTestRun, Path]) -
     assert "COMPLIANCE SWEEP " in result.output and f"latest: {reports / 'latest'}" in result.output, _explain(result)
 
 
+def test_the_posture_task_logs_the_counts_and_notifies_a_first_run(run: tuple[DagTestRun, Path]) -> None:
+    result, reports = run
+    assert result.succeeded, _explain(result)  # the shipped gate notifies: the run stays green
+    summary = json.loads((reports / "latest" / "summary.json").read_text(encoding="utf-8"))
+    assert f"Compliance sweep {summary['run_id']}: {summary['totals']['FAIL']} FAIL" in result.output, _explain(result)
+    assert "no previous run to compare with: every FAIL is new" in result.output
+    assert "Posture gate (on_new_fail=notify, min_severity=high): notify." in result.output, _explain(result)
+    assert "failing finding(s) in a first sweep of severity high+" in result.output
+
+
 def test_the_four_reports_exist_in_the_run_folder_and_latest(run: tuple[DagTestRun, Path]) -> None:
     result, reports = run
     assert result.succeeded, _explain(result)

@@ -179,7 +179,7 @@ def compare_resource(clients: AwsClients, env: PlanEnv, resource: ResourceBase) 
 
 def live_expectations(clients: AwsClients, env: PlanEnv, resource: ResourceBase,
                       current: object) -> tuple[tuple[str, bool, str], ...]:
-    """A role's (or managed policy's) ``expect:`` entries answered against the live account."""
+    """A role's (managed policy's, user's, group's) ``expect:`` entries answered against the live account."""
     expect = getattr(resource, "expect", None)
     if expect is None or resource.state != "present" or current is None:
         return ()
@@ -190,6 +190,11 @@ def live_expectations(clients: AwsClients, env: PlanEnv, resource: ResourceBase,
         results = role_expectations(clients, resource, env, current)  # type: ignore[arg-type]
     elif resource.kind == "iam_managed_policy":
         results = policy_expectations(expect, resource.name, current["document"], env)  # type: ignore[index]
+    elif resource.kind in ("iam_user", "iam_group"):
+        from iamflow.resources import iam_group, iam_user
+
+        module = iam_user if resource.kind == "iam_user" else iam_group
+        results = module.live_expectations(clients, resource, env, current)
     else:
         return ()
     return tuple((r.where, r.holds, r.line()) for r in results)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from iamflow.resources.base import AnyHandler, ResourceHandler
 from iamflow.resources.cognito import CognitoAppClientHandler, CognitoGroupHandler, CognitoUserPoolHandler
+from iamflow.resources.iam_group import IamGroupHandler
 from iamflow.resources.iam_instance_profile import IamInstanceProfileHandler
 from iamflow.resources.iam_managed_policy import IamManagedPolicyHandler
+from iamflow.resources.iam_password_policy import IamPasswordPolicyHandler
 from iamflow.resources.iam_role import IamRoleHandler
+from iamflow.resources.iam_user import IamUserHandler
 from iamflow.resources.kms_key import KmsKeyHandler
 from iamflow.resources.secret import SecretHandler
 
@@ -40,6 +43,9 @@ for _handler in (
     CognitoGroupHandler(),
     KmsKeyHandler(),
     SecretHandler(),
+    IamPasswordPolicyHandler(),
+    IamGroupHandler(),
+    IamUserHandler(),
 ):
     register(_handler)
 

@@ -168,7 +168,7 @@ def test_writer_processes_are_reaped_when_the_report_fails_meanwhile(tmp_path: P
 
     monkeypatch.setattr(report, "PARALLEL_MIN_FINDINGS", 1)
 
-    def broken(rows: object, summary: object) -> str:
+    def broken(*args: object) -> str:
         raise RuntimeError("the page could not be rendered")
 
     monkeypatch.setattr(report, "render_html", broken)

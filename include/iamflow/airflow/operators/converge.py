@@ -68,7 +68,7 @@ class IamflowResourceOperator(IamflowBaseOperator):
         from botocore.exceptions import BotoCoreError, ClientError
 
         from iamflow.aws.errors import is_transient
-        from iamflow.engine import FAILED, ResourceResult, format_result, run_resource
+        from iamflow.engine import FAILED, ResourceResult, format_result, result_of, run_resource
         from iamflow.errors import IamflowError
         from iamflow.spec.loader import load_playbook
 
@@ -83,7 +83,8 @@ class IamflowResourceOperator(IamflowBaseOperator):
             return AirflowFailException(f"{self.resource_key}: {error}")
 
         try:
-            playbook = load_playbook(self.playbook_path)
+            # the run's vars Param overrides values only (a var that shapes the DAG is refused)
+            playbook = load_playbook(self.playbook_path, param_vars=params.get("vars") or None)
         except IamflowError as exc:
             raise fail(f"the playbook does not validate:\n{exc}") from exc
         if self.resource_key not in playbook.by_key():
@@ -97,6 +98,10 @@ class IamflowResourceOperator(IamflowBaseOperator):
             raise fail(str(exc)) from exc
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
+                carried = result_of(exc)  # what was applied before it: the recap shows it if no retry succeeds
+                if carried is not None:
+                    self.log.error("%s", format_result(carried, diff=False))
+                    self._push_failure(context, carried)
                 raise
             raise fail(f"{type(exc).__name__}: {exc}") from exc
 

@@ -3,12 +3,14 @@
 Pages (relative to the mount point):
 
 - ``/``: the newest sweep (or ``?run=<run id>``): severity cards, accounts, CIS controls, the
-  trend of failing findings, new and resolved failures, expiring suppressions, the DAG run link;
+  trend of failing findings, new, fixed and no longer evaluated failures with their counts per severity,
+  the controls of each framework, expiring suppressions, the DAG run link;
   an empty state explains how to run the first sweep.
 - ``/findings``: the findings table, filtered by ``account``, ``check``, ``severity``,
   ``status`` (``open`` = FAIL and ERROR) and ``q`` query parameters, then client-side by text.
 - ``/api/summary``, ``/api/findings``, ``/api/runs``: the same as JSON.
 - ``/reports/<run id>/<file>``: the run's report files (only the five report file names).
+- ``/approvals``, ``/api/approvals``: the approval audit file and the remediation runs (:mod:`.audit`).
 
 Inside Airflow every route requires a user who may read the ``compliance_sweep`` DAG's runs
 (the session cookie of the Airflow UI, or a bearer token); an HTML page redirects an anonymous
@@ -31,6 +33,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iamflow.airflow.ui import data
+from iamflow.airflow.ui.audit import add_audit_routes
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +236,7 @@ def create_app(
         return FileResponse(path, media_type=_MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
                             headers=headers)
 
+    add_audit_routes(app, reports, render)
     return app
 
 
