@@ -15,6 +15,8 @@ instead, and two whole processes run against it one after the other, timed by wa
 their report writing: ``iamflow sweep`` and Prowler 5.46 (``prowler aws``, restricted with
 ``--checks`` to the checks iamflow also has, JSON-OCSF output). Prowler lives in its own
 virtualenv, ``.bench/prowler-venv``, made on first use (it is never a dependency of iamflow).
+The CPU time of the ``iamflow sweep`` process (its report writer processes included) is printed
+beside its wall time: on a shared machine it varies less with the load than the wall time does.
 
 Usage: python bench/sweep.py [--sizes 100,1000,10000] [--json FILE] [--over-http | --against-prowler]
 (``BENCH_PROFILE=FILE`` runs the ``iamflow sweep`` process under cProfile, writing FILE;
@@ -26,11 +28,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -200,10 +204,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _timed(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, int]:
-    t = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(cmd: list[str], env: dict[str, str], log: Path, cpu: dict[str, float] | None = None) -> tuple[float, int]:
+    """Wall time and exit code of a whole process; ``cpu["s"]`` gets its CPU time (its own child processes included)."""
+    t, c = time.perf_counter(), _children_cpu()
     with log.open("w") as fh:
         rc = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+    if cpu is not None:
+        cpu["s"] = round(_children_cpu() - c, 2)
     return round(time.perf_counter() - t, 2), rc
 
 
@@ -234,6 +246,8 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
+    # moto keeps its accounts per process, not per server: each size starts from an empty account
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=60).close()
     out: dict[str, Any] = {"users": n}
     try:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
@@ -246,7 +260,9 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
         profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
         iamflow = [sys.executable, *profile, "-m", "iamflow.cli", "sweep", "--out", str(reports), "--run-id", "bench",
                    "--region", "us-east-1"]
-        out["iamflow_s"], out["iamflow_rc"] = _timed(iamflow, env, work / f"iamflow-{n}.log")
+        cpu: dict[str, float] = {}
+        out["iamflow_s"], out["iamflow_rc"] = _timed(iamflow, env, work / f"iamflow-{n}.log", cpu)
+        out["iamflow_cpu_s"] = cpu.get("s")
         floor = subprocess.run([sys.executable, "-c", FLOOR], env=env, capture_output=True, text=True)
         out["boto3_floor_s"] = float(floor.stdout.strip() or "nan")
         summary_file = reports / "bench" / "summary.json"
@@ -287,7 +303,8 @@ def main_side_by_side(sizes: list[int], prowler: bool, json_file: str | None) ->
             print(f"\n== {n} users, over HTTP ==", flush=True)
             r = side_by_side(n, prowler=prowler, work=Path(tmp))
             results.append(r)
-            print(f"seed {r['seed_s']} s | iamflow sweep {r['iamflow_s']} s (exit {r['iamflow_rc']}), "
+            print(f"seed {r['seed_s']} s | iamflow sweep {r['iamflow_s']} s (exit {r['iamflow_rc']}; "
+                  f"{r.get('iamflow_cpu_s')} s CPU, its writer processes included), "
                   f"{r.get('iamflow_findings')} findings, {r.get('iamflow_calls')} API calls of which "
                   f"{r.get('iamflow_iam_calls')} IAM")
             print(f"plain boto3, GetAccountAuthorizationDetails and the credential report alone: {r['boto3_floor_s']} s")

@@ -65,9 +65,6 @@ from iamflow.compliance.snapshot import (
 )
 from iamflow.errors import IamflowError
 from iamflow.policy.document import parse_document
-from iamflow.resources.cognito._common import TAG_KEY as POOL_TAG_KEY
-from iamflow.resources.cognito.app_client import client_secret_of
-from iamflow.resources.cognito.user_pool import bootstrap_admin_of
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
@@ -444,6 +441,10 @@ class _Collector:
         one ``AdminGetUser`` per such secret, after one ``ListUserPools`` and a ``DescribeUserPool``
         per pool of the name, and only when there is such a secret. Only ``UserStatus`` is kept.
         """
+        # imported here, not with the module: the resource layer takes a while to import, and this
+        # step runs while the authorization details are still on their way
+        from iamflow.resources.cognito.app_client import client_secret_of
+
         sm = self.clients.client("secretsmanager")
         secrets: list[Secret] = []
         for page in sm.get_paginator("list_secrets").paginate(PaginationConfig={"PageSize": 100}):
@@ -469,6 +470,8 @@ class _Collector:
         self.snapshot.secrets = self._bootstrap_passwords(secrets)
 
     def _bootstrap_passwords(self, secrets: list[Secret]) -> list[Secret]:
+        from iamflow.resources.cognito.user_pool import bootstrap_admin_of
+
         owners = {s.arn: bootstrap_admin_of(s.name, s.tags) for s in secrets}
         if not any(owners.values()):
             return secrets
@@ -644,6 +647,8 @@ def _secret_policy(sm: Any, arn: str) -> dict[str, Any]:
 
 def _iamflow_pools(idp: Any, names: set[str]) -> dict[str, list[str]]:
     """Pool name → ids of the pools of that name that carry iamflow's ``iamflow:id`` tag (any playbook)."""
+    from iamflow.resources.cognito._common import TAG_KEY as pool_tag_key
+
     found: dict[str, list[str]] = {}
     for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60):
         for summary in page.get("UserPools", []):
@@ -656,7 +661,7 @@ def _iamflow_pools(idp: Any, names: set[str]) -> dict[str, list[str]]:
                 if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                     continue  # deleted between the list and the describe
                 raise
-            if str(tags.get(POOL_TAG_KEY, "")).endswith(f"/{name}"):
+            if str(tags.get(pool_tag_key, "")).endswith(f"/{name}"):
                 found.setdefault(name, []).append(summary["Id"])
     return found
 

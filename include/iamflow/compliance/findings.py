@@ -8,16 +8,27 @@ Redaction happens once, where a value enters a finding: constructing a :class:`F
 through ``with_status``, ``dataclasses.replace`` and ``from_dict``) passes every string field,
 tag, extra value and mute note through :func:`~iamflow.secrets.hygiene.redact`, so no secret
 value can reach a report, an XCom or a log through a finding, and the writers need not redact.
+
+Most findings hold nothing to redact, and redacting costs a call per field: a finding first joins
+the texts that vary (resource, message, resource id, tag values, string extra values and the
+items of flat extra lists) with newlines, which no secret run contains, and searches the whole
+once for a run of 40 secret-key characters, the test :func:`~iamflow.secrets.hygiene.redact_text`
+starts with; the texts a check repeats (check id, account, region, remediation, title, resource
+type) are judged once per combination, and control ids by their length. With nothing found,
+every field is left as it is (what the redaction would have returned; flat extra lists become
+lists, as redaction makes them); otherwise, or with a nested extra value or a mute note, every
+field is redacted one by one as before.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from iamflow.secrets.hygiene import redact, redact_text
+from iamflow.secrets.hygiene import _ANY_RUN, redact, redact_text
 
 PASS, FAIL, ERROR, MUTED = "PASS", "FAIL", "ERROR", "MUTED"
 STATUSES = (PASS, FAIL, ERROR, MUTED)
@@ -40,8 +51,17 @@ CONTRACT_FIELDS = (
 _TEXT_FIELDS = ("check_id", "account_id", "region", "resource_arn", "message", "remediation", "title", "resource_id",
                 "resource_type")
 
+# extra values that redaction leaves as they are (it changes strings, and copies dicts, lists and tuples)
+_SCALARS = (int, float, bool, type(None), datetime, date)
+
 # titles and remediations repeat in every finding of a check: redact each distinct text once
 _redact_cached = lru_cache(maxsize=4096)(redact_text)
+
+
+@lru_cache(maxsize=1024)
+def _fixed_texts_clean(texts: tuple[str, ...]) -> bool:
+    """Whether redaction leaves each of these texts (the ones a check repeats in all its findings) unchanged."""
+    return all(isinstance(t, str) and redact_text(t) == t for t in texts)
 
 
 def _clean_text(value: str) -> str:
@@ -52,6 +72,7 @@ def _clean_text(value: str) -> str:
 
 # further fixed fields every finding carries; extra fields may not reuse any of these names
 FIXED_FIELDS = CONTRACT_FIELDS + ("uid", "title", "resource_id", "resource_type", "tags", "muted_by")
+_FIXED_SET = frozenset(FIXED_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -71,7 +92,7 @@ def _result(status: str, resource_arn: str, message: str, **kwargs: Any) -> Resu
     resource_id = str(kwargs.pop("resource_id", "") or "")
     region = kwargs.pop("region", None)
     tags = dict(kwargs.pop("tags", None) or {})
-    bad = [k for k in kwargs if k in FIXED_FIELDS]
+    bad = [k for k in kwargs if k in _FIXED_SET]
     if bad:
         raise ValueError(f"extra field(s) {bad} clash with the fixed finding fields")
     return Result(status, resource_arn, message, resource_id, region, tags, dict(kwargs))
@@ -121,6 +142,8 @@ class Finding:
 
     def _redact(self) -> None:
         """Redact every value of this finding in place (the one redaction between a check and a report)."""
+        if self._nothing_to_redact():
+            return
         for name in _TEXT_FIELDS:
             value = getattr(self, name)
             if isinstance(value, str):
@@ -133,6 +156,49 @@ class Finding:
             object.__setattr__(self, "muted_by", redact(self.muted_by))
         if any(len(c) >= 40 for ids in self.compliance.values() for c in ids):  # control ids: short, as a rule
             object.__setattr__(self, "compliance", redact(self.compliance))
+
+    def _nothing_to_redact(self) -> bool:
+        """True when redaction would leave every value as it is (flat extra lists are then copied as lists).
+
+        The texts that vary per finding are joined with newlines (not a secret-key character, so a
+        run never spans two fields) and searched once; the texts a check repeats in every finding
+        (check id, account, region, remediation, title, resource type) are judged once per distinct
+        combination. A value the join cannot take (not a string, a nested extra value, a mute
+        note) answers False: the caller then redacts field by field, as always.
+        """
+        try:
+            if self.muted_by or not _fixed_texts_clean((self.check_id, self.account_id, self.region,
+                                                         self.remediation, self.title, self.resource_type)):
+                return False
+        except TypeError:  # a field that is not even hashable
+            return False
+        for ids in self.compliance.values():
+            for c in ids:
+                if len(c) >= 40:
+                    return False
+        texts = [self.resource_arn, self.message, self.resource_id, *self.tags.values()]
+        lists = []
+        for key, value in self.extra.items():
+            if isinstance(value, str):
+                texts.append(value)
+            elif isinstance(value, (list, tuple)):
+                for item in value:
+                    if isinstance(item, str):
+                        texts.append(item)
+                    elif not isinstance(item, _SCALARS):
+                        return False
+                lists.append(key)
+            elif not isinstance(value, _SCALARS):
+                return False
+        try:
+            joined = "\n".join(texts)
+        except TypeError:  # a field that is not a string
+            return False
+        if len(joined) >= 40 and _ANY_RUN.search(joined) is not None:
+            return False
+        if lists:  # what redact() gives a flat list or tuple: a new list of the same items
+            object.__setattr__(self, "extra", {k: list(v) if k in lists else v for k, v in self.extra.items()})
+        return True
 
     @property
     def uid(self) -> str:

@@ -7,17 +7,22 @@ uses too, and list expired suppressions. Findings are redacted once, when they a
 the expired suppressions, which are not findings, are redacted here. The HTML escapes every
 string, and a CSV cell that a spreadsheet would run as a formula gets a leading ``'``. JSON is
 written compactly, one dump per file, with ``orjson``.
+
+Large runs (``PARALLEL_MIN_FINDINGS``) write ``findings.ocsf.json`` and ``findings.csv`` in two
+forked processes while this one writes the rest; a writer process's failure fails the report.
+Both files are built from parts: OCSF events spliced from dumped fragments, CSV lines quoted as
+``csv.writer`` quotes them. Each gives the same bytes as its plain form (``to_ocsf`` dumped;
+``csv.writer`` over ``_csv_row``), which the tests hold it to. ``latest/`` hard-links the run's files.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import gc
 import html
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -108,17 +113,28 @@ def write_reports(
     run_id = run_id or new_run_id(generated_at)
     if not run_id or "/" in run_id or run_id in (LATEST, ".", ".."):
         raise ValueError(f"invalid run id {run_id!r}")
+    pending: list[Callable[[], None]] = []  # the writer processes not waited for yet
     with gc_paused():
-        return _write_reports(findings, Path(out_dir), run_id, generated_at, expired_suppressions, accounts,
-                              call_counts, dag_run_id)
+        try:
+            return _write_reports(findings, Path(out_dir), run_id, generated_at, expired_suppressions, accounts,
+                                  call_counts, dag_run_id, pending)
+        finally:
+            for wait in pending:  # the report failed before they were waited for: reap them, the error stands
+                with contextlib.suppress(OSError):
+                    wait()
 
 
 def _write_reports(findings: Iterable[Finding], out: Path, run_id: str, generated_at: datetime,
                    expired_suppressions: Iterable[ExpiredSuppression], accounts: Iterable[str],
-                   call_counts: dict[str, dict[str, int]] | None, dag_run_id: str | None) -> ReportPaths:
+                   call_counts: dict[str, dict[str, int]] | None, dag_run_id: str | None,
+                   pending: list[Callable[[], None]]) -> ReportPaths:
     run_dir = out / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
+    for name in REPORT_FILES:  # a run id written again: new files, never through the links of latest/
+        (run_dir / name).unlink(missing_ok=True)
     ordered = sort_findings(findings)
+    side = len(ordered) >= PARALLEL_MIN_FINDINGS  # large runs write OCSF and CSV in processes of their own
+    pending.append(_run(lambda: _write_ocsf(run_dir / FINDINGS_OCSF, ordered, generated_at), side))
     rows = [f.to_dict() for f in ordered]  # already redacted: a Finding redacts its values when made
     expired = [redact(dict(e)) for e in expired_suppressions]
     previous = _previous_run(out, run_id, generated_at)
@@ -128,15 +144,57 @@ def _write_reports(findings: Iterable[Finding], out: Path, run_id: str, generate
     summary["dag_run_id"] = dag_run_id
 
     paths = ReportPaths(run_id, run_dir, out / LATEST)
+    pending.append(_run(lambda: _write_csv(run_dir / FINDINGS_CSV, rows), side))
     paths.files[FINDINGS_JSON] = _write_json(run_dir / FINDINGS_JSON, rows)
-    paths.files[FINDINGS_CSV] = _write_csv(run_dir / FINDINGS_CSV, rows)
-    metadata: dict[str, dict[str, Any]] = {}
-    paths.files[FINDINGS_OCSF] = _write_json(run_dir / FINDINGS_OCSF, [to_ocsf(f, generated_at, _metadata=metadata) for f in ordered])
     paths.files[SUMMARY_JSON] = _write_json(run_dir / SUMMARY_JSON, summary)
     (run_dir / REPORT_HTML).write_text(render_html(rows, summary, comparison), encoding="utf-8")
     paths.files[REPORT_HTML] = run_dir / REPORT_HTML
+    while pending:
+        pending.pop(0)()
+    paths.files[FINDINGS_CSV] = run_dir / FINDINGS_CSV
+    paths.files[FINDINGS_OCSF] = run_dir / FINDINGS_OCSF
+    paths.files = {name: paths.files[name] for name in (FINDINGS_JSON, FINDINGS_CSV, FINDINGS_OCSF, SUMMARY_JSON,
+                                                         REPORT_HTML)}  # the order they were always listed in
     _refresh_latest(out, run_dir)
     return paths
+
+
+# from this many findings on, CSV and OCSF are written by forked processes while this one writes the rest
+PARALLEL_MIN_FINDINGS = 20_000
+
+
+def _run(write: Callable[[], object], side: bool) -> Callable[[], None]:
+    """Run ``write`` in a forked child when ``side`` (and the platform can fork), else now; return the wait.
+
+    A sweep's findings are built by then and the collection threads have ended: the child only
+    serializes what it inherited and writes one file, then leaves with ``os._exit`` (no cleanup of
+    the parent's state). Waiting re-raises a child's failure, with its message, as an ``OSError``.
+    """
+    if not side or not hasattr(os, "fork"):
+        write()
+        return lambda: None
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 0
+        try:
+            os.close(read_end)
+            write()
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+            os.write(write_end, f"{type(exc).__name__}: {exc}".encode()[:4000])
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+
+    def wait() -> None:
+        with os.fdopen(read_end, "rb") as pipe:
+            message = pipe.read().decode(errors="replace")
+        _pid, status = os.waitpid(pid, 0)
+        if status != 0:
+            raise OSError(f"a report writer process failed: {message or f'wait status {status}'}")
+
+    return wait
 
 
 # datetimes and other non-JSON values are written as str() gives them, as json.dumps(default=str) did
@@ -193,18 +251,71 @@ def _csv_row(r: dict[str, Any]) -> list[Any]:
     return [("'" + c) if isinstance(c, str) and c.startswith(_FORMULA_STARTS) else c for c in cells]  # csv_cell, inlined
 
 
+def _csv_text(value: Any) -> str:
+    """One cell as ``csv.writer`` writes it (minimal quoting, ``"`` doubled), after :func:`csv_cell`."""
+    if isinstance(value, str):
+        if value.startswith(_FORMULA_STARTS):
+            value = "'" + value
+    elif value is None:
+        return ""
+    else:
+        value = repr(value) if isinstance(value, float) else str(value)  # as csv.writer turns them into text
+    if '"' in value:
+        return '"' + value.replace('"', '""') + '"'
+    if "," in value or "\n" in value or "\r" in value:
+        return '"' + value + '"'
+    return value
+
+
+def _csv_line(r: dict[str, Any], memo: dict[Any, str]) -> str:
+    """The CSV line of :func:`_csv_row`, as ``csv.writer`` writes it; cells a check repeats are quoted once (``memo``)."""
+    muted = r.get("muted_by") or {}
+    extra = {k: v for k, v in r.items() if k not in _CSV_FIXED}
+    if r.get("tags"):
+        extra["tags"] = r["tags"]
+    compliance = "; ".join(f"{fw} {','.join(ids)}" for fw, ids in (r.get("compliance") or {}).items())
+    repeated = []
+    for value in (r.get("check_id", ""), r.get("status", ""), r.get("severity", ""), r.get("account_id", ""),
+                  r.get("region", ""), r.get("remediation", ""), compliance, r.get("resource_type", ""),
+                  r.get("title", "")):
+        try:
+            text = memo[value]
+        except KeyError:
+            text = memo[value] = _csv_text(value)
+        except TypeError:  # not hashable: not a value a check repeats
+            text = _csv_text(value)
+        repeated.append(text)
+    check_id, status, severity, account_id, region, remediation, compliance_text, resource_type, title = repeated
+    return ",".join((
+        check_id, status, severity, account_id, region, _csv_text(r.get("resource_arn", "")),
+        _csv_text(r.get("message", "")), remediation, compliance_text, _csv_text(r.get("resource_id", "")),
+        resource_type, _csv_text(r.get("access_key_id") or ""), _csv_text(muted.get("owner", "")),
+        _csv_text(muted.get("reason", "")), _csv_text(muted.get("expires") or ""), _csv_text(r.get("uid", "")),
+        title, _csv_text(dumps(extra, sort_keys=True).decode().rstrip("\n") if extra else ""),
+    )) + "\r\n"
+
+
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """``findings.csv``: the bytes ``csv.writer`` writes for :func:`_csv_row` of each row, built a line at a time."""
+    memo: dict[Any, str] = {}
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(_CSV_COLUMNS)
-        writer.writerows(_csv_row(r) for r in rows)
+        fh.write(",".join(_csv_text(c) for c in _CSV_COLUMNS) + "\r\n")
+        fh.writelines(_csv_line(r, memo) for r in rows)
     return path
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """A hard link (the run's files are never written again), or a copy where the file system has none."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _refresh_latest(out: Path, run_dir: Path) -> None:
     staging = out / f".{LATEST}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(run_dir, staging)
+    shutil.copytree(run_dir, staging, copy_function=_link_or_copy)
     latest = out / LATEST
     old = out / f".{LATEST}.old-{os.getpid()}"
     if latest.exists():
@@ -269,14 +380,110 @@ def _summary(rows: list[dict[str, Any]], run_id: str, generated_at: datetime, ac
 _OCSF_PRODUCT = {"name": "iamflow", "vendor_name": "iamflow", "version": __version__}
 
 
+def _write_ocsf(path: Path, ordered: list[Finding], generated_at: datetime) -> Path:
+    """``findings.ocsf.json``: the bytes ``dumps([to_ocsf(f) ...])`` gives, spliced from the events' parts.
+
+    Compact JSON of an object is its members' JSON between fixed punctuation, so each event is
+    joined from a few dumped values (message, uid, resource, extra, ...) and from fragments that
+    repeat (the head of all events of one check, severity and status; the cloud block of an
+    account; a remediation), each dumped once. ``to_ocsf`` stays the definition; a test holds
+    the two to the same bytes.
+    """
+    cache = _OcsfFragments(generated_at)
+    with path.open("wb") as fh:
+        fh.write(b"[")
+        fh.write(b",".join(cache.event(f) for f in ordered))
+        fh.write(b"]\n")
+    return path
+
+
+def _fragment(value: Any) -> bytes:
+    """Compact JSON of one value, as :func:`dumps` writes it inside a document (no trailing newline)."""
+    return orjson.dumps(value, default=str, option=_ORJSON_OPTIONS & ~orjson.OPT_APPEND_NEWLINE)
+
+
+# the leading fields of an OCSF event: they depend only on check, severity, status and the run's time
+_OCSF_HEAD = ("metadata", "category_uid", "category_name", "class_uid", "class_name", "activity_id", "activity_name",
+              "type_uid", "type_name", "time", "time_dt", "severity_id", "severity", "status_id", "status",
+              "status_code")
+
+
+class _OcsfFragments:
+    """The repeated parts of one run's OCSF events, each dumped once."""
+
+    def __init__(self, generated_at: datetime) -> None:
+        self.generated_at = generated_at
+        self.millis, self.when = _ocsf_time(generated_at)
+        self.heads: dict[tuple[str, str, str], bytes] = {}
+        self.texts: dict[str, bytes] = {}
+        self.clouds: dict[tuple[str, str], bytes] = {}
+        self.types: dict[bytes, bytes] = {}
+        created = f',"created_time":{_fragment(self.millis).decode()},"created_time_dt":{_fragment(self.when).decode()}'
+        self.created = created.encode() + b"}"
+
+    def head(self, f: Finding) -> bytes:
+        key = (f.check_id, f.severity, f.status)
+        head = self.heads.get(key)
+        if head is None:
+            event = to_ocsf(f, self.generated_at)
+            head = self.heads[key] = _fragment({k: event[k] for k in _OCSF_HEAD})[:-1]  # without the closing brace
+        return head
+
+    def text(self, value: Any) -> bytes:
+        """A repeated text (title, remediation, check id, resource type), dumped once."""
+        try:
+            out = self.texts.get(value)
+            if out is None:
+                out = self.texts[value] = _fragment(value)
+            return out
+        except TypeError:  # not hashable: dumped each time
+            return _fragment(value)
+
+    def cloud(self, f: Finding) -> bytes:
+        key = (f.region, f.account_id)
+        out = self.clouds.get(key)
+        if out is None:
+            out = self.clouds[key] = _fragment({"provider": "AWS", "region": f.region, "account": {
+                "uid": f.account_id, "type": "AWS Account", "type_id": 10}})
+        return out
+
+    def event(self, f: Finding) -> bytes:
+        """One event's bytes: what ``_fragment(to_ocsf(f, generated_at))`` gives."""
+        message = _fragment(f.message)
+        compliance = _fragment(f.compliance)
+        types = self.types.get(compliance)
+        if types is None:
+            types = self.types[compliance] = _fragment(
+                [f"{fw} {c}" for fw, ids in f.compliance.items() for c in ids] or ["iamflow"])
+        partition = f.resource_arn.split(":")[1] if f.resource_arn.startswith("arn:") else "aws"
+        region = self.text(f.region)
+        return b"".join((
+            self.head(f), b',"status_detail":', message, b',"message":', message,
+            b',"finding_info":{"uid":', _fragment(f.uid), b',"title":', self.text(f.title or f.check_id),
+            b',"desc":', message, b',"types":', types, self.created,
+            b',"cloud":', self.cloud(f),
+            b',"resources":[{"uid":', _fragment(f.resource_arn), b',"name":', _fragment(f.resource_id or f.resource_arn),
+            b',"type":', self.text(f.resource_type), b',"region":', region, b',"cloud_partition":', self.text(partition),
+            b',"labels":', _fragment([f"{k}={v}" for k, v in sorted(f.tags.items())]) if f.tags else b"[]",
+            b',"data":', _fragment({"details": f.extra}) if f.extra else b"null",
+            b'}],"remediation":{"desc":', self.text(f.remediation), b'},"unmapped":{"check_id":', self.text(f.check_id),
+            b',"compliance":', compliance, b',"muted_by":', _fragment(f.muted_by), b"}}",
+        ))
+
+
+@lru_cache(maxsize=16)
+def _ocsf_time(generated_at: datetime) -> tuple[int, str]:
+    """The run's time as OCSF gives it: epoch milliseconds and ISO 8601 (the same for every finding of a run)."""
+    return int(generated_at.timestamp() * 1000), generated_at.isoformat()
+
+
 def to_ocsf(f: Finding, generated_at: datetime, *, _metadata: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """One finding as an OCSF 1.x Detection Finding (class_uid 2004).
 
     :param _metadata: a cache of the per-check ``metadata`` objects, shared by the findings of one file.
     """
     severity_id, severity = _OCSF_SEVERITY[f.severity]
-    millis = int(generated_at.timestamp() * 1000)
-    when = generated_at.isoformat()
+    millis, when = _ocsf_time(generated_at)
     suppressed = f.status == "MUTED"
     partition = f.resource_arn.split(":")[1] if f.resource_arn.startswith("arn:") else "aws"
     metadata = _metadata.get(f.check_id) if _metadata is not None else None

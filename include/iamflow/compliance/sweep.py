@@ -165,11 +165,15 @@ def resolve_access_key_ids(clients: AwsClients, findings: list[Finding], budget:
     per user, so only users with a FAIL key finding are looked up, and the budget caps the calls.
     The root user's keys are not looked up: ListAccessKeys names root's keys only when root calls it.
     """
-    wanted: dict[str, dict[int, datetime | None]] = {}
-    for f in findings:
+    # (index, finding, slot) of the per-key findings of IAM users: the only ones a lookup can name
+    keyed: list[tuple[int, Finding, int]] = []
+    for i, f in enumerate(findings):
         slot = _slot(f)
-        root = f.resource_arn.endswith(":root")
-        if f.status == FAIL and slot and not root and not f.extra.get("access_key_id") and f.resource_id:
+        if slot and not f.resource_arn.endswith(":root"):
+            keyed.append((i, f, slot))
+    wanted: dict[str, dict[int, datetime | None]] = {}
+    for _i, f, slot in keyed:
+        if f.status == FAIL and not f.extra.get("access_key_id") and f.resource_id:
             created = f.extra.get("key_created")
             wanted.setdefault(f.resource_id, {})[slot] = datetime.fromisoformat(created) if created else None
     if not wanted or budget <= 0:
@@ -178,19 +182,17 @@ def resolve_access_key_ids(clients: AwsClients, findings: list[Finding], budget:
         found, _errors = lookup_access_key_ids(clients, wanted, budget)
     except Exception:  # naming the key is a courtesy: the findings stand without it
         return findings
-    out = []
-    for f in findings:
-        slot = _slot(f)
-        key_id = found.get((f.resource_id, slot)) if slot and not f.resource_arn.endswith(":root") else None
+    out = list(findings)
+    for i, f, slot in keyed:
+        key_id = found.get((f.resource_id, slot))
         if key_id is None:
-            out.append(f)
             continue
 
         def named(m: re.Match[str], k: str = key_id) -> str:
             return f"{m.group(0)} ({k})"
 
         message = re.sub(rf"(?i)\baccess key {slot}\b", named, f.message, count=1)
-        out.append(f.with_status(f.status, message=message, extra={**f.extra, "access_key_id": key_id}))
+        out[i] = f.with_status(f.status, message=message, extra={**f.extra, "access_key_id": key_id})
     return out
 
 
@@ -262,7 +264,7 @@ def sweep_target(
                              drift_provider=drift_provider or default_drift_provider())
     calls = Counter(clients.call_log.by_operation())
     calls.subtract(before)
-    return TargetResult(target, findings, {k: v for k, v in calls.items() if v})
+    return TargetResult(target, findings, {k: v for k, v in sorted(calls.items()) if v})  # by name: the same each run
 
 
 @dataclass
