@@ -59,6 +59,8 @@ OTHER_VARIABLES: dict[str, str] = {
     "IAMFLOW_IMAGE": "the Airflow image `docker-compose.yaml` runs; default `iamflow-airflow:3.3.2`",
     "IAMFLOW_LOCAL_AWS_CONN": "the `aws_default` connection of the `local` profile of `docker-compose.yaml`, "
                               "pointing at the moto service; set in that file",
+    "IAMFLOW_WHEEL_VENVS": "where `make test-wheel` keeps its reusable virtualenvs (one per lock); default the "
+                           "checkout",
 }
 # where the product's code and configuration live (tests and docs only mention variables)
 _SCANNED = ("include", "dags", "plugins", "tools", "docker-compose.yaml", "Makefile", "Dockerfile")
