@@ -9,6 +9,7 @@ findings with the check's metadata, and turns a missing collection step or an ex
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable
@@ -107,9 +108,12 @@ class Check:
 
     @property
     def compliance(self) -> dict[str, list[str]]:
-        """The compliance mapping written into each finding: each framework the check maps to, and its ids."""
-        mapping = {CIS: self.cis, CIS5: self.cis5, FSBP: self.fsbp}
-        return {framework: list(ids) for framework, ids in mapping.items() if ids}
+        """The compliance mapping written into each finding: each framework the check maps to, and its ids.
+
+        Built once per check and shared by its findings (a sweep makes one per user and key): findings
+        are frozen and never change it; their ``to_json`` copies it.
+        """
+        return _compliance_of(self.cis, self.cis5, self.fsbp)
 
     @property
     def permissions(self) -> tuple[str, ...]:
@@ -171,6 +175,12 @@ class Check:
 
 
 REGISTRY: dict[str, Check] = {}
+
+
+@functools.cache
+def _compliance_of(cis: tuple[str, ...], cis5: tuple[str, ...], fsbp: tuple[str, ...]) -> dict[str, list[str]]:
+    mapping = {CIS: cis, CIS5: cis5, FSBP: fsbp}
+    return {framework: list(ids) for framework, ids in mapping.items() if ids}
 
 
 def check(
