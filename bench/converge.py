@@ -187,7 +187,7 @@ def _count_tasks(path: Path) -> int:
 
 
 def bench_server(roles: int, policies: int, *, grouping: str | None, workers: int, skip_dag: bool,
-                 standalone: bool) -> dict:
+                 standalone: bool, log_dir: Path | None = None) -> dict:
     """The CLI and the DAG against one moto server (each its own resources, so both create everything)."""
     from iamflow.aws.local import LocalAws
 
@@ -221,6 +221,9 @@ def bench_server(roles: int, policies: int, *, grouping: str | None, workers: in
                                    "--dagfile-path", str(ROOT / "dags" / "playbooks.py")],
                                   env=env, capture_output=True, text=True)
             seconds = time.perf_counter() - start
+            if log_dir:
+                log_dir.mkdir(parents=True, exist_ok=True)
+                (log_dir / f"dag-{label.replace(' ', '-')}.log").write_text(proc.stdout + proc.stderr)
             out[f"dag {label}"] = {"seconds": round(seconds, 1), "tasks": tasks, "returncode": proc.returncode,
                                    "seconds_per_task": round(seconds / tasks, 3),
                                    "recap": _recap_totals(proc.stdout + proc.stderr)}
@@ -320,7 +323,7 @@ def print_server(args: argparse.Namespace) -> None:
     print(f"## moto server: CLI and DAG side by side ({args.workers} workers; {os.cpu_count()} CPUs, "
           f"load average {load})")
     server = bench_server(args.roles, args.policies, grouping=args.task_grouping, workers=args.workers,
-                          skip_dag=args.skip_dag, standalone=args.standalone)
+                          skip_dag=args.skip_dag, standalone=args.standalone, log_dir=args.log_dir)
     for label in ("first apply", "no-op apply", "check mode"):
         cli = server[f"cli {label}"]
         print(f"cli {label:12s}: {cli['seconds']:7.2f} s, exit {cli['returncode']}, {cli['recap']}")
@@ -352,6 +355,7 @@ def main() -> int:
     parser.add_argument("--standalone", action="store_true", help="also time the DAG under airflow standalone")
     parser.add_argument("--skip-engine", action="store_true", help="skip the in-process engine part")
     parser.add_argument("--skip-server", action="store_true", help="skip the moto server part (CLI and DAG)")
+    parser.add_argument("--log-dir", type=Path, default=None, help="keep each airflow dags test output here")
     args = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

@@ -28,7 +28,7 @@ TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal":
 
 
 @pytest.fixture(autouse=True)
-def bucket_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+def bucket_waits(monkeypatch: pytest.MonkeyPatch, no_retry_delay: None) -> list[float]:
     """Count the adaptive rate limiter's token requests instead of waiting for them (as no_retry_delay).
 
     botocore only asks its token bucket once a client has been throttled: a count above zero means
