@@ -9,6 +9,7 @@ Pages (relative to the mount point):
   ``status`` (``open`` = FAIL and ERROR) and ``q`` query parameters, then client-side by text.
 - ``/api/summary``, ``/api/findings``, ``/api/runs``: the same as JSON.
 - ``/reports/<run id>/<file>``: the run's report files (only the five report file names).
+- ``/recap?dag_id=&run_id=``, ``/api/recap``: a playbook DAG run's recap (``iamflow.airflow.ui.recap``).
 
 Inside Airflow every route requires a user who may read the ``compliance_sweep`` DAG's runs
 (the session cookie of the Airflow UI, or a bearer token); an HTML page redirects an anonymous
@@ -31,6 +32,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iamflow.airflow.ui import data
+from iamflow.airflow.ui.recap import RunLoader, add_recap_routes
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,7 @@ def create_app(
     dag_run_lookup: DagRunLookup | None = lookup_dag_run_id,
     clock: Clock | None = None,
     url_prefix: str = URL_PREFIX,
+    recap_loader: RunLoader | None = None,
 ) -> FastAPI:
     """Build the Compliance view.
 
@@ -128,6 +131,7 @@ def create_app(
     :param dag_run_lookup: Finds a report's DAG run when its summary does not name it.
     :param clock: The current time (for suppression expiry); UTC now by default.
     :param url_prefix: Where Airflow mounts the app (to link back to the Airflow UI).
+    :param recap_loader: Reads a playbook DAG run for the recap page (Airflow's database by default).
     """
     env = _environment()
     now = clock or (lambda: datetime.now(UTC))
@@ -233,6 +237,7 @@ def create_app(
         return FileResponse(path, media_type=_MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
                             headers=headers)
 
+    add_recap_routes(app, render, loader=recap_loader, require_auth=require_auth)
     return app
 
 
