@@ -69,7 +69,7 @@ class PlaybookRecapLink(BaseOperatorLink):
 
     name = "iamflow recap"
 
-    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:  # type: ignore[override]
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         from urllib.parse import urlencode
 
         query = urlencode({"dag_id": ti_key.dag_id, "run_id": ti_key.run_id})
