@@ -186,8 +186,11 @@ def _count_tasks(path: Path) -> int:
     return sum(len(dag.tasks) for dag in build_playbook_dags(path.parent).values())
 
 
+PHASES = ("first apply", "no-op apply", "check mode")
+
+
 def bench_server(roles: int, policies: int, *, grouping: str | None, workers: int, skip_dag: bool,
-                 standalone: bool, log_dir: Path | None = None) -> dict:
+                 standalone: bool, log_dir: Path | None = None, phases: tuple[str, ...] = PHASES) -> dict:
     """The CLI and the DAG against one moto server (each its own resources, so both create everything)."""
     from iamflow.aws.local import LocalAws
 
@@ -202,11 +205,14 @@ def bench_server(roles: int, policies: int, *, grouping: str | None, workers: in
         env = _airflow_env(home, pbdir, aws.endpoint_url)
         env.pop("AWS_PROFILE", None)
         for label, extra in (("first apply", []), ("no-op apply", []), ("check mode", ["--check"])):
+            if label not in phases:
+                continue
             start = time.perf_counter()
             proc = subprocess.run([sys.executable, "-m", "iamflow.cli", "apply", str(cli_path), "--workers",
                                    str(workers), *extra], env=env, capture_output=True, text=True)
             out[f"cli {label}"] = {"seconds": round(time.perf_counter() - start, 2), "returncode": proc.returncode,
                                    "recap": _recap_totals(proc.stdout)}
+            print(f"  (cli {label}: {out[f'cli {label}']['seconds']} s)", flush=True)
         if skip_dag:
             return out
         dag_path = pbdir / "dag.yaml"
@@ -215,6 +221,8 @@ def bench_server(roles: int, policies: int, *, grouping: str | None, workers: in
         env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"  # the recap's TOTAL line is an INFO event
         subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
         for label, conf in (("first apply", {}), ("no-op apply", {}), ("check mode", {"check_mode": True})):
+            if label not in phases:
+                continue
             start = time.perf_counter()
             # --dagfile-path: parse only the playbooks' DAG file, as tools/demo.py does
             proc = subprocess.run([*airflow, "dags", "test", "playbook_dag", "--conf", json.dumps(conf),
@@ -227,6 +235,7 @@ def bench_server(roles: int, policies: int, *, grouping: str | None, workers: in
             out[f"dag {label}"] = {"seconds": round(seconds, 1), "tasks": tasks, "returncode": proc.returncode,
                                    "seconds_per_task": round(seconds / tasks, 3),
                                    "recap": _recap_totals(proc.stdout + proc.stderr)}
+            print(f"  (dag {label}: {out[f'dag {label}']['seconds']} s)", flush=True)
         if standalone:
             standalone_path = pbdir / "sched.yaml"
             standalone_path.write_text(yaml.safe_dump(generate_playbook(roles, policies, name="sched",
@@ -323,11 +332,14 @@ def print_server(args: argparse.Namespace) -> None:
     print(f"## moto server: CLI and DAG side by side ({args.workers} workers; {os.cpu_count()} CPUs, "
           f"load average {load})")
     server = bench_server(args.roles, args.policies, grouping=args.task_grouping, workers=args.workers,
-                          skip_dag=args.skip_dag, standalone=args.standalone, log_dir=args.log_dir)
-    for label in ("first apply", "no-op apply", "check mode"):
-        cli = server[f"cli {label}"]
+                          skip_dag=args.skip_dag, standalone=args.standalone, log_dir=args.log_dir,
+                          phases=tuple(p for p in PHASES if p.split()[0] in args.phases.split(",")))
+    for label in PHASES:
+        cli = server.get(f"cli {label}")
+        if not cli:
+            continue
         print(f"cli {label:12s}: {cli['seconds']:7.2f} s, exit {cli['returncode']}, {cli['recap']}")
-    for label in ("first apply", "no-op apply", "check mode"):
+    for label in PHASES:
         dag = server.get(f"dag {label}")
         if dag:
             ratio = dag["seconds"] / max(server[f"cli {label}"]["seconds"], 0.01)
@@ -356,6 +368,8 @@ def main() -> int:
     parser.add_argument("--skip-engine", action="store_true", help="skip the in-process engine part")
     parser.add_argument("--skip-server", action="store_true", help="skip the moto server part (CLI and DAG)")
     parser.add_argument("--log-dir", type=Path, default=None, help="keep each airflow dags test output here")
+    parser.add_argument("--phases", default="first,no-op,check",
+                        help="which runs the moto-server part makes (comma-separated: first, no-op, check)")
     args = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
