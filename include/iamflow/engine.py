@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar, cast
 
+from botocore.parsers import ResponseParserError
 from pydantic import BaseModel
 
 from iamflow.aws.clients import AwsClients
@@ -229,7 +230,8 @@ def run_batch(clients: AwsClients, playbook: Playbook, keys: list[str], *, check
         except IamflowError as exc:
             return ResourceResult(key, FAILED, check_mode=check_mode, error=str(exc))
         except Exception as exc:
-            if is_transient(exc):
+            # a garbled answer is the endpoint's failure too; a task retry re-reads before it writes
+            if is_transient(exc) or isinstance(exc, ResponseParserError):
                 with lock:
                     transient.append(key)
             else:

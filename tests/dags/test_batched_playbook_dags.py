@@ -268,3 +268,30 @@ def test_check_mode_batch_and_the_recap_read_per_resource_results(tmp_path: Path
     summary = recap.execute({"ti": ti, "params": {"check_mode": True}})
     assert summary["counts"] == {"ok": 0, "changed": 4, "failed": 0, "skipped": 0}
     assert summary["outcome"] == "changed"
+
+
+@pytest.mark.usefixtures("aws", "no_retry_delay")
+def test_a_garbled_answer_is_a_failure_a_retry_may_fix(tmp_path: Path) -> None:
+    """moto's server answers some concurrent calls with a non-XML error page; AWS's endpoints can too."""
+    from botocore.awsrequest import AWSResponse
+
+    from iamflow.engine import run_batch
+    from tests.helpers.faults import _answer, _RawBody
+
+    path = write(tmp_path / "p", playbook_doc(roles=1, policies=2, name="gb"))
+    clients = AwsClients.from_boto3(boto3.Session(region_name="us-east-1"))
+
+    def garble(service: str, client: Any) -> None:
+        def on_send(request: Any, **_: Any) -> Any:
+            body = request.body or b""
+            if "gb-policy-1" not in (body.decode() if isinstance(body, bytes) else str(body)):
+                return None
+            return _answer(request, AWSResponse(request.url, 200, {}, _RawBody(b"<html>oops")))
+
+        client.meta.events.register_first("before-send.iam.GetPolicy", on_send)
+
+    clients.add_client_hook(garble)
+    run = run_batch(clients, load_playbook(path), ["iam_managed_policy.gb-policy-0", "iam_managed_policy.gb-policy-1"])
+    assert {r.resource: r.status for r in run.results} == {"iam_managed_policy.gb-policy-0": "changed",
+                                                          "iam_managed_policy.gb-policy-1": "failed"}
+    assert run.transient == ["iam_managed_policy.gb-policy-1"]
