@@ -5,7 +5,10 @@
 `iamflow_sweep` pool), assuming each account's role with the ExternalId named in that file;
 `merge_reports` writes `findings.json`, `findings.csv`, `report.html` and `findings.ocsf.json`
 to `$IAMFLOW_REPORT_DIR/<run id>/` and `latest/`, and updates the Asset
-`x-iamflow://reports/compliance/latest` that downstream DAGs can be scheduled on.
+`x-iamflow://reports/compliance/latest` that downstream DAGs can be scheduled on. `posture` then
+applies the gate of `include/compliance.yaml` (`posture:`): FAIL findings new since the previous run,
+at or above `min_severity`, fail the run (`on_new_fail: fail`) or are notified (`notify`); its log
+and return value give the counts per severity, new and fixed.
 
 An account that cannot be reached is retried; its last attempt records `ERROR` findings for that
 account and the others carry on. Trigger with `{"accounts": "111111111111,222222222222"}` to

@@ -51,6 +51,8 @@ os.environ.update(
         "AIRFLOW_HOME": str(_AIRFLOW_HOME),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+        # the shipped iamflow-bootstrap playbook reads its ExternalId from the environment
+        "IAMFLOW_BOOTSTRAP_EXTERNAL_ID": "iamflow-test-external-id",
     }
 )
 

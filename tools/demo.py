@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import re
@@ -97,8 +98,21 @@ def airflow_env(endpoint_url: str, home: Path, *, base: Mapping[str, str] | None
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)]),
         }
     )
+    # the bootstrap playbook reads its ExternalId from the environment (never committed)
+    env.setdefault(BOOTSTRAP_EXTERNAL_ID_ENV, demo_external_id())
     env.update(extra or {})
     return env
+
+
+BOOTSTRAP_EXTERNAL_ID_ENV = "IAMFLOW_BOOTSTRAP_EXTERNAL_ID"
+
+
+@functools.cache
+def demo_external_id() -> str:
+    """The demo's ExternalId for ``iamflow-bootstrap``: random, one per demo process."""
+    import secrets
+
+    return f"iamflow-demo-{secrets.token_hex(8)}"
 
 
 def airflow_command(*args: str) -> list[str]:
@@ -457,12 +471,25 @@ def run(dag_ids: Sequence[str] = (), *, out: Any = None) -> int:
         f"in {time.monotonic() - started:.0f}s" + (f" (failed: {', '.join(failed)})" if failed else ""))
     report_dir = Path(env[REPORT_DIR_ENV]) / "latest"
     if report_dir.is_dir():
+        summary = sweep_summary_text(report_dir)
+        if summary:
+            say(summary)
         say(f"Compliance reports: {report_dir}")
         for name in ("report.html", "findings.json", "findings.csv", "findings.ocsf.json"):
             if (report_dir / name).exists():
                 say(f"  {report_dir / name}")
     say(f"Logs: {logs}")
     return 1 if failed or (dag_ids and len(runs) < len(set(dag_ids))) else 0
+
+
+def sweep_summary_text(run_dir: Path) -> str | None:
+    """The sweep's summary as ``iamflow sweep`` prints it (:func:`iamflow.compliance.posture.format_summary`)."""
+    from iamflow.compliance.posture import format_summary, load_run
+
+    try:
+        return format_summary(load_run(run_dir)[0])
+    except ValueError:
+        return None
 
 
 # --- up --------------------------------------------------------------------------------------------
@@ -502,6 +529,8 @@ def up(*, out: Any = None) -> int:
             env = airflow_env(aws.endpoint_url, home, extra={
                 "AIRFLOW__API__PORT": str(ui_port),
                 "AIRFLOW__API__BASE_URL": f"http://localhost:{ui_port}",
+                # a second user: who triggers a run cannot approve it (include/approvals.yaml)
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,approver:admin",
             })
             logs = home / "demo-logs"
             logs.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,14 @@
 read → plan (pure) → apply. In check mode the engine swaps in read-only clients, so a write is
 refused by botocore before it is sent, whatever a handler tries.
 
+Results are honest. A resource whose apply fails after some of its changes were made stays
+``failed``, with ``partial: true``: its result lists the changes that were applied (``applied``)
+and the step that failed (``failed_step``), the log prints both, and the recap counts it
+(``failed=1 partial=1``). Nothing is rolled back: the next run reads what is there and converges
+from it. A permanent failure (an ``IamflowError``) becomes the failed result; a transient one
+(throttling, a 5xx) is re-raised as botocore raised it, so that a task's retries apply, carrying
+its result (:func:`result_of`).
+
 Concurrency: :func:`run_playbook` and :func:`run_batch` converge the resources of one dependency
 level on a bounded thread pool (``workers``, :data:`DEFAULT_WORKERS` by default); a level starts
 when the one before it is done. The threads share one set of clients (botocore clients are
@@ -28,6 +36,7 @@ from iamflow.context import RunContext
 from iamflow.errors import IamflowError
 from iamflow.resources import handler_for
 from iamflow.resources.base import AnyHandler, Plan, PlanEnv
+from iamflow.secrets.hygiene import protect_secret
 from iamflow.spec.loader import dependencies, dependency_levels, waiver_notes
 from iamflow.spec.models import Playbook, ResourceBase
 
@@ -79,11 +88,25 @@ def plan_env(ctx: RunContext, playbook: Playbook) -> PlanEnv:
 
 
 def plan_resource(clients: AwsClients, env: PlanEnv, resource: ResourceBase) -> tuple[AnyHandler, Any, Plan]:
-    """Read one (filled) resource, look up what its plan needs, and plan it; read calls only."""
+    """Read one (filled) resource, look up what its plan needs, and plan it; read calls only.
+
+    The plan's diff leaves out the model fields the playbook does not manage.
+    """
     handler = handler_for(resource.kind)
     current = handler.read(clients, resource, env)
     facts = handler.lookup(clients, resource, env, current)
-    return handler, current, handler.plan(resource, current, env, facts)
+    plan = handler.plan(resource, current, env, facts)
+    plan.unmanaged = unmanaged_fields(resource)
+    return handler, current, plan
+
+
+# Fields that identify a resource: shown in every diff, whether the playbook spells them out or not.
+_ALWAYS_SHOWN = frozenset({"kind", "name", "state"})
+
+
+def unmanaged_fields(resource: ResourceBase) -> frozenset[str]:
+    """The model fields ``resource`` leaves out (unmanaged), which its diff does not render."""
+    return frozenset(f for f in type(resource).model_fields if f not in _ALWAYS_SHOWN and not resource.is_managed(f))
 
 
 @dataclass
@@ -98,6 +121,10 @@ class ResourceResult:
     diff: str = ""
     error: str | None = None
     seconds: float = 0.0
+    # a failure after some changes were made: those changes, and the step that failed
+    partial: bool = False
+    applied: list[str] = field(default_factory=list)
+    failed_step: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,19 +144,73 @@ def run_resource(clients: AwsClients, playbook: Playbook, key: str, *, check_mod
     if check_mode and not clients.check_mode:
         clients = clients.read_only()
     env = plan_env(ctx or clients.caller_context(), playbook) if env is None else env
+    try:
+        return _hide_env_values(_run_resource(clients, env, key, check_mode, started), playbook)
+    except Exception as exc:
+        carried = result_of(exc)
+        if carried is not None:
+            _hide_env_values(carried, playbook)
+        raise
+
+
+def _hide_env_values(result: ResourceResult, playbook: Playbook) -> ResourceResult:
+    """Mask the values the playbook read from the environment (``${env:NAME}``) in what a result shows."""
+    values = playbook.env_values
+    if not values:
+        return result
+    for value in values.values():
+        protect_secret(value)  # and in the logs, through every registered masker
+    hide = playbook.hide_env_values
+    result.diff = hide(result.diff)
+    result.changes = [hide(c) for c in result.changes]
+    result.notes = [hide(n) for n in result.notes]
+    result.applied = [hide(c) for c in result.applied]
+    result.failed_step = hide(result.failed_step) if result.failed_step else result.failed_step
+    result.error = hide(result.error) if result.error else result.error
+    return result
+
+
+def _run_resource(clients: AwsClients, env: PlanEnv, key: str, check_mode: bool, started: float) -> ResourceResult:
     resource = env.playbook.by_key()[key]
     handler, _current, plan = plan_resource(clients, env, resource)
     plan.notes = waiver_notes(resource) + plan.notes
     result = ResourceResult(key, OK, check_mode=check_mode, changes=[c.summary for c in plan.changes],
-                            notes=plan.notes, diff=plan.diff())
+                            notes=plan.notes, diff=plan.diff(hidden=env.playbook.env_values))
     if plan.blocked:
         result.status, result.error = FAILED, plan.blocked
     elif plan.changed:
         result.status = CHANGED
         if not check_mode:
-            handler.apply(clients, plan)
+            try:
+                handler.apply(clients, plan)
+            except Exception as exc:
+                _record_failure(result, plan, exc)
+                result.seconds = round(time.monotonic() - started, 3)
+                if not isinstance(exc, IamflowError):
+                    exc.iamflow_result = result  # type: ignore[attr-defined]
+                    raise
+                return result
     result.seconds = round(time.monotonic() - started, 3)
     return result
+
+
+def _record_failure(result: ResourceResult, plan: Plan, exc: BaseException) -> None:
+    """Turn a failed apply into the result: failed, with what was applied before it (partial)."""
+    result.status = FAILED
+    result.error = str(exc) if isinstance(exc, IamflowError) else f"{type(exc).__name__}: {exc}"
+    result.applied = list(plan.applied)
+    result.failed_step = plan.failed_step
+    result.partial = bool(plan.applied)
+    result.notes = list(plan.notes)
+    if result.partial:
+        log.error("%s failed after %d of its changes were applied: applied: %s; failed: %s",
+                  result.resource, len(plan.applied), "; ".join(plan.applied), plan.failed_step)
+
+
+def result_of(exc: BaseException) -> ResourceResult | None:
+    """The (failed, possibly partial) result a transient error re-raised by :func:`run_resource` carries."""
+    found = getattr(exc, "iamflow_result", None)
+    return found if isinstance(found, ResourceResult) else None
 
 
 @dataclass
@@ -145,6 +226,11 @@ class PlayResult:
         for r in self.results:
             out[r.status] = out.get(r.status, 0) + 1
         return out
+
+    @property
+    def partial(self) -> int:
+        """How many resources failed after some of their changes were applied."""
+        return sum(1 for r in self.results if r.partial)
 
     @property
     def failed(self) -> bool:
@@ -178,6 +264,9 @@ def run_playbook(clients: AwsClients, playbook: Playbook, *, check_mode: bool = 
         except IamflowError as exc:
             return ResourceResult(key, FAILED, check_mode=check_mode, error=str(exc))
         except Exception as exc:  # a task fails, the play goes on for independent resources
+            found = result_of(exc)
+            if found is not None:
+                return found
             log.exception("unexpected error on %s", key)
             return ResourceResult(key, FAILED, check_mode=check_mode, error=f"{type(exc).__name__}: {exc}")
 
@@ -236,6 +325,9 @@ def run_batch(clients: AwsClients, playbook: Playbook, keys: list[str], *, check
                     transient.append(key)
             else:
                 log.exception("unexpected error on %s", key)
+            found = result_of(exc)  # a partial result: the changes applied before the failure
+            if found is not None:
+                return found
             return ResourceResult(key, FAILED, check_mode=check_mode, error=f"{type(exc).__name__}: {exc}")
 
     ordered: list[ResourceResult] = []
@@ -250,10 +342,20 @@ def run_batch(clients: AwsClients, playbook: Playbook, keys: list[str], *, check
 
 
 def format_result(result: ResourceResult, *, diff: bool = False) -> str:
-    """One resource's outcome as Ansible prints a task: status line, changes, notes, diff."""
+    """One resource's outcome as Ansible prints a task: status line, changes, notes, diff.
+
+    A partial failure lists the changes that were applied and the step that failed, instead of
+    the planned changes.
+    """
     mode = " (check mode)" if result.check_mode else ""
-    lines = [f"{result.status}: [{result.resource}]{mode}"]
-    lines += [f"    - {c}" for c in result.changes]
+    partial = f" (partial: {len(result.applied)} change(s) applied)" if result.partial else ""
+    lines = [f"{result.status}: [{result.resource}]{mode}{partial}"]
+    if result.status == FAILED and (result.applied or result.failed_step):
+        lines += [f"    applied: {c}" for c in result.applied]
+        if result.failed_step:
+            lines.append(f"    failed: {result.failed_step}")
+    else:
+        lines += [f"    - {c}" for c in result.changes]
     lines += [f"    note: {n}" for n in result.notes]
     if result.error:
         lines.append(f"    error: {result.error}")
@@ -263,20 +365,35 @@ def format_result(result: ResourceResult, *, diff: bool = False) -> str:
 
 
 def format_recap(name: str, results: list[ResourceResult], *, check_mode: bool = False) -> str:
-    """The PLAY RECAP: one line per resource and the totals, like Ansible's."""
+    """The PLAY RECAP: one line per resource and the totals, like Ansible's.
+
+    When a resource failed after some of its changes were applied, every line also counts
+    ``partial``, beside ``failed`` (``failed=1 partial=1``): the failure left changes behind.
+    """
     from iamflow.resources.expectations import is_held
 
     title = f"PLAY RECAP [{name}]" + (" (check mode)" if check_mode else "")
     width = max([len(r.resource) for r in results] + [20])
     lines = [title + " " + "*" * max(3, 72 - len(title))]
     counts = {OK: 0, CHANGED: 0, FAILED: 0, SKIPPED: 0}
+    show_partial = any(r.partial for r in results)
+    partial_total = 0
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
+        partial_total += int(r.partial)
         flags = {k: int(r.status == k) for k in (OK, CHANGED, FAILED, SKIPPED)}
-        line = f"{r.resource:<{width}} : " + "  ".join(f"{k}={v}" for k, v in flags.items())
+        line = f"{r.resource:<{width}} : " + _counts_text(flags, int(r.partial) if show_partial else None)
         proven = [held for held in map(is_held, r.notes) if held is not None]
         if proven:
             line += f"  expect={sum(proven)}/{len(proven)}"
         lines.append(line)
-    lines.append(f"{'TOTAL':<{width}} : " + "  ".join(f"{k}={v}" for k, v in counts.items()))
+    lines.append(f"{'TOTAL':<{width}} : " + _counts_text(counts, partial_total if show_partial else None))
     return "\n".join(lines)
+
+
+def _counts_text(counts: dict[str, int], partial: int | None) -> str:
+    parts = [f"{k}={v}" for k, v in counts.items()]
+    if partial is not None:  # a qualifier of failed, written next to it
+        at = list(counts).index(FAILED)
+        parts[at] += f" partial={partial}"
+    return "  ".join(parts)

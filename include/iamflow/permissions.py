@@ -2,7 +2,8 @@
 
 Every resource handler declares the actions it reads and writes with (``read_actions`` /
 ``write_actions``), and every compliance check declares what its collection steps need
-(``iamflow.compliance.registry``). This module turns those declarations into two documents:
+(``iamflow.compliance.registry``). This module turns those declarations into the documents below
+(the third, **remediator**, at the end):
 
 - **auditor** (the sweep): the union of the checks' permissions, plus the read actions of the
   resource kinds the drift check compares. Read-only by construction: :func:`auditor_policy`
@@ -13,6 +14,11 @@ Every resource handler declares the actions it reads and writes with (``read_act
   actions scoped to the ARNs the playbooks declare. ``*`` or a wildcard ARN only where AWS offers
   no resource-level scoping or the resource's identifier cannot be known before it exists; each
   such case is listed in :data:`SCOPE_NOTES` (and in docs/deployment.md).
+
+- **remediator** (``remediate_credentials``, ``iamflow remediate``): the two credential checks'
+  permissions, remediation's reads (``iamflow.remediation.live.READ_ACTIONS``) and writes
+  (``iamflow.remediation.run.WRITE_ACTIONS``), on the account's users (``user/*``); the
+  credential report on ``*``.
 
 ARNs use the placeholders ``${partition}``, ``${account_id}`` and ``${region}`` unless concrete
 values are given, so that a playbook (``iamflow-bootstrap``) fills them per target account.
@@ -31,7 +37,7 @@ from iamflow.engine import plan_env
 from iamflow.resources import HANDLERS
 from iamflow.spec.models import Playbook
 
-ROLES = ("auditor", "provisioner")
+ROLES = ("auditor", "provisioner", "remediator")
 POLICY_VERSION = "2012-10-17"
 PLACEHOLDERS = RunContext(account_id="${account_id}", partition="${partition}", region="${region}")
 
@@ -68,6 +74,9 @@ SCOPE_NOTES: dict[str, str] = {
     "including ones no playbook declares",
     "iam:user/*+group/*+role/*": "a managed policy being deleted is first detached from every entity it is "
     "attached to, which no playbook lists",
+    "iam:GenerateCredentialReport": "the credential report is account-level: IAM offers no resource to scope it to",
+    "remediator:user/*": "remediation acts on whichever users the sweep finds with unused credentials, which no "
+    "playbook lists (on AWS, TagUser/UntagUser can be narrowed further with aws:TagKeys iamflow:deactivated:*)",
 }
 
 _SERVICE_TITLES = {"iam": "Iam", "kms": "Kms", "secretsmanager": "SecretsManager", "cognito-idp": "Cognito",
@@ -180,8 +189,36 @@ def provisioner_policy(playbooks: Sequence[Playbook], ctx: RunContext = PLACEHOL
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
+# -- remediator -----------------------------------------------------------------------------------------
+
+
+def remediator_actions() -> tuple[list[str], list[str]]:
+    """(actions on users, account-level actions) of credential remediation: its checks, reads and writes."""
+    from iamflow.compliance.registry import all_checks, required_permissions
+    from iamflow.remediation.live import CHECKS, READ_ACTIONS
+    from iamflow.remediation.run import WRITE_ACTIONS
+
+    needed = set(required_permissions([c for c in all_checks() if c.id in CHECKS]))
+    needed.update(READ_ACTIONS, WRITE_ACTIONS)
+    account_level = {"iam:GenerateCredentialReport", "iam:GetCredentialReport"}
+    on_users = sorted(needed - account_level - NEVER_AUTHORIZED)
+    return on_users, sorted(needed & account_level)
+
+
+def remediator_policy(ctx: RunContext = PLACEHOLDERS) -> dict[str, Any]:
+    """The remediator role's policy: user credential actions on the account's users, the credential report on ``*``."""
+    on_users, account_level = remediator_actions()
+    users = f"arn:{ctx.partition}:iam::{ctx.account_id}:user/*"
+    return {"Version": POLICY_VERSION, "Statement": [
+        {"Sid": "IamUserCredentials", "Effect": "Allow", "Action": on_users, "Resource": users},
+        {"Sid": "IamNoResourceScoping", "Effect": "Allow", "Action": account_level, "Resource": "*"},
+    ]}
+
+
 def policy_for(role: str, playbooks: Sequence[Playbook] | None, ctx: RunContext = PLACEHOLDERS) -> dict[str, Any]:
-    """The policy document of ``role`` (``auditor`` or ``provisioner``) for the given playbooks."""
+    """The policy document of ``role`` (``auditor``, ``provisioner`` or ``remediator``) for the given playbooks."""
+    if role == "remediator":
+        return remediator_policy(ctx)
     if role == "auditor":
         return auditor_policy(playbooks)
     if role == "provisioner":
@@ -237,6 +274,8 @@ __all__ = [
     "policy_for",
     "provisioner_grants",
     "provisioner_policy",
+    "remediator_actions",
+    "remediator_policy",
     "render",
     "wildcard_resources",
     "without_action",

@@ -18,6 +18,8 @@ variable                        what                                         def
 ``IAMFLOW_SWEEP_POOL``          the Airflow pool of the per-account sweeps   ``iamflow_sweep``
 ``IAMFLOW_LOCAL_AWS_PORT``      the embedded AWS's port under ``make run``   a free port
 ``IAMFLOW_MAX_PLAYBOOK_BYTES``  largest playbook or policy file read         ``1048576`` (1 MiB)
+``IAMFLOW_REMEDIATION_CONFIG``  what credential remediation may do           ``include/remediation.yaml``
+``IAMFLOW_APPROVALS_CONFIG``    who may approve each workflow's plans        ``include/approvals.yaml``
 ==============================  ===========================================  ==============================
 """
 
@@ -36,6 +38,8 @@ TEAMS_DIR_ENV = "IAMFLOW_TEAMS_DIR"
 SWEEP_POOL_ENV = "IAMFLOW_SWEEP_POOL"
 LOCAL_AWS_PORT_ENV = "IAMFLOW_LOCAL_AWS_PORT"
 MAX_PLAYBOOK_BYTES_ENV = "IAMFLOW_MAX_PLAYBOOK_BYTES"
+REMEDIATION_CONFIG_ENV = "IAMFLOW_REMEDIATION_CONFIG"
+APPROVALS_CONFIG_ENV = "IAMFLOW_APPROVALS_CONFIG"
 
 DEFAULT_REPORT_DIR = "reports"
 DEFAULT_SWEEP_POOL = "iamflow_sweep"
@@ -148,3 +152,23 @@ def max_playbook_bytes() -> int:
     if limit <= 0:
         raise ValueError(f"{MAX_PLAYBOOK_BYTES_ENV} must be a positive number of bytes, got {value!r}")
     return limit
+
+
+def remediation_config_path() -> Path:
+    """Return the remediation settings: ``$IAMFLOW_REMEDIATION_CONFIG``, else ``include/remediation.yaml``."""
+    return _env_path(REMEDIATION_CONFIG_ENV) or include_dir() / "remediation.yaml"
+
+
+def approvals_config_path() -> Path:
+    """Return who may approve what: ``$IAMFLOW_APPROVALS_CONFIG``, else ``include/approvals.yaml``."""
+    return _env_path(APPROVALS_CONFIG_ENV) or include_dir() / "approvals.yaml"
+
+
+def remediation_dir(path: str | Path | None = None) -> Path:
+    """Return where remediation runs are recorded: ``<report folder>/remediation``."""
+    return report_dir(path) / "remediation"
+
+
+def audit_file(path: str | Path | None = None) -> Path:
+    """Return the append-only approval audit file: ``<report folder>/audit/approvals.jsonl``."""
+    return report_dir(path) / "audit" / "approvals.jsonl"

@@ -32,10 +32,13 @@ def dag() -> Any:
     return bag.dags[DAG_ID]
 
 
-def test_three_tasks_in_order(dag: Any) -> None:
-    assert sorted(dag.task_ids) == ["merge_reports", "resolve_targets", "sweep_account"]
+def test_four_tasks_in_order(dag: Any) -> None:
+    assert sorted(dag.task_ids) == ["merge_reports", "posture", "resolve_targets", "sweep_account"]
     assert dag.get_task("sweep_account").upstream_task_ids == {"resolve_targets"}
     assert dag.get_task("merge_reports").upstream_task_ids == {"resolve_targets", "sweep_account"}
+    posture = dag.get_task("posture")
+    assert posture.upstream_task_ids == {"merge_reports"} and posture.trigger_rule == "all_success"
+    assert posture.retries == 0  # the verdict of a written report does not change on a retry
     dag.check_cycle()
 
 
@@ -203,3 +206,88 @@ def test_sweep_then_merge_writes_the_reports(aws, clients, tmp_path: Path, monke
     assert seen == [summary] and json.loads(json.dumps(summary)) == summary
     assert summary["run_id"] == when.strftime("%Y%m%dT%H%M%SZ")
     assert timedelta(0) <= datetime.now(UTC) - when < timedelta(minutes=5)
+
+
+# --- the posture task -------------------------------------------------------------------------------
+
+
+def _two_runs(clients: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], Path]:
+    """Two real sweeps of moto through the sweep and merge operators; the second finds a new high FAIL (bob)."""
+    from iamflow.airflow.operators.sweep import MergeSweepReportsOperator, SweepAccountOperator
+
+    monkeypatch.setenv("IAMFLOW_PLAYBOOKS_DIR", str(tmp_path / "no-playbooks"))
+    (tmp_path / "no-playbooks").mkdir()
+    config = tmp_path / "sweep.yaml"
+    config.write_text("checks:\n  enabled: [iam_user_mfa_enabled_console_access]\n")
+    iam = clients.client("iam")
+    target = {"account_id": "123456789012", "role_arn": None, "name": ""}
+    summary: dict[str, Any] = {}
+    for i, user in enumerate(("alice", "bob")):
+        iam.create_user(UserName=user)
+        iam.create_login_profile(UserName=user, Password="Correct-Horse-9")
+        when = (datetime.now(UTC) + timedelta(minutes=i)).isoformat()
+        sweep = _with_clients(SweepAccountOperator(task_id="s", target=target, sweep_time=when,
+                                                   config_path=str(config)), clients)
+        merge = MergeSweepReportsOperator(task_id="m", results=[sweep.execute({"ti": _Ti()})], targets=[target],
+                                          sweep_time=when, report_dir=str(tmp_path / "reports"),
+                                          config_path=str(config))
+        summary = merge.execute({"ti": _Ti(), "dag_run": SimpleNamespace(run_id=f"manual__{i}")})
+    return summary, config
+
+
+def _posture_config(path: Path, on_new_fail: str, min_severity: str) -> str:
+    path.write_text(path.read_text() + f"posture:\n  on_new_fail: {on_new_fail}\n  min_severity: {min_severity}\n")
+    return str(path)
+
+
+def test_posture_fails_the_run_on_a_new_high_failure(aws, clients, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from iamflow.airflow.operators.sweep import SweepPostureOperator
+
+    summary, config = _two_runs(clients, tmp_path, monkeypatch)
+    sent: list[Any] = []
+    op = SweepPostureOperator(task_id="p", report=summary, config_path=_posture_config(config, "fail", "high"),
+                              notifier=sent.append)
+    with pytest.raises(AirflowFailException, match=r"1 new failing finding\(s\) of severity high\+ \(1 high\)") as caught:
+        op.execute({"ti": _Ti()})
+    assert "user/bob" in str(caught.value) and "user/alice" not in str(caught.value)  # alice is not new
+    assert sent == []
+
+
+def test_posture_notifies_and_returns_the_counts(aws, clients, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iamflow.airflow.operators.sweep import SweepPostureOperator
+
+    summary, config = _two_runs(clients, tmp_path, monkeypatch)
+    sent: list[Any] = []
+    op = SweepPostureOperator(task_id="p", report=summary, config_path=_posture_config(config, "notify", "high"),
+                              notifier=sent.append)
+    result = op.execute({"ti": _Ti()})
+    assert result["posture"]["action"] == "notify" and result["posture"]["breaching"] == 1
+    assert result["new"] == 1 and result["new_by_severity"]["high"] == 1 and result["fixed"] == 0
+    assert result["still_failing"] == 1 and result["fail_by_severity"]["high"] == 2
+    assert result["run_id"] == summary["run_id"] and json.loads(json.dumps(result)) == result
+    assert len(sent) == 1 and "user/bob" in sent[0].text and sent[0].subject.startswith("[iamflow] sweep ")
+
+
+def test_posture_below_the_threshold_passes(aws, clients, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iamflow.airflow.operators.sweep import SweepPostureOperator
+
+    summary, config = _two_runs(clients, tmp_path, monkeypatch)
+    sent: list[Any] = []
+    op = SweepPostureOperator(task_id="p", report=summary, config_path=_posture_config(config, "fail", "critical"),
+                              notifier=sent.append)
+    assert op.execute({"ti": _Ti()})["posture"]["action"] == "pass" and sent == []
+
+
+def test_posture_refuses_bad_settings_without_a_retry(tmp_path: Path) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from iamflow.airflow.operators.sweep import SweepPostureOperator
+
+    config = tmp_path / "compliance.yaml"
+    config.write_text("posture:\n  on_new_fail: maybe\n")
+    op = SweepPostureOperator(task_id="p", report={"run_dir": str(tmp_path)}, config_path=str(config))
+    with pytest.raises(AirflowFailException, match=r"posture\.on_new_fail: expected one of fail, notify, ignore"):
+        op.execute({"ti": _Ti()})

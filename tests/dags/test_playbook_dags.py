@@ -127,7 +127,7 @@ def test_good_playbook_dag_settings(bag: Any) -> None:
     assert dag.default_args["owner"] == "iamflow"
     assert dag.default_args["retries"] >= 1
     params = dag.params.dump()
-    assert params == {"check_mode": False, "diff": True}
+    assert params == {"check_mode": False, "diff": True, "vars": {}}
     assert dag.params.get_param("check_mode").schema["type"] == "boolean"
     assert dag.params.get_param("diff").schema["type"] == "boolean"
     assert "instance role" in dag.doc_md

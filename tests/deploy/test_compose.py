@@ -43,7 +43,8 @@ AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-proce
                     "airflow-worker"}
 ONE_SHOT = {"airflow-init", "airflow-local-aws"}
 # subcommands that executors and providers add to `airflow` (the venv has no Celery provider)
-PROVIDER_COMMANDS = {"celery": {"worker", "flower", "stop"}}
+PROVIDER_COMMANDS = {"celery": {"worker", "flower", "stop"}, "fab-db": {"migrate"},
+                     "roles": {"import", "list"}, "users": {"create", "list"}}
 # bind mounts whose source is output, created on first start (and ignored by git)
 OUTPUT_DIRS = {"reports"}
 

@@ -80,6 +80,16 @@ def test_the_dag_run_succeeds_and_logs_a_summary(run: tuple[DagTestRun, Path]) -
     assert "COMPLIANCE SWEEP " in result.output and f"latest: {reports / 'latest'}" in result.output, _explain(result)
 
 
+def test_the_posture_task_logs_the_counts_and_notifies_a_first_run(run: tuple[DagTestRun, Path]) -> None:
+    result, reports = run
+    assert result.succeeded, _explain(result)  # the shipped gate notifies: the run stays green
+    summary = json.loads((reports / "latest" / "summary.json").read_text(encoding="utf-8"))
+    assert f"Compliance sweep {summary['run_id']}: {summary['totals']['FAIL']} FAIL" in result.output, _explain(result)
+    assert "no previous run to compare with: every FAIL is new" in result.output
+    assert "Posture gate (on_new_fail=notify, min_severity=high): notify." in result.output, _explain(result)
+    assert "failing finding(s) in a first sweep of severity high+" in result.output
+
+
 def test_the_four_reports_exist_in_the_run_folder_and_latest(run: tuple[DagTestRun, Path]) -> None:
     result, reports = run
     assert result.succeeded, _explain(result)
@@ -110,7 +120,7 @@ def test_the_seeded_problems_are_failures_with_the_contract_fields(run: tuple[Da
                and f["resource_id"] == "demo-bob")
     assert bob["resource_arn"] == f"arn:aws:iam::{account}:user/iamflow-demo/demo-bob"
     assert bob["severity"] in ("critical", "high", "medium", "low", "informational")
-    assert bob["compliance"] == {"CIS-3.0": ["1.10"]}
+    assert bob["compliance"] == {"CIS-3.0": ["1.10"], "CIS-5.0": ["1.9"], "FSBP": ["IAM.5"]}
     carol = next(f for f in findings if f["check_id"] == "iam_rotate_access_key_90_days" and f["status"] == "FAIL")
     assert carol["access_key_id"] and carol["access_key_id"] in carol["message"]
     alice = {f["status"] for f in findings if f["resource_id"] == "demo-alice"

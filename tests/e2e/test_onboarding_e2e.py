@@ -149,8 +149,14 @@ def stack(e2e_airflow_home: Path, tmp_path_factory: pytest.TempPathFactory) -> I
             assert not play.failed, [r.to_dict() for r in play.results if r.status == "failed"]
 
         port = free_port()
+        # the all-admins token answers as "Anonymous"; `dags test` triggers as "dag_test"
+        approvals = logs / "approvals.yaml"
+        approvals.write_text("workflows:\n  onboard_team: {users: [Anonymous]}\n"
+                             "  offboard_team: {users: [Anonymous]}\n", encoding="utf-8")
         env = airflow_env(aws.endpoint_url, e2e_airflow_home, extra={
             "IAMFLOW_TEAMS_DIR": str(teams),
+            "IAMFLOW_APPROVALS_CONFIG": str(approvals),
+            "IAMFLOW_REPORT_DIR": str(logs / "reports"),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",

@@ -39,7 +39,7 @@ def first_run() -> list[Finding]:
 
 
 def second_run() -> list[Finding]:
-    # alice fixed her MFA (resolved); dave is new; bob's second key fails too (new: another key id)
+    # alice fixed her MFA (fixed); dave is new; bob's second key fails too (new: another key id)
     return [
         finding("iam_root_mfa_enabled", FAIL, "critical", A1, "root", cis="1.5"),
         finding("iam_user_mfa_enabled_console_access", PASS, "high", A1, "alice", cis="1.10"),
@@ -119,7 +119,7 @@ def test_runs_are_listed_oldest_first_without_latest(reports: Path) -> None:
     assert runs[0].dag_run_id is None
 
 
-def test_overview_shows_severity_counts_trend_new_and_resolved(client: TestClient) -> None:
+def test_overview_shows_severity_counts_trend_new_and_fixed(client: TestClient) -> None:
     page = client.get("/compliance/")
     assert page.status_code == 200
     html = page.text
@@ -132,7 +132,10 @@ def test_overview_shows_severity_counts_trend_new_and_resolved(client: TestClien
     assert html.count('class="trend-point"') == 2
     assert f'data-run="{FIRST}" data-fail="3"' in html and f'data-run="{SECOND}" data-fail="4"' in html
     assert '<span id="new-count">2</span>' in html  # dave, bob's second key
-    assert '<span id="resolved-count">1</span>' in html  # alice
+    assert '<span id="fixed-count">1</span>' in html  # alice
+    assert '<span id="not-evaluated-count">0</span>' in html
+    # the counts per severity of each change, on the run page
+    assert '<tr data-change="new">' in html and '<tr data-change="fixed">' in html
     assert 'id="accounts-table"' in html and f'id="account-{A1}"' in html
     assert 'data-control="CIS-3.0 1.10" data-verdict="FAIL"' in html
     assert 'href="/dags/compliance_sweep/runs/scheduled__2025-06-09T02:00:00+00:00"' in html
@@ -156,6 +159,9 @@ def test_summary_api(client: TestClient) -> None:
     assert [p["FAIL"] for p in body["trend"]] == [3, 4]
     assert sorted(f["resource_id"] for f in body["new_failures"]) == ["bob", "dave"]
     assert [f["resource_id"] for f in body["resolved_failures"]] == ["alice"]
+    assert [f["resource_id"] for f in body["fixed"]] == ["alice"] and body["not_evaluated"] == []
+    assert body["changes_by_severity"]["new"] == {"critical": 0, "high": 1, "medium": 1, "low": 0, "informational": 0}
+    assert body["changes_by_severity"]["fixed"]["high"] == 1 and body["still_failing_count"] == 2
     states = {e["check"]: (e["state"], e["muting"]) for e in body["suppressions"]["entries"]}
     assert states == {"iam_policy_no_full_access": ("expiring", 1), "iam_user_mfa_enabled_console_access": ("expired", 0)}
     assert {a["account_id"] for a in body["accounts"]} == {A1, A2}

@@ -3,7 +3,8 @@
 - :func:`build_playbook_dags`: one DAG per playbook file (``dags/playbooks.py``);
 - :func:`build_team_dag`: ``onboard_team`` and ``offboard_team``;
 - :func:`build_compliance_sweep_dag`: ``compliance_sweep``;
-- :func:`build_secret_rotation_dag`: ``secret_rotation``.
+- :func:`build_secret_rotation_dag`: ``secret_rotation``;
+- :func:`build_remediation_dag`: ``remediate_credentials``.
 
 Playbook DAGs
 -------------
@@ -95,6 +96,7 @@ from iamflow.airflow.operators.secrets import TriggerSecretRotationOperator, Ver
 from iamflow.airflow.operators.sweep import (
     COMPLIANCE_REPORT_ASSET,
     MERGE_TASK_ID,
+    POSTURE_TASK_ID,
     RESOLVE_TASK_ID,
     SWEEP_TASK_ID,
     SWEEP_TIME_KEY,
@@ -102,6 +104,7 @@ from iamflow.airflow.operators.sweep import (
     ReportCallback,
     ResolveSweepTargetsOperator,
     SweepAccountOperator,
+    SweepPostureOperator,
     sweep_pool,
 )
 from iamflow.airflow.sensors.secrets import SecretRotationSensor
@@ -127,6 +130,7 @@ __all__ = [
     "PlaybookInvalidWarning",
     "build_compliance_sweep_dag",
     "build_playbook_dags",
+    "build_remediation_dag",
     "build_secret_rotation_dag",
     "build_team_dag",
     "playbook_params",
@@ -170,6 +174,14 @@ def playbook_params() -> dict[str, Param]:
             type="boolean",
             title="Show diffs",
             description="Log a before/after diff of every resource that changes (or would change).",
+        ),
+        "vars": Param(
+            {},
+            type="object",
+            title="Variables",
+            description="Override the playbook's vars for this run, as {name: value}: values only. A var that "
+                        "names a resource, its kind or a reference was resolved when the DAG was built; "
+                        "changing it here fails the run.",
         ),
     }
 
@@ -290,14 +302,15 @@ def _playbook_dag(playbook: Playbook, path: Path, warning_lines: list[str]) -> D
 
     dag = DAG(
         dag_id=playbook.dag_id,
-        description=_first_line(playbook.description) or f"Converge playbook {playbook.name}",
+        description=playbook.hide_env_values(_first_line(playbook.description) or f"Converge playbook {playbook.name}"),
         schedule=playbook.schedule or None,
         start_date=START_DATE if playbook.schedule else None,
         catchup=False,
         max_active_runs=1,
         tags=["iamflow", "playbook", playbook.name],
         default_args=dict(DEFAULT_ARGS),
-        doc_md=_playbook_doc_md(playbook, path, order, deps, task_ids, warning_lines),
+        # values read from the environment (${env:NAME}) are never shown
+        doc_md=playbook.hide_env_values(_playbook_doc_md(playbook, path, order, deps, task_ids, warning_lines)),
         params=playbook_params(),
     )
     with dag:
@@ -306,7 +319,7 @@ def _playbook_dag(playbook: Playbook, path: Path, warning_lines: list[str]) -> D
                 task_id=task_ids[key],
                 playbook_path=str(path),
                 resource_key=key,
-                doc_md=resource_doc_md(resources[key], sorted(deps[key]), str(path)),
+                doc_md=playbook.hide_env_values(resource_doc_md(resources[key], sorted(deps[key]), str(path))),
             )
             for key in order
         }
@@ -468,7 +481,7 @@ APPROVAL_SUBJECT = f"{{{{ ti.xcom_pull(task_ids='{PLAN}', key='{SUBJECT_KEY}') }
 
 def build_team_dag(action: str, *, doc_md: str | None = None, config: OnboardingConfig | None = None) -> DAG:
     """The ``onboard_team`` or ``offboard_team`` DAG (no AWS call, one small YAML read at parse time)."""
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
+    from iamflow.airflow.operators.approval import GovernedApprovalOperator as ApprovalOperator
 
     config = config or load_config()
     verb = "Onboard" if action == ONBOARD else "Offboard"
@@ -497,13 +510,17 @@ def build_team_dag(action: str, *, doc_md: str | None = None, config: Onboarding
             doc_md="Plan every resource in check mode (writes refused by botocore); the diff goes to the approval.")
         approve = ApprovalOperator(
             task_id=APPROVE,
+            workflow=f"{action}_team",
+            plan_task_id=PLAN,
+            plan_hash_key="signature",
             subject=APPROVAL_SUBJECT,
             body=APPROVAL_BODY,
             defaults=ApprovalOperator.REJECT,
             response_timeout=timedelta(hours=config.approval_timeout_hours),
             retries=0,
             doc_md="Approve to apply exactly the plan shown; Reject, or no answer before the timeout, changes "
-                   "nothing.")
+                   "nothing. Only an approver of `include/approvals.yaml` who did not trigger the run counts; "
+                   "every answer is recorded in the approval audit file.")
         apply = ApplyTeamPlaybookOperator(
             task_id=APPLY, action=action,
             doc_md="Re-plan, refuse if the plan differs from the approved one, then converge every resource in "
@@ -526,7 +543,7 @@ SWEEP_TIME = f"{{{{ ti.xcom_pull(task_ids='{RESOLVE_TASK_ID}', key='{SWEEP_TIME_
 
 
 def build_compliance_sweep_dag(*, doc_md: str | None = None, on_report: ReportCallback | None = notify_report) -> DAG:
-    """The ``compliance_sweep`` DAG: resolve the targets, sweep each account (mapped, in a pool), merge.
+    """The ``compliance_sweep`` DAG: resolve the targets, sweep each account (mapped, in a pool), merge, posture.
 
     :param doc_md: The DAG's documentation (the DAG file's docstring).
     :param on_report: Notification slot: called with the merge task's summary (run id, paths,
@@ -564,7 +581,7 @@ def build_compliance_sweep_dag(*, doc_md: str | None = None, on_report: ReportCa
             doc_md="Sweep one account: assume its role, collect once, run every enabled check and the drift "
                    "check, apply the mutelist. The last attempt turns an unreachable account into ERROR findings.",
         ).expand(target=resolve.output)
-        MergeSweepReportsOperator(
+        merge = MergeSweepReportsOperator(
             task_id=MERGE_TASK_ID,
             results=sweep.output,
             targets=resolve.output,
@@ -573,6 +590,13 @@ def build_compliance_sweep_dag(*, doc_md: str | None = None, on_report: ReportCa
             on_report=on_report,
             doc_md="Merge every account's findings, write the reports and `latest/`, log the summary and "
                    "update the report Asset.",
+        )
+        SweepPostureOperator(
+            task_id=POSTURE_TASK_ID,
+            report=merge.output,
+            doc_md="Apply the posture gate of `compliance.yaml` (`posture:`): new FAIL findings at or above "
+                   "`min_severity` fail the run or are notified. Logs and returns the counts (per severity, new "
+                   "and fixed).",
         )
     return dag
 
@@ -609,4 +633,52 @@ def build_secret_rotation_dag(*, doc_md: str | None = None) -> DAG:
         )
         verify = VerifySecretRotationOperator(task_id="verify_rotation", trigger_rule="none_failed")
         trigger >> wait >> verify
+    return dag
+
+
+# --- credential remediation -------------------------------------------------------------------------
+
+REMEDIATION_TIMEOUT_HOURS = 72
+
+
+def build_remediation_dag(*, doc_md: str | None = None) -> DAG:
+    """The ``remediate_credentials`` DAG: plan, governed approval, apply; on the sweep's Asset or by hand."""
+    from iamflow.airflow.operators import remediation as rem
+    from iamflow.airflow.operators.approval import GovernedApprovalOperator
+    from iamflow.remediation import WORKFLOW
+
+    with DAG(
+        dag_id=WORKFLOW,
+        description="Deactivate and delete unused access keys (and unused console passwords, when enabled), "
+                    "after approval",
+        schedule=[COMPLIANCE_REPORT_ASSET],
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["iamflow", "compliance", "remediation"],
+        doc_md=doc_md,
+        default_args={"owner": OWNER, "retries": 2, "retry_delay": timedelta(seconds=30),
+                      "on_failure_callback": on_failure_callback},
+    ) as dag:
+        plan = rem.PlanRemediationOperator(
+            task_id=rem.PLAN,
+            doc_md="Plan one action per unused credential from the latest sweep (collecting first when there is "
+                   "none), with check-mode reads; nothing to do skips the approval.")
+        approve = GovernedApprovalOperator(
+            task_id=rem.APPROVE,
+            workflow=WORKFLOW,
+            plan_task_id=rem.PLAN,
+            subject=f"{{{{ ti.xcom_pull(task_ids='{rem.PLAN}', key='{rem.SUBJECT_KEY}') }}}}",
+            body=f"{{{{ ti.xcom_pull(task_ids='{rem.PLAN}', key='{rem.BODY_KEY}') }}}}",
+            defaults=GovernedApprovalOperator.REJECT,
+            response_timeout=timedelta(hours=REMEDIATION_TIMEOUT_HOURS),
+            retries=0,
+            doc_md="Approve to apply exactly the plan shown; Reject, or no answer in 72 hours, changes nothing. "
+                   "Only an approver of `include/approvals.yaml` who did not trigger the run counts; every answer "
+                   "is recorded in the approval audit file.")
+        apply = rem.ApplyRemediationOperator(
+            task_id=rem.APPLY,
+            doc_md="Apply the approved plan, each action checked again on the live state first; a retry resumes "
+                   "the same remediation run.")
+        plan >> approve >> apply
     return dag

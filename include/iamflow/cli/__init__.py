@@ -5,7 +5,7 @@ Exit codes follow ``terraform plan -detailed-exitcode``: 0 nothing to do (or suc
 
 One module per command group: ``lint|plan|apply`` (:mod:`.converge`), ``sweep`` (:mod:`.sweep`),
 ``verify-rotation`` (:mod:`.rotation`), ``policy`` (:mod:`.policy`), ``explain``
-(:mod:`.explain`), ``local-aws`` (:mod:`.local_aws`); the options, client building, time parsing and playbook loading they share
+(:mod:`.explain`), ``local-aws`` (:mod:`.local_aws`), ``remediate`` (:mod:`.remediate`); the options, client building, time parsing and playbook loading they share
 are in :mod:`.common`.
 
 Every command fails the same way: an error iamflow raised on purpose, or anything unexpected (a
@@ -20,11 +20,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from iamflow.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from iamflow.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, apply_var_option
 from iamflow.cli.converge import add_converge_parsers
 from iamflow.cli.explain import add_explain_parser
 from iamflow.cli.local_aws import add_local_aws_parser
 from iamflow.cli.policy import add_policy_parser
+from iamflow.cli.remediate import add_remediate_parser
 from iamflow.cli.rotation import add_verify_parser
 from iamflow.cli.sweep import add_sweep_parser
 from iamflow.errors import IamflowError
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_verify_parser(sub)
     add_policy_parser(sub)
     add_explain_parser(sub)
+    add_remediate_parser(sub)
     verbose_help = "log iamflow's debug messages, and the traceback of an unexpected error, on stderr"
     parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
     for command in sub.choices.values():
@@ -93,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = bool(getattr(args, "verbose", False))
     logger, handler, level = _log_to_stderr(verbose)
     try:
+        apply_var_option(args)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
@@ -107,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {one_line(exc)}{hint}", file=sys.stderr)
         return EXIT_ERROR
     finally:
+        from iamflow.spec.variables import set_command_line_vars
+
+        set_command_line_vars({})
         logger.removeHandler(handler)
         logger.setLevel(level)
 

@@ -37,6 +37,28 @@ def add_aws_options(parser: argparse.ArgumentParser, *, region_help: str = DEFAU
         parser.add_argument("--workers", type=int, default=workers, help=workers_help)
 
 
+def _var(text: str) -> tuple[str, str]:
+    from iamflow.spec.variables import parse_var
+
+    try:
+        return parse_var(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def add_var_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--var name=value`` (repeatable): it overrides the playbooks' ``vars:``."""
+    parser.add_argument("--var", dest="vars", action="append", type=_var, default=[], metavar="NAME=VALUE",
+                        help="set a playbook variable, overriding the playbooks' vars: (repeatable)")
+
+
+def apply_var_option(args: argparse.Namespace) -> None:
+    """Make the command's ``--var`` values override every playbook it loads (the last one of a name wins)."""
+    from iamflow.spec.variables import set_command_line_vars
+
+    set_command_line_vars(dict(getattr(args, "vars", None) or []))
+
+
 def add_now_option(parser: argparse.ArgumentParser, help: str) -> None:
     """Add ``--now``, an ISO 8601 time read by :func:`parse_time`."""
     parser.add_argument("--now", help=help)

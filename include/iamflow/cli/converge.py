@@ -11,6 +11,7 @@ from iamflow.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
     add_aws_options,
+    add_var_option,
     build_clients,
     expand_paths,
     validate_playbooks,
@@ -74,6 +75,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def _aws_options(p: argparse.ArgumentParser) -> None:
     add_aws_options(p, workers=4, workers_help="resources converged in parallel per level")
+    add_var_option(p)
 
 
 def add_converge_parsers(subparsers: Any) -> None:
@@ -83,6 +85,7 @@ def add_converge_parsers(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true",
                    help="print every problem as a JSON list of {file, resource, path, line, column, severity, "
                    "code, message} (an empty list when nothing is found)")
+    add_var_option(p)
     p.set_defaults(func=cmd_lint)
 
     p = subparsers.add_parser("plan", help="show what apply would change (check mode: no write call)")

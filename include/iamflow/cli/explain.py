@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamflow.cli.common import EXIT_ERROR, EXIT_OK, add_aws_options, build_clients, validate_playbooks
+from iamflow.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    add_aws_options,
+    add_var_option,
+    build_clients,
+    validate_playbooks,
+)
 from iamflow.errors import IamflowError
 
 if TYPE_CHECKING:
@@ -238,5 +245,6 @@ def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--account", help="offline: the account id of the declared ARNs (default: from --resource)")
     p.add_argument("--partition", help="offline: the partition (default: from --resource, else aws)")
     add_aws_options(p, region_help="AWS region (offline: the region of the declared ARNs; default from --resource)")
+    add_var_option(p)
     p.set_defaults(func=cmd_explain)
     return p

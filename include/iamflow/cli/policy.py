@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from iamflow.cli.common import EXIT_ERROR, EXIT_OK, expand_paths
+from iamflow.cli.common import EXIT_ERROR, EXIT_OK, add_var_option, expand_paths
 
 # the bootstrap playbook creates iamflow's own roles with an administrator's credentials; granting
 # the provisioner what it needs to apply that playbook would let it rewrite its own permissions
@@ -59,17 +59,19 @@ def add_policy_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``iamflow policy`` on the CLI's subparsers."""
     p = subparsers.add_parser(
         "policy",
-        help="print the least-privilege IAM policy (JSON) of iamflow's auditor or provisioner role",
+        help="print the least-privilege IAM policy (JSON) of iamflow's auditor, provisioner or remediator role",
         description="Generate the minimal IAM policy iamflow's own role needs, from the permissions each "
         "resource kind and each compliance check declares. ARNs keep ${partition}, ${account_id} "
         "and ${region} unless given.",
     )
-    p.add_argument("--for", dest="role", required=True, choices=("auditor", "provisioner"),
-                   help="auditor: the sweep (read-only); provisioner: apply of the playbooks")
+    p.add_argument("--for", dest="role", required=True, choices=("auditor", "provisioner", "remediator"),
+                   help="auditor: the sweep (read-only); provisioner: apply of the playbooks; remediator: "
+                   "credential remediation (iamflow remediate, the remediate_credentials DAG)")
     p.add_argument("playbooks", nargs="*",
                    help="playbook files or folders (default: the shipped playbooks, without iamflow-bootstrap)")
     p.add_argument("--account", help="account id to write into ARNs (default: ${account_id})")
     p.add_argument("--partition", help="partition to write into ARNs (default: ${partition})")
     p.add_argument("--region", help="region to write into ARNs (default: ${region})")
+    add_var_option(p)
     p.set_defaults(func=cmd_policy)
     return p

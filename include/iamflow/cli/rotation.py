@@ -17,6 +17,7 @@ from iamflow.cli.common import (
     add_aws_options,
     add_json_option,
     add_now_option,
+    add_var_option,
     build_clients,
     parse_time,
     validate_playbooks,
@@ -60,5 +61,6 @@ def add_verify_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--grace-days", type=int, default=1, help="grace for secrets whose playbook sets none")
     add_json_option(p, "print the summary as JSON")
     add_aws_options(p, region_help="AWS region")
+    add_var_option(p)
     p.set_defaults(func=cmd_verify_rotation)
     return p

@@ -10,6 +10,9 @@ Exit codes:
 - 2: only with ``--detailed-exitcode``, when any finding is FAIL or ERROR.
 
 No targets file, or one without ``accounts`` and ``organization``, sweeps the current account.
+After the reports are written it prints the run's summary (:func:`iamflow.compliance.posture.format_summary`,
+the same text as ``make run`` and the DAG's ``posture`` task): totals, FAILs per severity, and the
+new, fixed, still failing and no longer evaluated findings since the previous run.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from iamflow.cli.common import (
     EXIT_OK,
     add_aws_options,
     add_now_option,
+    add_var_option,
     build_clients,
     parse_time,
     use_airflow_connections,
@@ -47,6 +51,7 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_aws_options(p, region_help="region of KMS, Secrets Manager and Cognito (default: the session's)",
                     workers=1, workers_help="accounts swept in parallel")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when any finding is FAIL or ERROR")
+    add_var_option(p)  # for the drift check, which loads the playbooks
     p.set_defaults(func=cmd_sweep)
     return p
 
@@ -73,6 +78,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """
     from iamflow.compliance.config import ComplianceConfig
     from iamflow.compliance.mutelist import Mutelist
+    from iamflow.compliance.posture import format_summary, load_run
     from iamflow.compliance.sweep import CONFIGURATION_CHECK_ID, TARGETS_CHECK_ID, run_sweep
     from iamflow.compliance.targets import (
         ExternalIdSource,
@@ -126,5 +132,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for name, path in result.paths.files.items():
         print(f"  {name}: {path}")
     print(f"latest: {result.paths.latest_dir}")
+    print(format_summary(load_run(result.paths.run_dir)[0]))
     bad = any(f.status in ("FAIL", "ERROR") for f in result.findings)
     return EXIT_FINDINGS if args.detailed_exitcode and bad else EXIT_OK

@@ -60,6 +60,7 @@ from iamflow.compliance.snapshot import (
 from iamflow.errors import IamflowError
 from iamflow.policy.document import parse_document
 from iamflow.resources.cognito._common import TAG_KEY as POOL_TAG_KEY
+from iamflow.resources.cognito.app_client import client_secret_of
 from iamflow.resources.cognito.user_pool import bootstrap_admin_of
 
 if TYPE_CHECKING:
@@ -409,6 +410,7 @@ class _Collector:
                         tags=_tags(s.get("Tags")),
                         kms_key_id=s.get("KmsKeyId"),
                         last_accessed=as_utc(s.get("LastAccessedDate")),
+                        app_client=client_secret_of(s.get("Name", ""), _tags(s.get("Tags"))),
                         **_secret_policy(sm, s["ARN"]),
                     )
                 )

@@ -1,4 +1,4 @@
-"""Sweep settings from ``include/compliance.yaml``: thresholds, collection limits, enabled checks.
+"""Sweep settings from ``include/compliance.yaml``: thresholds, collection limits, enabled checks, posture gate.
 
 Every key is optional (the defaults are the CIS AWS Foundations v3.0 values); an unknown key is an
 error that names the file and the key, so a typo never silently keeps a default.
@@ -99,6 +99,22 @@ class CollectionSettings:
     access_key_id_lookups: int = 20
 
 
+POSTURE_ACTIONS = ("fail", "notify", "ignore")
+POSTURE_SEVERITIES = ("critical", "high", "medium", "low", "informational")
+
+
+@dataclass(frozen=True)
+class PostureSettings:
+    """The posture gate after the reports are written (``posture:``; see :mod:`iamflow.compliance.posture`).
+
+    ``on_new_fail``: what new FAIL findings at ``min_severity`` or worse do to the sweep's DAG run:
+    ``fail`` it, only ``notify``, or ``ignore`` them (the counts are still logged).
+    """
+
+    on_new_fail: str = "notify"
+    min_severity: str = "high"
+
+
 @dataclass(frozen=True)
 class ComplianceConfig:
     """Everything the sweep reads from ``compliance.yaml``."""
@@ -109,6 +125,7 @@ class ComplianceConfig:
     enabled: tuple[str, ...] | None = None  # None: every registered check
     disabled: frozenset[str] = frozenset()
     source: str = "<defaults>"
+    posture: PostureSettings = field(default_factory=PostureSettings)
 
     def is_enabled(self, check_id: str) -> bool:
         """Whether a check runs."""
@@ -128,7 +145,7 @@ class ComplianceConfig:
     def from_dict(cls, data: dict[str, Any], *, source: str = "<dict>") -> ComplianceConfig:
         """Build a config from a mapping shaped like ``compliance.yaml``."""
         _expect_mapping(data, source, "")
-        _no_unknown(data, {"thresholds", "collection", "roles", "checks"}, source, "")
+        _no_unknown(data, {"thresholds", "collection", "roles", "checks", "posture"}, source, "")
         thresholds = _thresholds(data.get("thresholds") or {}, source)
         collection = _collection(data.get("collection") or {}, source)
         roles = data.get("roles") or {}
@@ -141,7 +158,8 @@ class ComplianceConfig:
         enabled_raw = checks.get("enabled", "*")
         enabled = None if enabled_raw in ("*", None, ["*"]) else tuple(_str_list(enabled_raw, source, "checks.enabled"))
         disabled = frozenset(_str_list(checks.get("disabled") or [], source, "checks.disabled"))
-        config = cls(thresholds, collection, selector, enabled, disabled, source)
+        posture = _posture(data.get("posture") or {}, source)
+        config = cls(thresholds, collection, selector, enabled, disabled, source, posture)
         config.validate_check_ids()
         return config
 
@@ -231,4 +249,21 @@ def _selector(data: Any, source: str) -> RoleSelector:
         paths=tuple(_str_list(data.get("paths") or [], source, f"{where}.paths")),
         name_patterns=tuple(patterns),
         tags={str(k): str(v) for k, v in tags.items()},
+    )
+
+
+def _choice(data: dict[str, Any], key: str, allowed: tuple[str, ...], default: str, source: str, where: str) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str) or value not in allowed:
+        raise ComplianceConfigError(f"{source}: {where}.{key}: expected one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _posture(data: Any, source: str) -> PostureSettings:
+    _expect_mapping(data, source, "posture")
+    _no_unknown(data, {"on_new_fail", "min_severity"}, source, "posture")
+    defaults = PostureSettings()
+    return PostureSettings(
+        on_new_fail=_choice(data, "on_new_fail", POSTURE_ACTIONS, defaults.on_new_fail, source, "posture"),
+        min_severity=_choice(data, "min_severity", POSTURE_SEVERITIES, defaults.min_severity, source, "posture"),
     )

@@ -1,8 +1,9 @@
 """Write a sweep's reports: ``findings.json`` (the contract), CSV, HTML, OCSF, plus ``summary.json``.
 
 Files go to ``<out>/<run id>/`` and the set is then copied to ``<out>/latest/``. The HTML report
-compares with the previous run found in ``<out>`` (new and resolved failures) and lists expired
-suppressions. Findings are redacted once, when they are made (see :mod:`iamflow.compliance.findings`);
+and ``summary.json`` compare with the previous run found in ``<out>`` (new, fixed, still failing,
+no longer evaluated) through :mod:`iamflow.compliance.results`, the one model the Compliance view
+uses too, and list expired suppressions. Findings are redacted once, when they are made (see :mod:`iamflow.compliance.findings`);
 the expired suppressions, which are not findings, are redacted here. The HTML escapes every
 string, and a CSV cell that a spreadsheet would run as a formula gets a leading ``'``. JSON is
 written compactly, one dump per file, with ``orjson``.
@@ -16,7 +17,6 @@ import gc
 import html
 import os
 import shutil
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +27,8 @@ from typing import Any
 import orjson
 
 from iamflow import __version__
-from iamflow.compliance.findings import CONTRACT_FIELDS, ERROR, FAIL, SEVERITIES, STATUSES, Finding
+from iamflow.compliance import results
+from iamflow.compliance.findings import CONTRACT_FIELDS, SEVERITIES, STATUSES, Finding
 from iamflow.compliance.mutelist import ExpiredSuppression
 from iamflow.secrets.hygiene import redact
 
@@ -42,7 +43,6 @@ OCSF_VERSION = "1.3.0"
 # the HTML table keeps every non-PASS finding but only this many PASS rows (findings.json has all)
 HTML_PASS_ROWS = 2000
 
-_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 _OCSF_SEVERITY = {"informational": (1, "Informational"), "low": (2, "Low"), "medium": (3, "Medium"),
                   "high": (4, "High"), "critical": (5, "Critical")}
 _CSV_COLUMNS = (*CONTRACT_FIELDS, "resource_id", "resource_type", "access_key_id", "muted_owner", "muted_reason",
@@ -85,10 +85,8 @@ def new_run_id(now: datetime) -> str:
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
-    """Order for reading: account, status (FAIL, ERROR, MUTED, PASS), severity, check, resource."""
-    status_rank = {FAIL: 0, ERROR: 1, "MUTED": 2, "PASS": 3}
-    return sorted(findings, key=lambda f: (f.account_id, status_rank[f.status], _SEVERITY_RANK[f.severity],
-                                           f.check_id, f.resource_arn, f.resource_id, str(f.extra.get("access_key", ""))))
+    """Order for reading (:func:`iamflow.compliance.results.sort_findings`): status, severity, account, check, resource."""
+    return results.sort_findings(findings)
 
 
 def write_reports(
@@ -124,10 +122,9 @@ def _write_reports(findings: Iterable[Finding], out: Path, run_id: str, generate
     rows = [f.to_dict() for f in ordered]  # already redacted: a Finding redacts its values when made
     expired = [redact(dict(e)) for e in expired_suppressions]
     previous = _previous_run(out, run_id, generated_at)
-    diff = _diff(rows, previous[1] if previous else None)
+    comparison = results.compare(rows, previous[1] if previous else None, previous_run=previous[0] if previous else None)
     account_ids = sorted(set(accounts) | {r["account_id"] for r in rows})
-    summary = _summary(rows, run_id, generated_at, account_ids, expired, diff, previous[0] if previous else None,
-                       call_counts or {})
+    summary = _summary(rows, run_id, generated_at, account_ids, expired, comparison, call_counts or {})
     summary["dag_run_id"] = dag_run_id
 
     paths = ReportPaths(run_id, run_dir, out / LATEST)
@@ -136,7 +133,7 @@ def _write_reports(findings: Iterable[Finding], out: Path, run_id: str, generate
     metadata: dict[str, dict[str, Any]] = {}
     paths.files[FINDINGS_OCSF] = _write_json(run_dir / FINDINGS_OCSF, [to_ocsf(f, generated_at, _metadata=metadata) for f in ordered])
     paths.files[SUMMARY_JSON] = _write_json(run_dir / SUMMARY_JSON, summary)
-    (run_dir / REPORT_HTML).write_text(render_html(rows, summary), encoding="utf-8")
+    (run_dir / REPORT_HTML).write_text(render_html(rows, summary, comparison), encoding="utf-8")
     paths.files[REPORT_HTML] = run_dir / REPORT_HTML
     _refresh_latest(out, run_dir)
     return paths
@@ -216,7 +213,7 @@ def _refresh_latest(out: Path, run_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-# --- previous run, new and resolved -------------------------------------------------------------
+# --- previous run -------------------------------------------------------------
 
 
 def _previous_run(out: Path, run_id: str, generated_at: datetime) -> tuple[str, list[dict[str, Any]]] | None:
@@ -244,78 +241,26 @@ def _previous_run(out: Path, run_id: str, generated_at: datetime) -> tuple[str, 
         return None
 
 
-@dataclass
-class _Diff:
-    compared: bool
-    new: list[dict[str, Any]] = field(default_factory=list)
-    resolved: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _diff(rows: list[dict[str, Any]], previous: list[dict[str, Any]] | None) -> _Diff:
-    """FAIL findings that are new since the previous run, and previous FAILs that are resolved now.
-
-    A previous FAIL whose check now reports ERROR in that account is neither resolved nor new: the
-    sweep could not tell.
-    """
-    if previous is None:
-        return _Diff(compared=False)
-    now_fail = {r["uid"]: r for r in rows if r["status"] == FAIL}
-    before_fail = {r.get("uid"): r for r in previous if r.get("status") == FAIL}
-    unknown_now = {(r["account_id"], r["check_id"]) for r in rows if r["status"] == ERROR}
-    new = [r for uid, r in now_fail.items() if uid not in before_fail]
-    resolved = [r for uid, r in before_fail.items()
-                if uid not in now_fail and (r.get("account_id"), r.get("check_id")) not in unknown_now]
-    return _Diff(True, new, resolved)
-
-
 # --- summary ----------------------------------------------------------------------------------
 
 
 def _summary(rows: list[dict[str, Any]], run_id: str, generated_at: datetime, accounts: list[str],
-             expired: list[dict[str, Any]], diff: _Diff, previous_run: str | None,
+             expired: list[dict[str, Any]], comparison: results.Comparison,
              call_counts: dict[str, dict[str, int]]) -> dict[str, Any]:
-    totals = Counter(r["status"] for r in rows)
-    by_account: dict[str, Counter[str]] = defaultdict(Counter)
-    by_severity: dict[str, Counter[str]] = {s: Counter() for s in SEVERITIES}
-    by_control: dict[str, Counter[str]] = defaultdict(Counter)
-    control_checks: dict[str, set[str]] = defaultdict(set)
-    for r in rows:
-        by_account[r["account_id"]][r["status"]] += 1
-        by_severity[r["severity"]][r["status"]] += 1
-        for framework, ids in (r.get("compliance") or {}).items():
-            for control in ids:
-                key = f"{framework} {control}"
-                by_control[key][r["status"]] += 1
-                control_checks[key].add(r["check_id"])
-
-    def status_counts(c: Counter[str]) -> dict[str, int]:
-        return {s: c.get(s, 0) for s in STATUSES}
-
+    totals = results.status_counts(rows)
     return {
         "run_id": run_id,
         "generated_at": generated_at.isoformat(),
         "generator": f"iamflow {__version__}",
-        "accounts": {a: status_counts(by_account.get(a, Counter())) for a in accounts},
-        "totals": status_counts(totals),
-        "by_severity": {s: status_counts(c) for s, c in by_severity.items()},
-        "by_control": {k: {**status_counts(by_control[k]), "checks": sorted(control_checks[k])}
-                       for k in sorted(by_control, key=_control_key)},
-        "previous_run": previous_run,
-        "compared_with_previous": diff.compared,
-        "new_failures": [r["uid"] for r in diff.new],
-        "resolved_failures": [_brief(r) for r in diff.resolved],
+        "accounts": {a["account_id"]: {s: a[s] for s in STATUSES} for a in results.by_account(rows, accounts)},
+        "totals": {s: totals[s] for s in STATUSES},
+        "by_severity": {sev: {s: c[s] for s in STATUSES} for sev, c in results.by_severity(rows).items()},
+        "by_control": {c["control"]: {**{s: c[s] for s in STATUSES}, "checks": c["checks"]}
+                       for c in results.controls(rows)},
+        **results.comparison_fields(comparison),
         "expired_suppressions": expired,
         "api_calls": call_counts,
     }
-
-
-def _brief(r: dict[str, Any]) -> dict[str, Any]:
-    return {k: r.get(k) for k in ("uid", "check_id", "account_id", "region", "resource_arn", "resource_id", "message")}
-
-
-def _control_key(key: str) -> tuple[Any, ...]:
-    framework, _, control = key.partition(" ")
-    return (framework, *[int(p) if p.isdigit() else p for p in control.split(".")])
 
 
 # --- OCSF ---------------------------------------------------------------------------------------
@@ -440,23 +385,62 @@ def _table(headers: list[str], body: list[list[str]], numeric_from: int = 1) -> 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
 
 
-def _finding_list(rows: list[dict[str, Any]], empty: str) -> str:
+def _change_list(rows: list[Any], section: str, empty: str, *, reasons: bool = False) -> str:
+    """One change list of the report (new, fixed, not evaluated): a row per finding, marked with its uid."""
     if not rows:
-        return f'<p class="muted">{_e(empty)}</p>'
-    body = [[_e(r.get("account_id")), _e(r.get("check_id")), _e(r.get("resource_arn")), _e(r.get("message"))]
-            for r in rows[:500]]
+        return f'<p class="muted" id="{section}-empty">{_e(empty)}</p>'
+    head = "".join(f"<th>{h}</th>" for h in ("Severity", "Account", "Check", "Resource", "Message")
+                   + (("Why",) if reasons else ()))
+    lines = []
+    for r in rows[:500]:
+        why = f"<td>{_e(results.NOT_EVALUATED_REASONS.get(r.get(results.REASON_KEY), r.get(results.REASON_KEY)))}</td>" \
+            if reasons else ""
+        lines.append(f'<tr data-uid="{_e(results.finding_uid(r))}"><td class="{_e(r.get("severity"))}">'
+                     f'{_e(r.get("severity"))}</td><td>{_e(r.get("account_id"))}</td><td>{_e(r.get("check_id"))}</td>'
+                     f'<td>{_e(r.get("resource_arn"))}</td><td>{_e(r.get("message"))}</td>{why}</tr>')
     more = f"<p><small>{len(rows) - 500} more not shown.</small></p>" if len(rows) > 500 else ""
-    return _table(["Account", "Check", "Resource", "Message"], body, numeric_from=99) + more
+    return f'<table id="{section}"><thead><tr>{head}</tr></thead><tbody>{"".join(lines)}</tbody></table>{more}'
 
 
-def render_html(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
-    """The self-contained HTML report (inline CSS, a few lines of vanilla JS for filtering)."""
+_CHANGES = (("new", "New failures"), ("fixed", "Fixed"), ("still_failing", "Still failing"),
+            ("muted", "Failing before, muted now"), ("not_evaluated", "No longer evaluated"))
+
+
+def _changes_html(comparison: results.Comparison) -> str:
+    """The report's comparison with the previous run: counts per severity, then the new, fixed and unevaluated."""
+    counts = comparison.counts_by_severity()
+    table = _table(["Change", *SEVERITIES, "total"],
+                   [[_e(label), *[str(counts[name][s]) for s in SEVERITIES], str(len(getattr(comparison, name)))]
+                    for name, label in _CHANGES])
+    return (f'<div id="changes-by-severity">{table}</div>'
+            f'<h3>New failures ({len(comparison.new)})</h3>' + _change_list(comparison.new, "changes-new", "None.")
+            + f'<h3>Fixed ({len(comparison.fixed)})</h3>' + _change_list(comparison.fixed, "changes-fixed", "None.")
+            + f'<h3>No longer evaluated ({len(comparison.not_evaluated)})</h3>'
+            + _change_list(comparison.not_evaluated, "changes-not-evaluated", "None.", reasons=True))
+
+
+def _controls_html(by_control: dict[str, dict[str, Any]], status_cols: list[str]) -> str:
+    """One control table per framework (the keys of ``by_control`` are "<framework> <control>", in order)."""
+    groups: dict[str, list[list[str]]] = {}
+    for key, v in by_control.items():
+        framework, _, control = key.partition(" ")
+        groups.setdefault(framework, []).append([_e(control), _e(", ".join(v["checks"])), *[str(v[c]) for c in status_cols]])
+    if not groups:
+        return '<h2>By control</h2><p class="muted">No finding maps to a control.</p>'
+    return "".join(f'<h2 id="controls-{_e(fw)}">By control ({_e(results.FRAMEWORK_TITLES.get(fw, fw))})</h2>'
+                   + _table(["Control", "Checks", *status_cols], body, numeric_from=2) for fw, body in groups.items())
+
+
+def render_html(rows: list[dict[str, Any]], summary: dict[str, Any], comparison: results.Comparison | None = None) -> str:
+    """The self-contained HTML report (inline CSS, a few lines of vanilla JS for filtering).
+
+    :param comparison: the comparison with the previous run (:func:`iamflow.compliance.results.compare`);
+        none when omitted.
+    """
     totals = summary["totals"]
     status_cols = ["FAIL", "ERROR", "MUTED", "PASS"]
     sev_body = [[f'<span class="{s}">{s}</span>', *[str(summary["by_severity"][s][c]) for c in status_cols]]
                 for s in SEVERITIES]
-    control_body = [[_e(k), _e(", ".join(v["checks"])), *[str(v[c]) for c in status_cols]]
-                    for k, v in summary["by_control"].items()]
     account_body = [[_e(a), *[str(c[s]) for s in status_cols]] for a, c in summary["accounts"].items()]
     expired = summary["expired_suppressions"]
     expired_html = _table(
@@ -465,13 +449,9 @@ def render_html(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
           _e(x.get("reason")), _e(x.get("expires")), str(x.get("would_mute", 0))] for x in expired],
         numeric_from=6,
     ) if expired else '<p class="muted">No suppression has expired.</p>'
-    new_uids = set(summary["new_failures"])
-    new_rows = [r for r in rows if r["uid"] in new_uids]
-    if summary["compared_with_previous"]:
-        changes = (f"<h3>New failures ({len(new_rows)})</h3>" + _finding_list(new_rows, "None.")
-                   + f"<h3>Resolved ({len(summary['resolved_failures'])})</h3>"
-                   + _finding_list(summary["resolved_failures"], "None."))
-        since = f"since run {_e(summary['previous_run'])}"
+    if comparison is not None and comparison.compared:
+        changes = _changes_html(comparison)
+        since = f"since run {_e(comparison.previous_run)}"
     else:
         changes, since = '<p class="muted">No previous run in this report folder.</p>', ""
 
@@ -508,7 +488,7 @@ def render_html(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
 <span class="FAIL">{totals['FAIL']} FAIL</span> · <span class="ERROR">{totals['ERROR']} ERROR</span> ·
 <span class="MUTED">{totals['MUTED']} MUTED</span> · <span class="PASS">{totals['PASS']} PASS</span></p>
 <h2>By severity</h2>{_table(["Severity", *status_cols], sev_body)}
-<h2>By control (CIS AWS Foundations v3.0)</h2>{_table(["Control", "Checks", *status_cols], control_body, numeric_from=2)}
+{_controls_html(summary["by_control"], status_cols)}
 <h2>By account</h2>{_table(["Account", *status_cols], account_body)}
 <h2>Changes {since}</h2>{changes}
 <h2>Expired suppressions</h2>{expired_html}

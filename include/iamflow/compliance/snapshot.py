@@ -303,6 +303,8 @@ class Secret:
     tags: dict[str, str] = field(default_factory=dict)
     kms_key_id: str | None = None
     bootstrap: BootstrapPassword | None = None  # set for iamflow's Cognito admin temporary passwords
+    # (pool, client) for iamflow's copy of a Cognito app client's secret (see resources.cognito.app_client)
+    app_client: tuple[str, str] | None = None
     # LastAccessedDate (AWS keeps only the day); None means never accessed, as AWS documents
     last_accessed: datetime | None = None
     # the resource policy from GetResourcePolicy (None: the secret has none), or why it could not be read

@@ -31,7 +31,7 @@ from iamflow.compliance.findings import ERROR, FAIL, GLOBAL_REGION, Finding
 from iamflow.compliance.mutelist import ExpiredSuppression, Mutelist
 from iamflow.compliance.registry import Check, enabled_checks, evaluate, steps_for
 from iamflow.compliance.report import ReportPaths, gc_paused, write_reports
-from iamflow.compliance.snapshot import ALL_STEPS, Snapshot
+from iamflow.compliance.snapshot import ALL_STEPS, CREDENTIAL_REPORT, Snapshot
 from iamflow.compliance.targets import DEFAULT_SESSION_NAME, Target, TargetResolutionError, clients_for_target
 from iamflow.settings import report_dir
 
@@ -68,10 +68,35 @@ def _sweep_account(clients: AwsClients, account_id: str | None, config: Complian
         sleep=sleep,
         drift_provider=drift_provider,
     )
-    findings = evaluate(checks, snapshot, config, now)
+    findings = stamp_credential_report_time(evaluate(checks, snapshot, config, now), checks, snapshot)
     if mutelist is not None:
         findings = mutelist.apply(findings, now)
     return resolve_access_key_ids(clients, findings, config.collection.access_key_id_lookups)
+
+
+# the extra field of a finding judged from the credential report: when AWS generated that report
+CREDENTIAL_REPORT_TIME_FIELD = "credential_report_generated_at"
+
+
+def stamp_credential_report_time(findings: list[Finding], checks: Sequence[Check], snapshot: Snapshot) -> list[Finding]:
+    """Give each finding of a check that reads the credential report the report's generation time (ISO 8601).
+
+    The report can be up to ``credential_report_max_age_hours`` old (a younger one is reused), so
+    a reader must know what moment a verdict such as "key unused for 50 days" describes. The field
+    is an extra field: a top-level key in findings.json, in the CSV's ``extra`` column and in the
+    OCSF resource details. A finding of such a check without a report (its ERROR) carries none.
+    """
+    report = snapshot.credential_report
+    if report is None or report.generated_time is None:
+        return findings
+    readers = {c.id for c in checks if CREDENTIAL_REPORT in c.needs}
+    when = report.generated_time.isoformat()
+    for f in findings:
+        if f.check_id in readers:
+            # each finding owns its extra dict, and a timestamp needs no redaction: set it in place rather
+            # than rebuild the finding (which would redact every field again, thousands of times)
+            f.extra[CREDENTIAL_REPORT_TIME_FIELD] = when
+    return findings
 
 
 def default_drift_provider() -> DriftProvider:

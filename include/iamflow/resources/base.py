@@ -188,15 +188,40 @@ class Plan:
     notes: list[str] = field(default_factory=list)  # waivers, warnings, "replacement required"
     blocked: str | None = None  # a reason the plan must not be applied (e.g. replacement required)
     checks: list[Check] = field(default_factory=list)  # run after the changes, when there are any
+    # filled by apply: the summaries of the changes (and checks) that succeeded, and the step that
+    # failed, so that a failure half-way reports what it did change (a partial result)
+    applied: list[str] = field(default_factory=list)
+    failed_step: str | None = None
+    # model fields the playbook leaves out: not rendered in the diff (the engine fills it)
+    unmanaged: frozenset[str] = frozenset()
 
     @property
     def changed(self) -> bool:
         return bool(self.changes)
 
-    def diff(self) -> str:
+    @property
+    def partial(self) -> bool:
+        """True when apply failed after some of the changes were made."""
+        return self.failed_step is not None and bool(self.applied)
+
+    def diff(self, hidden: Mapping[str, str] | None = None) -> str:
+        """The diff of the managed attributes: an unmanaged one is not rendered, unless the plan changes it.
+
+        :param hidden: values never to show (``NAME -> value`` read from the environment): see
+            :func:`hide_values`.
+
+        A key of the views that names a model field the playbook left out is dropped from both
+        sides, whatever its value (a create that attaches nothing shows no ``managed_policies``).
+        One the plan does change anyway (the ``iamflow:id`` tag every created object carries) stays.
+        """
         from iamflow.policy.diff import state_diff
 
-        return state_diff(self.before, self.after, self.resource)
+        before, after = self.before, self.after
+        if self.unmanaged:
+            before, after = _managed_view(before, after, self.unmanaged)
+        if hidden:
+            before, after = hide_values(before, after, hidden)
+        return state_diff(before, after, self.resource)
 
     def summary(self) -> dict[str, Any]:
         """A small JSON-able view for XCom and logs: never a secret."""
@@ -206,6 +231,69 @@ class Plan:
             "notes": list(self.notes),
             "blocked": self.blocked,
         }
+
+
+def _managed_view(before: dict[str, Any] | None, after: dict[str, Any] | None,
+                  unmanaged: frozenset[str]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Both views without the unmanaged keys the plan leaves as they are.
+
+    A deletion keeps its whole ``before`` (what is removed is shown); a creation keeps the tags it
+    sets (every created object carries ``iamflow:id``); an update keeps a key whose value changes.
+    """
+    if after is None:
+        return before, after
+    if before is None:
+        hidden = {k for k in unmanaged if not (k == "tags" and after.get(k))}
+    else:
+        hidden = {k for k in unmanaged if before.get(k) == after.get(k)}
+
+    def strip(view: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if view is None else {k: v for k, v in view.items() if k not in hidden}
+
+    return strip(before), strip(after)
+
+
+HIDDEN_CURRENT = "<not shown: this value comes from the environment>"
+
+
+def hide_values(before: Any, after: Any, hidden: Mapping[str, str]) -> tuple[Any, Any]:
+    """Both views with the ``hidden`` values replaced by ``${env:NAME}``, and their current counterparts too.
+
+    A desired value that holds a value from the environment is shown as ``${env:NAME}``; the
+    current value at the same place is one the environment gave in an earlier run (an ExternalId
+    since rotated), so it is not shown either: it reads :data:`HIDDEN_CURRENT` when it differs.
+    """
+    ordered = sorted(hidden.items(), key=lambda kv: len(kv[1]), reverse=True)
+
+    def hide(text: str) -> str:
+        for name, value in ordered:
+            text = text.replace(value, f"${{env:{name}}}")
+        return text
+
+    def walk(old: Any, new: Any) -> tuple[Any, Any]:
+        if isinstance(new, str):
+            shown = hide(new)
+            if shown == new:
+                return (hide(old) if isinstance(old, str) else old), new
+            return (shown if old == new else HIDDEN_CURRENT if old is not None else None), shown
+        if isinstance(new, dict):
+            old_map = old if isinstance(old, dict) else {}
+            pairs = {k: walk(old_map.get(k), v) for k, v in new.items()}
+            old_out = None if old is None else {**{k: (hide(v) if isinstance(v, str) else v)
+                                                   for k, v in old_map.items()},
+                                                **{k: p[0] for k, p in pairs.items() if k in old_map}}
+            return old_out, {k: p[1] for k, p in pairs.items()}
+        if isinstance(new, list):
+            old_list = old if isinstance(old, list) else []
+            pairs_list = [walk(old_list[i] if i < len(old_list) else None, v) for i, v in enumerate(new)]
+            old_items = [pairs_list[i][0] if i < len(pairs_list) else (hide(v) if isinstance(v, str) else v)
+                         for i, v in enumerate(old_list)]
+            return (None if old is None else old_items), [p[1] for p in pairs_list]
+        return old, new
+
+    if after is None:
+        return walk(None, before)[1], None
+    return walk(before, after)
 
 
 def dumps(doc: Any) -> str:

@@ -143,25 +143,34 @@ def _adopt(clients: AwsClients, change: Change, params: dict[str, Any], error: E
 def execute_plan(clients: AwsClients, plan: Plan) -> dict[str, Any]:
     """Execute ``plan.changes`` in order, stopping at the first failure, then ``plan.checks``.
 
-    A check's note is added to ``plan.notes``. Returns the outputs the changes published (secret
-    ones included: the caller keeps them in memory, never in a result).
+    A check's note is added to ``plan.notes``. Every change that succeeds is recorded in
+    ``plan.applied``, and the change or check that fails in ``plan.failed_step``, before the error
+    goes on: a failure after some changes were made is a partial result, and the caller reports both.
+    Returns the outputs the changes published (secret ones included: the caller keeps them in
+    memory, never in a result).
 
     .. seealso:: each change names its boto3 call, e.g. ``iam.create_role``.
     """
     if plan.blocked:
         raise ApplyError(f"Refusing to apply {plan.resource}: {plan.blocked}")
     values = _Values()
+    plan.applied, plan.failed_step = [], None
     try:
         for change in plan.changes:
+            plan.failed_step = change.summary
             execute_change(clients, change, values)
+            plan.applied.append(change.summary)
     finally:
         plan.notes += values.notes
+    plan.failed_step = None
     if plan.changes:
         for check in plan.checks:
+            plan.failed_step = check.summary
             try:
                 plan.notes.append(check.run(clients, values.outputs))
             except ApplyError:
                 raise
             except IamflowError as exc:
                 raise ApplyError(f"Failed to {check.summary} after apply: {exc}") from exc
+        plan.failed_step = None
     return values.outputs

@@ -3,6 +3,18 @@
 Only what the playbook declares is compared; a field left out is never read more than needed and
 never changed. Deleting a role first removes what IAM would otherwise refuse the deletion over:
 instance profile membership, attached managed policies and inline policies.
+
+``exclusive: true`` makes the attached and inline policies exactly the declared ones: left out,
+they mean none (so a hand-attached policy is detached, a hand-put inline policy deleted).
+
+What a playbook leaves unmanaged is still looked at for high-risk state, so that plan can warn
+about it (a note starting ``warning:``), never change it: an administrator policy attached or put
+outside the playbook (``AdministratorAccess``, or any document allowing ``*`` on ``*``), and a
+trust that lets another account assume the role without an ``sts:ExternalId`` condition. The
+documents of customer-managed policies attached outside the playbook are read for that (read
+calls only, once per run each). Inline documents the playbook does not manage are not read (a
+role that omits ``inline_policies`` costs no ``GetRolePolicy``); when an ``expect:`` proof has read
+them, they are judged too.
 """
 
 from __future__ import annotations
@@ -62,10 +74,13 @@ class DesiredRole(TypedDict):
     tags: dict[str, str] | None
 
 
-class RoleFacts(TypedDict):
-    """The documents of the managed policies the role uses that the playbook does not declare."""
+class RoleFacts(TypedDict, total=False):
+    """What the plan needs to know beyond the role: documents of policies the playbook does not declare."""
 
     documents: dict[str, dict[str, Any] | None]  # ARN -> default version's document (None: not readable)
+    # policies the playbook leaves in place without managing them, for the high-risk warnings
+    outside_attached: dict[str, dict[str, Any] | None]  # ARN -> document (None: AWS-managed or not readable)
+    outside_inline: dict[str, dict[str, Any]]  # inline policy name -> document
 
 
 class IamRoleHandler(ResourceHandler[IamRole, RoleState, RoleFacts]):
@@ -145,13 +160,20 @@ class IamRoleHandler(ResourceHandler[IamRole, RoleState, RoleFacts]):
 
     def lookup(self, clients: AwsClients, resource: IamRole, env: PlanEnv,
                current: RoleState | None) -> RoleFacts | None:
-        """Read the managed policies an ``expect:`` proof needs that the playbook does not declare."""
-        if resource.expect is None or resource.state == "absent":
+        """Read the managed policies an ``expect:`` proof needs that the playbook does not declare, and the
+        documents of the policies it leaves in place unmanaged (for the high-risk warnings)."""
+        if resource.state == "absent":
             return None
+        facts: RoleFacts = {}
+        if current is not None:
+            facts.update(_outside_policies(clients, resource, env, current))
+        if resource.expect is None:
+            return facts or None
         after = _effective(resource, _desired(resource, env), current)
         declared = _declared_documents(env)
         wanted = [a for a in (*after["managed_policies"], after["boundary"]) if a and a not in declared]
-        return {"documents": {arn: read_managed_document(clients, arn) for arn in wanted}}
+        facts["documents"] = {arn: read_managed_document(clients, arn) for arn in wanted}
+        return facts
 
     def plan(self, resource: IamRole, current: RoleState | None, env: PlanEnv,
              facts: RoleFacts | None = None) -> Plan:
@@ -167,6 +189,7 @@ class IamRoleHandler(ResourceHandler[IamRole, RoleState, RoleFacts]):
             _plan_create(plan, res, desired, env)
         else:
             _plan_update(plan, res, desired, current)
+        plan.notes += risk_warnings(res, _effective(res, desired, current), env, facts)
         if res.expect is not None:
             _prove(plan, res, _effective(res, desired, current), env, facts)
         return plan
@@ -182,9 +205,77 @@ class IamRoleHandler(ResourceHandler[IamRole, RoleState, RoleFacts]):
             Grant(tuple(a for a in self.actions if a in on_profile), (env.ctx.iam_arn("instance-profile", "*"),)),
         ]
         proof_arns = _proof_policy_arns(resource, env) if resource.expect is not None else ()
+        if not (resource.is_managed("managed_policies") and resource.purge_policies):
+            # the customer-managed policies attached outside the playbook are read for the warnings
+            proof_arns = tuple(sorted({*proof_arns, env.ctx.iam_arn("policy", "*")}))
         if proof_arns:
             grants.append(Grant(tuple(sorted(on_policies)), proof_arns))
         return grants
+
+
+def _outside_attached_arns(res: IamRole, env: PlanEnv, current: RoleState) -> list[str]:
+    """The attached policies that stay attached without the playbook declaring them."""
+    if res.is_managed("managed_policies") and res.purge_policies:
+        return []
+    declared = {env.ref_arn(p, _POLICY_KINDS) for p in res.managed_policies or []}
+    return [a for a in current["managed_policies"] if a not in declared]
+
+
+def _is_aws_managed(arn: str) -> bool:
+    return ":iam::aws:policy/" in arn
+
+
+def _outside_policies(clients: AwsClients, res: IamRole, env: PlanEnv, current: RoleState) -> RoleFacts:
+    """Read the documents of the policies the playbook leaves attached without managing them (read calls only).
+
+    AWS-managed policies are judged by name (AdministratorAccess), not read.
+    """
+    facts: RoleFacts = {}
+    outside = _outside_attached_arns(res, env, current)
+    if outside:
+        facts["outside_attached"] = {a: None if _is_aws_managed(a) else read_managed_document(clients, a)
+                                     for a in outside}
+    # inline documents the playbook does not manage are never read for this; when an expect: proof
+    # had them read anyway, they are judged too
+    inline = current.get("inline_policies")
+    if not res.is_managed("inline_policies") and inline:
+        facts["outside_inline"] = dict(inline)
+    return facts
+
+
+ADMIN_POLICY_NAMES = ("AdministratorAccess",)
+
+
+def risk_warnings(res: IamRole, after: _Effective, env: PlanEnv, facts: RoleFacts | None) -> list[str]:
+    """Warnings about high-risk state the plan leaves in place: administrator policies the playbook does
+    not manage, and a trust open to another account without an ExternalId. Pure."""
+    from iamflow.policy.lint import grants_admin, lint_policy
+
+    label = f"role {res.name}"
+    facts = facts or {}
+    out: list[str] = []
+    for arn, doc in sorted((facts.get("outside_attached") or {}).items()):
+        admin = last_segment(arn) in ADMIN_POLICY_NAMES if _is_aws_managed(arn) else bool(doc and grants_admin(doc))
+        if admin:
+            out.append(f"warning: {label} has the administrator policy {last_segment(arn)} attached outside this "
+                       f"playbook ({_why_unmanaged(res, 'managed_policies')}); it is left attached "
+                       f"(declare managed_policies, or set exclusive: true, to detach it)")
+    for name, doc in sorted((facts.get("outside_inline") or {}).items()):
+        if grants_admin(doc):
+            out.append(f"warning: {label} has the inline policy {name} allowing * on * outside this playbook "
+                       "(inline_policies is not managed here); it is left in place (declare inline_policies, or "
+                       "set exclusive: true, to delete it)")
+    for finding in lint_policy(after["trust_policy"], profile="trust", own_account=env.ctx.account_id,
+                               credentials=False):
+        if finding.rule == "cross-account-trust-without-external-id":
+            out.append(f"warning: the trust policy of {label} {finding.message.split('; ')[0]}")
+    return out
+
+
+def _why_unmanaged(res: IamRole, field: str) -> str:
+    if res.is_managed(field):
+        return "purge_policies is false"
+    return f"{field} is not managed here"
 
 
 def _proof_policy_arns(res: IamRole, env: PlanEnv) -> tuple[str, ...]:
@@ -317,7 +408,7 @@ def _prove(plan: Plan, res: IamRole, after: _Effective, env: PlanEnv, facts: Rol
     from iamflow.resources.expectations import check_expectations, record
 
     assert res.expect is not None
-    who = principal_policies(res, after, env, facts["documents"] if facts else {})
+    who = principal_policies(res, after, env, (facts or {}).get("documents") or {})
     if who.unknown:
         plan.notes.append("expect: these policies could not be read, so they count as granting nothing: "
                           + ", ".join(who.unknown))

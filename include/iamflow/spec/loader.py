@@ -28,7 +28,7 @@ from iamflow.settings import include_dir, playbooks_dir, policies_dir
 from iamflow.spec import codes
 from iamflow.spec.models import RESOURCE_MODELS, Playbook, ResourceBase
 from iamflow.spec.source import Limits, Positions, SourceError, load_file, load_yaml, locate, read_text
-from iamflow.spec.variables import RUNTIME_VARS, Expander
+from iamflow.spec.variables import RUNTIME_VARS, VAR_RE, Expander, command_line_vars
 
 __all__ = ["RUNTIME_VARS", "LoadResult", "check_playbook", "dependencies", "dependency_levels",
            "discover_playbooks", "lint_paths", "load_playbook", "waiver_notes"]
@@ -104,21 +104,27 @@ class _Collector:
         return any(p.severity == "error" for p in self.problems)
 
 
-def load_playbook(path: str | Path, *, policies: Path | None = None) -> Playbook:
-    """Load one playbook or raise ``ValidationError`` carrying every problem found in it."""
-    result = check_playbook(path, policies=policies)
+def load_playbook(path: str | Path, *, policies: Path | None = None, overrides: Mapping[str, str] | None = None,
+                  param_vars: Mapping[str, Any] | None = None) -> Playbook:
+    """Load one playbook or raise ``ValidationError`` carrying every problem found in it.
+
+    :param overrides: vars that override the playbook's ``vars:`` (default: the command's ``--var``).
+    :param param_vars: vars from a DAG run's ``vars`` Param: values only (:func:`check_playbook`).
+    """
+    result = check_playbook(path, policies=policies, overrides=overrides, param_vars=param_vars)
     if result.errors or result.playbook is None:
         raise ValidationError(result.errors or [Problem(str(path), None, None, "could not be loaded",
                                                         code=codes.PLAYBOOK_UNREADABLE)])
     return result.playbook
 
 
-def lint_paths(paths: Iterable[str | Path], *, policies: Path | None = None) -> list[LoadResult]:
+def lint_paths(paths: Iterable[str | Path], *, policies: Path | None = None,
+               overrides: Mapping[str, str] | None = None) -> list[LoadResult]:
     """Validate many playbook files that run together.
 
     Also reports playbook names used by two files, and objects that two playbooks both declare.
     """
-    results = [check_playbook(p, policies=policies) for p in paths]
+    results = [check_playbook(p, policies=policies, overrides=overrides) for p in paths]
     add_ownership_problems(results)
     seen: dict[str, str] = {}
     for r in results:
@@ -147,8 +153,20 @@ def add_ownership_problems(results: Sequence[LoadResult]) -> None:
             r.problems.extend(problems.get(r.playbook.source, []))
 
 
-def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadResult:
-    """Validate one playbook file and return it with every problem found (never raises for bad input)."""
+def check_playbook(path: str | Path, *, policies: Path | None = None, overrides: Mapping[str, str] | None = None,
+                   param_vars: Mapping[str, Any] | None = None,
+                   environ: Mapping[str, str] | None = None) -> LoadResult:
+    """Validate one playbook file and return it with every problem found (never raises for bad input).
+
+    :param overrides: vars that override (or add to) the playbook's ``vars:``, such as ``--var``
+        (default: the running command's :func:`~iamflow.spec.variables.command_line_vars`).
+    :param param_vars: vars from a playbook DAG run's ``vars`` Param, for values only: one that
+        decides a resource's name, kind or a reference (directly or through another var) was
+        resolved when the DAG was built, and changing it is an error.
+    :param environ: where ``${env:NAME}`` is read (default: this process's environment).
+    """
+    import os
+
     path = Path(path)
     c = _Collector(str(path))
     # parse under the limits first: nothing below walks a file that is too big, too deep or aliased
@@ -184,7 +202,15 @@ def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadRes
 
     variables = {str(k): str(v).lower() if isinstance(v, bool) else str(v)
                  for k, v in (playbook.vars if playbook else {}).items()}
-    c.expander = Expander(variables, budget=limits.max_bytes - len(text.encode()), limit=limits.max_bytes)
+    variables.update(command_line_vars() if overrides is None else {str(k): str(v) for k, v in overrides.items()})
+    if param_vars:
+        _apply_param_vars(c, variables, param_vars, raw_resources, raw.get("name"))
+    for var, place in structural_vars(raw_resources, variables, raw.get("name")).items():
+        if var.startswith("env:"):  # it would show in task ids, ARNs and the recap
+            c.add(None, None, f"${{{var}}} is used in {place}: a value from the environment is never shown, so "
+                  "it cannot name a resource, its kind or a reference", code=codes.VAR_ERROR)
+    c.expander = Expander(variables, budget=limits.max_bytes - len(text.encode()), limit=limits.max_bytes,
+                          environ=os.environ if environ is None else environ)
     for var_name, message in c.expander.var_errors:
         c.add(None, f"vars.{var_name}", message, code=codes.VAR_ERROR)
     base_dir = policies or policies_dir()
@@ -202,6 +228,7 @@ def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadRes
         return LoadResult(path, None, c.in_order())
     playbook.resources = resources
     playbook.source = str(path)
+    playbook.set_env_values(c.expander.env_values)
     _check_references(c, playbook)
     for r in resources:
         for field_name, message in r.playbook_errors(playbook):
@@ -211,6 +238,50 @@ def check_playbook(path: str | Path, *, policies: Path | None = None) -> LoadRes
     if c.failed:
         return LoadResult(path, None, c.in_order())
     return LoadResult(path, playbook, c.in_order())
+
+
+def structural_vars(raw_resources: Sequence[Any], variables: Mapping[str, str], name: Any = None) -> dict[str, str]:
+    """The vars that decide what the resources are: var -> where (the playbook's or a resource's name, a
+    resource's kind, or a reference field), directly or through the value of another var."""
+    where: dict[str, str] = {}
+
+    def note(value: Any, place: str) -> None:
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str):
+                for m in VAR_RE.finditer(v):
+                    where.setdefault(m.group(1), place)
+
+    note(name, "the playbook's name")
+    for index, item in enumerate(raw_resources):
+        if not isinstance(item, dict):
+            continue
+        label = _resource_label(index, item)
+        kind = item.get("kind")
+        model = RESOURCE_MODELS.get(kind) if isinstance(kind, str) else None
+        for field_name in ("name", "kind", *(model.reference_fields if model else ())):
+            note(item.get(field_name), f"field {field_name!r} of resource {label!r}")
+    pending = list(where)
+    while pending:  # a var used by a structural var is structural too
+        var = pending.pop()
+        for m in VAR_RE.finditer(variables.get(var, "")):
+            if m.group(1) not in where:
+                where[m.group(1)] = where[var]
+                pending.append(m.group(1))
+    return where
+
+
+def _apply_param_vars(c: _Collector, variables: dict[str, str], param_vars: Mapping[str, Any],
+                      raw_resources: Sequence[Any], name: Any) -> None:
+    """Let a DAG run's ``vars`` Param override values; refuse a change to a var that shapes the DAG."""
+    fixed = structural_vars(raw_resources, variables, name)
+    for var, value in param_vars.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if var in fixed and variables.get(var) != text:
+            c.add(None, f"vars.{var}", f"var {var!r} decides {fixed[var]}: it is resolved when the DAG is built, "
+                  "and a Param cannot change it (give it with --var, or in the playbook, and let the DAG reload)",
+                  code=codes.VAR_ERROR)
+            continue
+        variables[str(var)] = text
 
 
 def _resource_label(index: int, item: Any) -> str:

@@ -17,7 +17,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from iamflow.spec.expect import Expectations
 from iamflow.spec.names import IAM_NAME, check_iam_path, check_name, check_tag, is_name
@@ -185,10 +193,13 @@ class IamRole(ResourceBase):
     kind: Literal["iam_role"]
     path: str = "/"
     description: str | None = Field(default=None, max_length=1000)
+    # who may assume the role; required when state is present
     trust_policy: Document | None = None
     managed_policies: list[str] | None = None
     purge_policies: bool = True
     inline_policies: dict[str, Document] | None = None
+    # the attached and inline policies are exactly the declared ones: left out means none
+    exclusive: bool = False
     boundary: str | None = None
     max_session_duration: int | None = Field(default=None, ge=3600, le=43200)
     tags: dict[str, str] | None = None
@@ -198,6 +209,12 @@ class IamRole(ResourceBase):
 
     def arn(self, ctx: Any) -> str:
         return str(ctx.iam_arn("role", self.name, self.path))
+
+    def is_managed(self, field: str) -> bool:
+        """An exclusive role manages its attached and inline policies even when it leaves them out (none)."""
+        if self.exclusive and field in ("managed_policies", "inline_policies"):
+            return True
+        return super().is_managed(field)
 
     def identities(self, playbook: str) -> list[tuple[str, ...]]:
         # IAM names are unique in an account whatever their path, and not distinguished by case
@@ -234,6 +251,13 @@ class IamRole(ResourceBase):
     def _trust_required(self) -> IamRole:
         if self.state == "present" and self.trust_policy is None:
             raise ValueError("trust_policy: required when state is present")
+        return self
+
+    @model_validator(mode="after")
+    def _exclusive_purges(self) -> IamRole:
+        if self.exclusive and not self.purge_policies:
+            raise ValueError("purge_policies: cannot be false on an exclusive role (exclusive: true means the "
+                             "attached and inline policies are exactly the declared ones, so others are removed)")
         return self
 
 
@@ -332,6 +356,22 @@ class Playbook(BaseModel):
 
     # set by the loader
     source: str = ""
+    # NAME -> value of every ${env:NAME} the playbook used: never shown (plans, diffs, DAG docs)
+    _env_values: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def set_env_values(self, values: dict[str, str]) -> None:
+        self._env_values = dict(values)
+
+    @property
+    def env_values(self) -> dict[str, str]:
+        """The values read from the environment (``${env:NAME}``), to be masked wherever the playbook is shown."""
+        return dict(self._env_values)
+
+    def hide_env_values(self, text: str) -> str:
+        """``text`` with every value read from the environment replaced by ``${env:NAME}``."""
+        for env_name, value in sorted(self._env_values.items(), key=lambda kv: len(kv[1]), reverse=True):
+            text = text.replace(value, f"${{env:{env_name}}}")
+        return text
 
     @property
     def dag_id(self) -> str:

@@ -12,6 +12,16 @@
   costs at most the limit.
 
 Resolution is iterative (no Python recursion), so a long chain of vars cannot exhaust the stack.
+
+Variables from outside the file:
+
+- ``--var name=value`` on the command line (and a playbook DAG's ``vars`` Param) override the
+  playbook's ``vars:`` (or add to them). They are text, expanded like the file's own vars.
+- ``${env:NAME}`` is replaced by the environment variable ``NAME`` of the process that loads the
+  playbook, in a var's value or anywhere a var may appear. An unset one is an error that names it.
+  The value is taken literally (a ``${...}`` inside it is not expanded again), counts against the
+  same budget, and is recorded in :attr:`Expander.env_values`, so that the engine, the plan, the
+  diff and a DAG's docs can mask it: a value from the environment is never shown.
 """
 
 from __future__ import annotations
@@ -22,35 +32,80 @@ from collections.abc import Mapping
 from iamflow.settings import MAX_PLAYBOOK_BYTES_ENV
 
 RUNTIME_VARS = ("account_id", "partition", "region")
-VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ENV_PREFIX = "env:"
+VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# ${name} (a var) or ${env:NAME} (the loading process's environment)
+VAR_RE = re.compile(r"\$\{((?:env:)?[A-Za-z_][A-Za-z0-9_]*)\}")
+
+# --var name=value given to the command that runs in this process (the CLI sets it once per command)
+_COMMAND_LINE_VARS: dict[str, str] = {}
+
+
+def set_command_line_vars(values: Mapping[str, str]) -> None:
+    """Make ``values`` override every playbook's ``vars:`` that this process loads (``--var``)."""
+    _COMMAND_LINE_VARS.clear()
+    _COMMAND_LINE_VARS.update(values)
+
+
+def command_line_vars() -> dict[str, str]:
+    """The ``--var`` values of the running command (empty outside the CLI)."""
+    return dict(_COMMAND_LINE_VARS)
+
+
+def parse_var(text: str) -> tuple[str, str]:
+    """``name=value`` as given to ``--var``; ValueError naming what is wrong."""
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise ValueError(f"--var {text!r}: expected name=value")
+    if not VAR_NAME_RE.fullmatch(name):
+        raise ValueError(f"--var {text!r}: {name!r} is not a variable name (letters, digits and _; not a digit first)")
+    if name in RUNTIME_VARS:
+        raise ValueError(f"--var {text!r}: ${{{name}}} is filled at run time from the AWS account and cannot be set")
+    return name, value
 
 
 class Expander:
     """Expand ``${var}`` in strings with a playbook's vars, under a byte budget.
 
-    :param raw: The playbook's ``vars`` (name -> text, not yet expanded).
+    :param raw: The playbook's ``vars`` (name -> text, not yet expanded), overrides applied.
     :param budget: How many bytes expansion may add, in total, to the playbook.
     :param limit: The size limit the budget comes from (named in the error).
+    :param environ: Where ``${env:NAME}`` is read (the loading process's environment).
     """
 
-    def __init__(self, raw: Mapping[str, str], *, budget: int, limit: int):
+    def __init__(self, raw: Mapping[str, str], *, budget: int, limit: int,
+                 environ: Mapping[str, str] | None = None):
         self.raw = dict(raw)
         self.budget = budget
         self.limit = limit
+        self.environ: Mapping[str, str] = environ if environ is not None else {}
         self.exhausted = False
         self.values: dict[str, str] = {}
         self.failed: set[str] = set()
+        # NAME -> value of every ${env:NAME} used: masked wherever the playbook is shown
+        self.env_values: dict[str, str] = {}
         # (var name, message) for every var whose value could not be expanded
         self.var_errors: list[tuple[str, str]] = []
         for name in self.raw:
             self._resolve(name)
 
+    def _known(self, name: str) -> str | None:
+        """The value of a var, or of ``env:NAME`` when that variable is set; None otherwise."""
+        if name.startswith(ENV_PREFIX):
+            env_name = name[len(ENV_PREFIX):]
+            value = self.environ.get(env_name)
+            if value is not None and value != "":
+                self.env_values[env_name] = value
+                return value
+            return None
+        return self.values.get(name)
+
     def expand(self, text: str) -> tuple[str, list[str]]:
         """``text`` with every known var replaced, and the messages for what could not be."""
         messages: list[str] = []
-        out, unknown = self._substitute(text, self.values)
+        out, unknown = self._substitute(text)
         for name in unknown:
-            messages.append(f"unknown variable ${{{name}}} (define it under 'vars')")
+            messages.append(unknown_message(name))
         if out is None:
             messages.extend(self._spent())
             return text, messages
@@ -63,17 +118,18 @@ class Expander:
         return [f"expanding ${{...}} variables makes the playbook larger than the limit of {self.limit} bytes "
                 f"(set {MAX_PLAYBOOK_BYTES_ENV} to change it)"]
 
-    def _substitute(self, text: str, values: Mapping[str, str]) -> tuple[str | None, list[str]]:
-        """Replace the vars of ``values`` in ``text``; None when the budget does not allow it."""
+    def _substitute(self, text: str) -> tuple[str | None, list[str]]:
+        """Replace the known vars (and set ``${env:NAME}``) in ``text``; None when the budget does not allow it."""
         unknown: list[str] = []
         parts: list[str] = []
         last = 0
         grown = 0
         for m in VAR_RE.finditer(text):
             name = m.group(1)
-            if name in values:
-                parts += [text[last:m.start()], values[name]]
-                grown += len(values[name].encode()) - len(m.group(0))
+            value = self._known(name)
+            if value is not None:
+                parts += [text[last:m.start()], value]
+                grown += len(value.encode()) - len(m.group(0))
                 last = m.end()
             elif name not in RUNTIME_VARS and name not in self.failed and name not in unknown:
                 unknown.append(name)
@@ -109,10 +165,9 @@ class Expander:
             if any(r in self.failed for r in refs):
                 self.failed.add(name)
                 continue
-            value, unknown = self._substitute(self.raw[name], self.values)
+            value, unknown = self._substitute(self.raw[name])
             for missing in unknown:
-                self.var_errors.append((name, f"unknown variable ${{{missing}}} in the value of var {name!r} "
-                                              "(define it under 'vars')"))
+                self.var_errors.append((name, unknown_message(missing, var=name)))
             if value is None:
                 self.failed.add(name)
                 for message in self._spent():
@@ -122,3 +177,13 @@ class Expander:
                 self.failed.add(name)
                 continue
             self.values[name] = value
+
+
+def unknown_message(name: str, *, var: str | None = None) -> str:
+    """The error for ``${name}`` that nothing defines (or ``${env:NAME}`` that the environment does not set)."""
+    where = f" in the value of var {var!r}" if var else ""
+    if name.startswith(ENV_PREFIX):
+        env_name = name[len(ENV_PREFIX):]
+        return (f"environment variable {env_name} is not set (${{{name}}}{where}); set it in the environment "
+                "of the process that loads the playbook")
+    return f"unknown variable ${{{name}}}{where} (define it under 'vars')"

@@ -447,6 +447,34 @@ def test_a_secret_with_the_bootstrap_name_but_not_the_tag_is_an_ordinary_secret(
     verdicts = _rotation_verdicts(clients, now + timedelta(days=200))
     assert {f.status for f in verdicts.values()} == {FAIL}
     assert not any(f.extra.get("iamflow_bootstrap") for f in verdicts.values())
+
+
+def test_an_app_client_secret_copy_fails_rotation_with_how_it_rotates_in_cognito(clients, seed, now,
+                                                                                  tmp_path: Path) -> None:
+    from iamflow.engine import run_playbook
+    from iamflow.spec.loader import load_playbook
+
+    (tmp_path / "backend-auth.yaml").write_text(
+        "name: backend-auth\nresources:\n"
+        "  - {kind: cognito_user_pool, name: backend-pool}\n"
+        "  - {kind: cognito_app_client, name: worker, user_pool: backend-pool, generate_secret: true}\n")
+    playbook = load_playbook(tmp_path / "backend-auth.yaml")
+    assert all(r.status == "changed" for r in run_playbook(clients, playbook).results)
+    name = "iamflow/cognito/backend-pool/clients/worker"
+    # an untagged secret of the same shape is somebody else's: judged plainly
+    seed.secrets.create_secret(Name="iamflow/cognito/backend-pool/clients/other", SecretString="x" * 32)
+    findings = sweep(clients, now + timedelta(days=200))
+    for check_id in ROTATION_CHECKS:
+        copy = by(findings, check_id)[name]
+        # a long-lived credential that never rotated is a true FAIL; the message says how it rotates
+        assert copy.status == FAIL, (check_id, copy.message)
+        assert "app client worker of user pool backend-pool" in copy.message
+        assert "AddUserPoolClientSecret" in copy.message and "DeleteUserPoolClientSecret" in copy.message
+        assert copy.extra["iamflow_app_client_secret"] is True and copy.extra["app_client"] == "worker"
+        other = by(findings, check_id)["iamflow/cognito/backend-pool/clients/other"]
+        assert other.status == FAIL and "AddUserPoolClientSecret" not in other.message
+        assert "iamflow_app_client_secret" not in other.extra
+
 def test_steps_run_side_by_side_yet_errors_and_keys_keep_their_order(clients, seed, now) -> None:
     seed.iam.create_user(UserName="alice")
     key_ids = [seed.kms.create_key(Description=f"k{i}")["KeyMetadata"]["KeyId"] for i in range(12)]

@@ -48,7 +48,7 @@ def test_mfa_for_console_users() -> None:
     failing = next(f for f in findings if f.status == FAIL)
     assert failing.resource_arn == user_arn("console-no-mfa")
     assert failing.region == GLOBAL_REGION and failing.account_id == ACCOUNT
-    assert failing.compliance == {"CIS-3.0": ["1.10"]} and failing.severity == "high"
+    assert failing.compliance == {"CIS-3.0": ["1.10"], "CIS-5.0": ["1.9"], "FSBP": ["IAM.5"]} and failing.severity == "high"
 
 
 def test_rotate_access_keys_judges_active_keys_only() -> None:

@@ -61,7 +61,7 @@ def test_user_with_inline_policy() -> None:
     findings = run(pol.iam_user_with_inline_policy, snap)
     assert statuses(findings) == {"inline": FAIL, "clean": PASS}
     failing = next(f for f in findings if f.status == FAIL)
-    assert failing.compliance == {"CIS-3.0": ["1.15"]} and failing.extra["inline_policies"] == ["s3-read"]
+    assert failing.compliance == {"CIS-3.0": ["1.15"], "CIS-5.0": ["1.14"], "FSBP": ["IAM.2"]} and failing.extra["inline_policies"] == ["s3-read"]
     assert "s3-read" in failing.message
 
 
@@ -323,7 +323,7 @@ def test_expired_server_certificates() -> None:
     findings = run(account.iam_no_expired_server_certificates_stored, snap)
     assert statuses(findings) == {"valid": PASS, "expired": FAIL, "expires-now": FAIL, "undated": ERROR}
     expired = next(f for f in findings if f.resource_id == "expired")
-    assert expired.compliance == {"CIS-3.0": ["1.19"]} and expired.region == "global"
+    assert expired.compliance == {"CIS-3.0": ["1.19"], "CIS-5.0": ["1.18"]} and expired.region == "global"
     assert "400 days ago" in expired.message
     assert run(account.iam_no_expired_server_certificates_stored, snapshot(server_certificates=[])) == []
     failed_step = snapshot(errors={SERVER_CERTIFICATES: "ListServerCertificates: AccessDenied: no"})
@@ -349,7 +349,7 @@ def test_access_analyzer(name: str) -> None:
     analyzers, expected = ANALYZER_CASES[name]
     findings = run(account.accessanalyzer_enabled, snapshot(access_analyzers=analyzers))
     assert [f.status for f in findings] == [expected]
-    assert findings[0].region == REGION and findings[0].compliance == {"CIS-3.0": ["1.20"]}
+    assert findings[0].region == REGION and findings[0].compliance == {"CIS-3.0": ["1.20"], "CIS-5.0": ["1.19"]}
     if expected == FAIL:
         assert findings[0].resource_arn == ROOT_ARN
 

@@ -50,7 +50,7 @@ def test_kms_rotation_enabled_for_rotatable_customer_keys() -> None:
     findings = run(kms.kms_cmk_rotation_enabled, snap)
     assert statuses(findings) == {"rotating": PASS, "static": FAIL, "unknown": ERROR}
     static = next(f for f in findings if f.resource_id == "static")
-    assert static.region == REGION and static.compliance == {"CIS-3.0": ["3.6"]}
+    assert static.region == REGION and static.compliance == {"CIS-3.0": ["3.6"], "CIS-5.0": ["3.6"], "FSBP": ["KMS.4"]}
     assert static.resource_arn.endswith("key/static")
 
 

@@ -108,3 +108,37 @@ def test_role_name_patterns_run_in_linear_time() -> None:
     assert selector.matches("/", "a" * 40, {})
     with pytest.raises(ComplianceConfigError, match=r"name_patterns: pattern '\(a\)\\\\1' refused"):
         ComplianceConfig.from_dict({"roles": {"permissions_boundary_required": {"name_patterns": [r"(a)\1"]}}})
+
+
+# --- the posture gate's settings ------------------------------------------------------------------
+
+
+def test_posture_defaults_and_shipped_values(tmp_path: Path) -> None:
+    from iamflow.compliance.config import PostureSettings
+
+    assert ComplianceConfig.from_dict({}).posture == PostureSettings("notify", "high")
+    shipped = ComplianceConfig.load(compliance_config_path()).posture
+    assert (shipped.on_new_fail, shipped.min_severity) == ("notify", "high")
+    path = tmp_path / "compliance.yaml"
+    path.write_text("posture:\n  on_new_fail: fail\n  min_severity: critical\n")
+    assert ComplianceConfig.load(path).posture == PostureSettings("fail", "critical")
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"posture": {"on_new_fail": "explode"}},
+     r"posture\.on_new_fail: expected one of fail, notify, ignore, got 'explode'"),
+    ({"posture": {"on_new_fail": True}}, r"posture\.on_new_fail: expected one of .*got True"),
+    ({"posture": {"min_severity": "HIGH"}},
+     r"posture\.min_severity: expected one of critical, high, medium, low, informational, got 'HIGH'"),
+    ({"posture": {"min_severity": 3}}, r"posture\.min_severity: .*got 3"),
+    ({"posture": {"on_new_failure": "fail"}}, r"unknown key\(s\) posture\.on_new_failure"),
+    ({"posture": ["fail"]}, r"posture: expected a mapping, got list"),
+])
+def test_bad_posture_settings_name_the_file_and_key(tmp_path: Path, data: dict, message: str) -> None:
+    import yaml
+
+    path = tmp_path / "compliance.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ComplianceConfigError, match=message) as caught:
+        ComplianceConfig.load(path)
+    assert str(caught.value).startswith(f"{path}: ")

@@ -111,7 +111,7 @@ def test_html_has_summaries_filters_and_escapes(tmp_path: Path) -> None:
     assert summary["totals"] == {PASS: 1, FAIL: 3, ERROR: 1, MUTED: 1}
 
 
-def test_new_and_resolved_since_the_previous_run(tmp_path: Path) -> None:
+def test_new_fixed_and_not_evaluated_since_the_previous_run(tmp_path: Path) -> None:
     first = [f("iam_user_mfa_enabled_console_access", FAIL, "alice"), f("iam_user_mfa_enabled_console_access", FAIL, "bob"),
              f("iam_root_mfa_enabled", FAIL, "root")]
     write_reports(first, tmp_path, run_id="day-1", generated_at=NOW - timedelta(days=1))
@@ -122,10 +122,16 @@ def test_new_and_resolved_since_the_previous_run(tmp_path: Path) -> None:
     assert summary["previous_run"] == "day-1"
     new_uid = second[2].uid
     assert summary["new_failures"] == [new_uid]
-    # bob is resolved; the root check errored now, so it is not called resolved
+    # bob is fixed; the root check errored now, so it is not evaluated (the sweep could not tell)
     assert [r["resource_id"] for r in summary["resolved_failures"]] == ["bob"]
+    assert summary["fixed"] == {"count": 1, "uids": [second[1].uid]}
+    assert summary["not_evaluated"]["uids"] == [first[2].uid] and summary["not_evaluated"]["count"] == 1
+    assert summary["not_evaluated"]["by_reason"]["check_error"] == 1
+    assert summary["still_failing"] == {"count": 1}  # alice
+    assert summary["changes_by_severity"]["new"]["high"] == 1
     page = (tmp_path / "day-2" / "report.html").read_text()
-    assert "New failures (1)" in page and "Resolved (1)" in page and "since run day-1" in page
+    assert "New failures (1)" in page and "Fixed (1)" in page and "No longer evaluated (1)" in page
+    assert "since run day-1" in page and f'data-uid="{second[1].uid}"' in page
     assert json.loads((tmp_path / LATEST / "summary.json").read_text())["run_id"] == "day-2"
 
 

@@ -69,7 +69,7 @@ class IamflowResourceOperator(IamflowBaseOperator):
         from botocore.exceptions import BotoCoreError, ClientError
 
         from iamflow.aws.errors import is_transient
-        from iamflow.engine import FAILED, ResourceResult, format_result, run_resource
+        from iamflow.engine import FAILED, ResourceResult, format_result, result_of, run_resource
         from iamflow.errors import IamflowError
         from iamflow.spec.loader import load_playbook
 
@@ -84,7 +84,8 @@ class IamflowResourceOperator(IamflowBaseOperator):
             return AirflowFailException(f"{self.resource_key}: {error}")
 
         try:
-            playbook = load_playbook(self.playbook_path)
+            # the run's vars Param overrides values only (a var that shapes the DAG is refused)
+            playbook = load_playbook(self.playbook_path, param_vars=params.get("vars") or None)
         except IamflowError as exc:
             raise fail(f"the playbook does not validate:\n{exc}") from exc
         if self.resource_key not in playbook.by_key():
@@ -98,6 +99,10 @@ class IamflowResourceOperator(IamflowBaseOperator):
             raise fail(str(exc)) from exc
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
+                carried = result_of(exc)  # what was applied before it: the recap shows it if no retry succeeds
+                if carried is not None:
+                    self.log.error("%s", format_result(carried, diff=False))
+                    self._push_failure(context, carried)
                 raise
             raise fail(f"{type(exc).__name__}: {exc}") from exc
 
@@ -107,7 +112,7 @@ class IamflowResourceOperator(IamflowBaseOperator):
             raise AirflowFailException(f"{self.resource_key}: {result.error or 'failed'}")
         self.log.info("%s", format_result(result, diff=diff))
         data = result.to_dict()
-        return {**data, **task_outcome([data])}
+        return {**task_outcome([data]), **data}  # the result's own partial flag wins
 
     def _push_failure(self, context: Context, result: ResourceResult) -> None:
         ti = context.get("ti")
@@ -115,7 +120,7 @@ class IamflowResourceOperator(IamflowBaseOperator):
             return
         try:
             data = result.to_dict()
-            ti.xcom_push(key=FAILED_RESULT_KEY, value={**data, **task_outcome([data])})
+            ti.xcom_push(key=FAILED_RESULT_KEY, value={**task_outcome([data]), **data})
         except Exception:  # the failure itself matters more than its record
             self.log.warning("could not record the failed result of %s", self.resource_key, exc_info=True)
 

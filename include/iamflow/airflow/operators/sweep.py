@@ -19,6 +19,13 @@ the checks are imported inside ``execute`` only, and nothing here calls AWS befo
   ``on_report`` is the notification slot: a callable given the summary after the files are
   written. When the resolve task failed, the merge writes a report whose one ERROR finding says
   so, and fails.
+- :class:`SweepPostureOperator` (``posture``, after the merge) applies the posture gate of
+  ``compliance.yaml`` (:mod:`iamflow.compliance.posture`: pure, no Airflow) to the written run:
+  new FAIL findings at or above ``min_severity`` fail the DAG run (no retry) or are notified
+  through :mod:`iamflow.airflow.notify`. It logs the run's summary and returns the counts (per
+  severity, new and fixed) and the verdict. Airflow 3.3 has no supported call for a task to set
+  its own note (the Task SDK reads a DAG run's note and can set one only on a run it triggers),
+  so the counts go to the log, the return value and the Compliance view's run page.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ SWEEP_POOL_DESCRIPTION = "iamflow compliance sweep: accounts swept at the same t
 RESOLVE_TASK_ID = "resolve_targets"
 SWEEP_TASK_ID = "sweep_account"
 MERGE_TASK_ID = "merge_reports"
+POSTURE_TASK_ID = "posture"
 SWEEP_TIME_KEY = "sweep_time"
 # set in the mapped task's context so that the UI names each mapped task by its account
 ACCOUNT_LABEL_KEY = "iamflow_account"
@@ -355,3 +363,65 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines += [f"  {name}: {path}" for name, path in summary["files"].items()]
     lines.append(f"latest: {summary['latest_dir']}")
     return "\n".join(lines)
+
+
+class SweepPostureOperator(BaseOperator):
+    """Apply the posture gate to the run the merge wrote: fail the DAG run or notify on new failures.
+
+    :param report: The merge task's summary (``merge.output``): its ``run_dir`` names the run. (templated)
+    :param config_path: ``compliance.yaml`` (its ``posture`` section; the shipped file when None). (templated)
+    :param notifier: Sends the notification (``iamflow.airflow.notify.send`` when None).
+    """
+
+    template_fields: Sequence[str] = ("report", "config_path")
+    ui_color = "#f7e3c9"
+
+    def __init__(self, *, report: Any, config_path: str | None = None,
+                 notifier: Callable[[Any], Any] | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("retries", 0)  # the verdict of a written report does not change on a retry
+        super().__init__(**kwargs)
+        self.report = report
+        self.config_path = config_path
+        self.notifier = notifier
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from iamflow.compliance.config import ComplianceConfig
+        from iamflow.compliance.posture import (
+            FAIL_RUN,
+            NOTIFY,
+            evaluate_gate,
+            format_summary,
+            load_run,
+            posture_counts,
+        )
+        from iamflow.errors import IamflowError
+
+        try:
+            settings = ComplianceConfig.load(self.config_path or None).posture
+        except IamflowError as exc:
+            raise _settings_error(exc) from exc
+        run_dir = (self.report or {}).get("run_dir") if isinstance(self.report, dict) else None
+        if not run_dir:
+            raise AirflowFailException("the merge task returned no report folder: nothing to judge")
+        try:
+            summary, rows = load_run(run_dir)
+        except ValueError as exc:
+            raise AirflowFailException(str(exc)) from exc
+        verdict = evaluate_gate(settings, summary, rows)
+        self.log.info("%s", format_summary(summary))
+        self.log.info("Posture gate (on_new_fail=%s, min_severity=%s): %s. %s", settings.on_new_fail,
+                      settings.min_severity, verdict.action, verdict.subject)
+        result = {**posture_counts(summary), "posture": verdict.to_dict()}
+        if verdict.action == NOTIFY:
+            self._notify(verdict.subject, verdict.text)
+        if verdict.action == FAIL_RUN:
+            raise AirflowFailException(f"{verdict.subject}\n{verdict.text}")
+        return result
+
+    def _notify(self, subject: str, text: str) -> None:
+        from iamflow.airflow.notify import Message, send
+
+        try:
+            (self.notifier or send)(Message(subject, text))
+        except Exception:  # a failed notification must not turn a notify verdict into a failed run
+            self.log.exception("the posture notification could not be sent")

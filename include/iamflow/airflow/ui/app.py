@@ -3,12 +3,14 @@
 Pages (relative to the mount point):
 
 - ``/``: the newest sweep (or ``?run=<run id>``): severity cards, accounts, CIS controls, the
-  trend of failing findings, new and resolved failures, expiring suppressions, the DAG run link;
+  trend of failing findings, new, fixed and no longer evaluated failures with their counts per severity,
+  the controls of each framework, expiring suppressions, the DAG run link;
   an empty state explains how to run the first sweep.
 - ``/findings``: the findings table, filtered by ``account``, ``check``, ``severity``,
   ``status`` (``open`` = FAIL and ERROR) and ``q`` query parameters, then client-side by text.
 - ``/api/summary``, ``/api/findings``, ``/api/runs``: the same as JSON.
 - ``/reports/<run id>/<file>``: the run's report files (only the five report file names).
+- ``/approvals``, ``/api/approvals``: the approval audit file and the remediation runs (:mod:`.audit`).
 - ``/recap?dag_id=&run_id=``, ``/api/recap``: a playbook DAG run's recap (``iamflow.airflow.ui.recap``).
 
 Inside Airflow every route requires a user who may read the ``compliance_sweep`` DAG's runs
@@ -32,6 +34,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iamflow.airflow.ui import data
+from iamflow.airflow.ui.audit import add_audit_routes
 from iamflow.airflow.ui.recap import RunLoader, add_recap_routes
 
 log = logging.getLogger(__name__)
@@ -237,6 +240,7 @@ def create_app(
         return FileResponse(path, media_type=_MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
                             headers=headers)
 
+    add_audit_routes(app, reports, render)
     add_recap_routes(app, render, loader=recap_loader, require_auth=require_auth)
     return app
 

@@ -1,4 +1,10 @@
-"""Read the compliance reports for the Compliance view: runs, counts, trend, new/resolved, suppressions.
+"""Read the compliance reports for the Compliance view: runs, counts, trend, changes, suppressions.
+
+Counts, control groups, order and the comparison with the previous run come from
+:mod:`iamflow.compliance.results`, the model the HTML report and ``summary.json`` are written
+with; the previous run is the one the run's ``summary.json`` names (``previous_run``), so the view
+shows the same comparison as the report (the run before it in time only for a summary without
+that field).
 
 Pure functions of the report folder (``$IAMFLOW_REPORT_DIR``, else ``./reports``), the mutelist
 file and an injected ``now``: no Airflow import, no network. Each run is a ``<run id>/`` folder
@@ -19,10 +25,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from iamflow.compliance import results
+from iamflow.compliance.results import by_account, by_severity, sort_rows, status_counts
 from iamflow.settings import mutelist_path, report_dir
 
-STATUSES = ("FAIL", "ERROR", "MUTED", "PASS")
-SEVERITIES = ("critical", "high", "medium", "low", "informational")
+STATUSES = results.STATUS_ORDER
+SEVERITIES = results.SEVERITIES
 FINDINGS_JSON = "findings.json"
 SUMMARY_JSON = "summary.json"
 # the files a run folder may hold and the view serves (nothing else is ever read from disk by name)
@@ -34,8 +42,6 @@ TREND_RUNS = 14
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
 _RUN_ID_TIME = "%Y%m%dT%H%M%SZ"
-_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-_STATUS_RANK = {s: i for i, s in enumerate(STATUSES)}
 
 
 def valid_run_id(run_id: str) -> bool:
@@ -144,78 +150,11 @@ def load_findings(run: Run) -> list[dict[str, Any]]:
     return [f for f in data if isinstance(f, dict)] if isinstance(data, list) else []
 
 
-# --- keys and counts -----------------------------------------------------------------------------
-
-
-def finding_key(f: Mapping[str, Any]) -> tuple[str, ...]:
-    """Identity of a finding across runs: check, account, resource ARN, region and access key (if any)."""
-    key_id = f.get("access_key_id") or f.get("access_key") or ""
-    return (str(f.get("check_id", "")), str(f.get("account_id", "")), str(f.get("resource_arn", "")),
-            str(f.get("region", "")), str(key_id))
-
-
-def status_counts(findings: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """Findings per status, every status present."""
-    counts = Counter(str(f.get("status")) for f in findings)
-    return {s: counts.get(s, 0) for s in STATUSES}
-
-
-def by_severity(findings: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
-    """Findings per severity, then per status."""
-    groups: dict[str, list[Mapping[str, Any]]] = {s: [] for s in SEVERITIES}
-    for f in findings:
-        groups.setdefault(str(f.get("severity")), []).append(f)
-    return {s: status_counts(items) for s, items in groups.items()}
-
-
-def by_account(findings: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per account: counts per status and FAIL counts per severity."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for f in findings:
-        groups.setdefault(str(f.get("account_id", "")), []).append(f)
-    rows = []
-    for account in sorted(groups):
-        items = groups[account]
-        failing = Counter(str(f.get("severity")) for f in items if f.get("status") == "FAIL")
-        rows.append({"account_id": account, **status_counts(items),
-                     "fail_by_severity": {s: failing.get(s, 0) for s in SEVERITIES}})
-    return rows
-
-
-def _control_sort(key: str) -> tuple[Any, ...]:
-    framework, _, control = key.partition(" ")
-    return (framework, *[(0, int(p), "") if p.isdigit() else (1, 0, p) for p in control.split(".")])
-
-
-def by_control(findings: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per compliance control (``CIS-3.0 1.14``): counts per status, checks, and a verdict."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    checks: dict[str, set[str]] = {}
-    for f in findings:
-        compliance = f.get("compliance") or {}
-        if not isinstance(compliance, dict):
-            continue
-        for framework, ids in compliance.items():
-            for control in ids or ():
-                key = f"{framework} {control}"
-                groups.setdefault(key, []).append(f)
-                checks.setdefault(key, set()).add(str(f.get("check_id", "")))
-    rows = []
-    for key in sorted(groups, key=_control_sort):
-        counts = status_counts(groups[key])
-        verdict = next((s for s in ("FAIL", "ERROR") if counts[s]), "PASS" if counts["PASS"] else "MUTED")
-        framework, _, control = key.partition(" ")
-        rows.append({"control": key, "framework": framework, "id": control, **counts,
-                     "verdict": verdict, "checks": sorted(checks[key])})
-    return rows
-
+# --- counts (the shared model) ------------------------------------------------------------------
 
 def sort_findings(findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Most urgent first: status (FAIL, ERROR, MUTED, PASS), severity, account, check, resource."""
-    return sorted(findings, key=lambda f: (_STATUS_RANK.get(str(f.get("status")), 9),
-                                           _SEVERITY_RANK.get(str(f.get("severity")), 9),
-                                           str(f.get("account_id", "")), str(f.get("check_id", "")),
-                                           str(f.get("resource_arn", ""))))
+    """Most urgent first (:func:`iamflow.compliance.results.sort_rows`)."""
+    return sort_rows(findings)
 
 
 # --- filters ------------------------------------------------------------------------------------
@@ -299,24 +238,6 @@ def trend(runs: list[Run], last: int = TREND_RUNS) -> list[dict[str, Any]]:
     return points
 
 
-def new_and_resolved(current: list[dict[str, Any]], previous: list[dict[str, Any]] | None
-                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """FAIL findings new since the previous run, and previous FAILs that no longer fail.
-
-    A previous FAIL whose check reports ERROR for that account now is not counted as resolved:
-    the sweep could not tell.
-    """
-    if previous is None:
-        return [], []
-    now_fail = {finding_key(f): f for f in current if f.get("status") == "FAIL"}
-    before_fail = {finding_key(f): f for f in previous if f.get("status") == "FAIL"}
-    unknown = {(f.get("account_id"), f.get("check_id")) for f in current if f.get("status") == "ERROR"}
-    new = [f for k, f in now_fail.items() if k not in before_fail]
-    resolved = [f for k, f in before_fail.items()
-                if k not in now_fail and (f.get("account_id"), f.get("check_id")) not in unknown]
-    return sort_findings(new), sort_findings(resolved)
-
-
 # --- suppressions -------------------------------------------------------------------------------
 
 
@@ -370,6 +291,20 @@ def dag_run_path(dag_run_id: str | None, dag_id: str = SWEEP_DAG_ID) -> str:
 # --- the overview -------------------------------------------------------------------------------
 
 
+def previous_run(runs: list[Run], run: Run) -> Run | None:
+    """The run ``run`` was compared with when its report was written (its summary's ``previous_run``).
+
+    None when the summary says there was none, or names a run no longer in the folder (the view
+    then compares with nothing rather than with another run than the report did). For a summary
+    without the field (an older report), the run before it in time.
+    """
+    if "previous_run" in run.summary:
+        named = run.summary.get("previous_run")
+        return next((r for r in runs if r.run_id == named), None) if named else None
+    index = runs.index(run) if run in runs else len(runs)
+    return runs[index - 1] if index > 0 else None
+
+
 def overview(runs: list[Run], run: Run, *, now: datetime, mutelist: str | Path | None = None,
              trend_runs: int = TREND_RUNS, dag_run_id: str | None = None) -> dict[str, Any]:
     """Everything the overview page and ``/api/summary`` show for ``run``.
@@ -378,22 +313,30 @@ def overview(runs: list[Run], run: Run, *, now: datetime, mutelist: str | Path |
     """
     findings = load_findings(run)
     index = runs.index(run) if run in runs else len(runs) - 1
-    previous = runs[index - 1] if index > 0 else None
-    previous_findings = load_findings(previous) if previous else None
-    new, resolved = new_and_resolved(findings, previous_findings)
+    previous = previous_run(runs, run)
+    comparison = results.compare(findings, load_findings(previous) if previous else None,
+                                 previous_run=previous.run_id if previous else None)
     return {
         "run": run.to_dict(),
         "previous_run_id": previous.run_id if previous else None,
-        "compared_with_previous": previous is not None,
+        "compared_with_previous": comparison.compared,
         "dag_run_id": run.dag_run_id or dag_run_id,
         "dag_run_path": dag_run_path(run.dag_run_id or dag_run_id),
         "totals": status_counts(findings),
         "by_severity": by_severity(findings),
         "accounts": by_account(findings),
-        "controls": by_control(findings),
+        "controls": results.controls(findings),
+        "controls_by_framework": results.controls_by_framework(findings),
+        "frameworks": results.FRAMEWORK_TITLES,
         "trend": trend(runs[: index + 1], trend_runs),
-        "new_failures": new,
-        "resolved_failures": resolved,
+        "new_failures": comparison.new,
+        "fixed": comparison.fixed,
+        "resolved_failures": comparison.fixed,
+        "not_evaluated": comparison.not_evaluated,
+        "not_evaluated_reasons": results.NOT_EVALUATED_REASONS,
+        "still_failing_count": len(comparison.still_failing),
+        "muted_since_previous_count": len(comparison.muted),
+        "changes_by_severity": comparison.counts_by_severity(),
         "suppressions": expiring_suppressions(mutelist, now, findings=findings),
         "runs": [r.to_dict() for r in reversed(runs)],
     }

@@ -29,6 +29,7 @@ from iamflow.compliance.snapshot import ACCESS_ANALYZERS, SERVER_CERTIFICATES, S
     title="No expired server certificates are stored in IAM",
     severity="high",
     cis=("1.19",),
+    cis5=("1.18",),
     description="Every IAM server certificate's Expiration is in the future (a certificate expiring today "
     "counts as expired).",
     remediation="Delete the expired certificate (aws iam delete-server-certificate --server-certificate-name "
@@ -59,6 +60,7 @@ def iam_no_expired_server_certificates_stored(
     title="IAM Access Analyzer is enabled",
     severity="low",
     cis=("1.20",),
+    cis5=("1.19",),
     description="The region has an ACTIVE external-access analyzer (type ACCOUNT or ORGANIZATION). "
     "Unused-access analyzers do not count; an analyzer that is CREATING, DISABLED or FAILED does not either.",
     remediation="Create an analyzer in the region (aws accessanalyzer create-analyzer --analyzer-name "

@@ -291,6 +291,7 @@ def cognito_user_pool_self_registration_disabled(
 @check(
     title="User pools enforce threat protection (advanced security)",
     severity="medium",
+    fsbp=("Cognito.1",),
     description="UserPoolAddOns.AdvancedSecurityMode is ENFORCED: compromised-credential and adaptive "
     "authentication responses are applied. AUDIT only logs risks, and OFF (or no add-on) does nothing.",
     remediation="Set UserPoolAddOns.AdvancedSecurityMode to ENFORCED (UpdateUserPool; requires the Plus feature "

@@ -36,6 +36,8 @@ def _verdict(snapshot: Snapshot, ok: bool | None, good: str, bad: str, requireme
 @check(
     title="Password policy requires at least 14 characters",
     cis=("1.8",),
+    cis5=("1.7",),
+    fsbp=("IAM.7",),
     description="MinimumPasswordLength is at least thresholds.password_min_length (14).",
     remediation=_FIX + "the minimum password length is 14 or more.",
     **_COMMON,
@@ -51,6 +53,8 @@ def iam_password_policy_minimum_length_14(snapshot: Snapshot, config: Compliance
 @check(
     title="Password policy prevents reusing the last 24 passwords",
     cis=("1.9",),
+    cis5=("1.8",),
+    fsbp=("IAM.7",),
     description="PasswordReusePrevention is at least thresholds.password_reuse_prevention (24).",
     remediation=_FIX + "password reuse prevention remembers 24 passwords.",
     **_COMMON,
@@ -74,6 +78,7 @@ def _requires(snapshot: Snapshot, key: str, what: str) -> Iterator[Result]:
     description="RequireUppercaseCharacters is true.",
     remediation=_FIX + "passwords need at least one uppercase letter.",
     **_COMMON,
+    fsbp=("IAM.7",),
 )
 def iam_password_policy_uppercase(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL when uppercase letters are not required."""
@@ -85,6 +90,7 @@ def iam_password_policy_uppercase(snapshot: Snapshot, config: ComplianceConfig, 
     description="RequireLowercaseCharacters is true.",
     remediation=_FIX + "passwords need at least one lowercase letter.",
     **_COMMON,
+    fsbp=("IAM.7",),
 )
 def iam_password_policy_lowercase(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL when lowercase letters are not required."""
@@ -96,6 +102,7 @@ def iam_password_policy_lowercase(snapshot: Snapshot, config: ComplianceConfig, 
     description="RequireNumbers is true.",
     remediation=_FIX + "passwords need at least one digit.",
     **_COMMON,
+    fsbp=("IAM.7",),
 )
 def iam_password_policy_number(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL when digits are not required."""
@@ -107,6 +114,7 @@ def iam_password_policy_number(snapshot: Snapshot, config: ComplianceConfig, now
     description="RequireSymbols is true.",
     remediation=_FIX + "passwords need at least one symbol.",
     **_COMMON,
+    fsbp=("IAM.7",),
 )
 def iam_password_policy_symbol(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL when symbols are not required."""
@@ -118,6 +126,7 @@ def iam_password_policy_symbol(snapshot: Snapshot, config: ComplianceConfig, now
     description="MaxPasswordAge is set and at most thresholds.password_max_age_days (90).",
     remediation=_FIX + "passwords expire after 90 days or fewer.",
     **_COMMON,
+    fsbp=("IAM.7",),
 )
 def iam_password_policy_expires_passwords_within_90_days_or_less(
     snapshot: Snapshot, config: ComplianceConfig, now: datetime

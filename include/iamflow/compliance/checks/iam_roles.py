@@ -17,10 +17,26 @@ from typing import Any
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import Result, errored, failed, passed
 from iamflow.compliance.registry import check
-from iamflow.compliance.snapshot import AUTHORIZATION_DETAILS, Snapshot
+from iamflow.compliance.snapshot import AUTHORIZATION_DETAILS, Principal, Snapshot
 from iamflow.policy.lint import lint_policy, statement_list
 
 CROSS_ACCOUNT_RULE = "cross-account-trust-without-external-id"
+
+
+def _trusts(snapshot: Snapshot) -> Iterator[tuple[Principal, dict[str, Any] | Result]]:
+    """Each role a trust check judges, with its trust policy, or the ERROR saying it was not returned.
+
+    Service-linked roles are left out: AWS writes their trust, and no one can change it.
+    """
+    assert snapshot.authorization is not None
+    for role in snapshot.authorization.roles:
+        if role.is_service_linked:
+            continue
+        if role.trust_policy is None:
+            yield role, errored(role.arn, f"Role {role.name}: the trust policy was not returned.",
+                                resource_id=role.name, tags=role.tags)
+        else:
+            yield role, role.trust_policy
 
 
 @check(
@@ -39,15 +55,11 @@ def iam_role_cross_account_trust_requires_external_id(
     snapshot: Snapshot, config: ComplianceConfig, now: datetime
 ) -> Iterator[Result]:
     """FAIL per role another account may assume without an ExternalId."""
-    assert snapshot.authorization is not None
-    for role in snapshot.authorization.roles:
-        if role.is_service_linked:
+    for role, trust in _trusts(snapshot):
+        if isinstance(trust, Result):
+            yield trust
             continue
-        if role.trust_policy is None:
-            yield errored(role.arn, f"Role {role.name}: the trust policy was not returned.", resource_id=role.name,
-                          tags=role.tags)
-            continue
-        problems = [f for f in lint_policy(role.trust_policy, profile="trust", own_account=snapshot.account_id)
+        problems = [f for f in lint_policy(trust, profile="trust", own_account=snapshot.account_id)
                     if f.rule == CROSS_ACCOUNT_RULE]
         if problems:
             yield failed(role.arn, f"Role {role.name}: {problems[0].message}.", resource_id=role.name, tags=role.tags)
@@ -161,15 +173,11 @@ def iam_role_cross_service_confused_deputy_prevention(
     snapshot: Snapshot, config: ComplianceConfig, now: datetime
 ) -> Iterator[Result]:
     """FAIL per service role trusting a service without a source condition."""
-    assert snapshot.authorization is not None
-    for role in snapshot.authorization.roles:
-        if role.is_service_linked:
+    for role, trust in _trusts(snapshot):
+        if isinstance(trust, Result):
+            yield trust
             continue
-        if role.trust_policy is None:
-            yield errored(role.arn, f"Role {role.name}: the trust policy was not returned.", resource_id=role.name,
-                          tags=role.tags)
-            continue
-        statements = _service_trust(role.trust_policy)
+        statements = _service_trust(trust)
         if statements is None:
             continue  # not a service role: other principals are the ExternalId check's concern
         unguarded = _unguarded(statements)

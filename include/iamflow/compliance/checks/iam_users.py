@@ -82,6 +82,8 @@ def _per_active_key(snapshot: Snapshot, judge: KeyJudge) -> Iterator[Result]:
     title="Console users have MFA enabled",
     severity="high",
     cis=("1.10",),
+    cis5=("1.9",),
+    fsbp=("IAM.5",),
     description="Every IAM user with a console password has an MFA device, read from the credential "
     "report's password_enabled and mfa_active columns.",
     remediation="Enable an MFA device for the user (IAM > Users > Security credentials > Assign MFA), or "
@@ -107,6 +109,8 @@ def iam_user_mfa_enabled_console_access(snapshot: Snapshot, config: ComplianceCo
     title="Active access keys are rotated within 90 days",
     severity="medium",
     cis=("1.14",),
+    cis5=("1.13",),
+    fsbp=("IAM.3",),
     description="Each active access key, the root user's included, was created (last rotated) no more than "
     "thresholds.access_key_max_age_days (90) days ago. Inactive keys are not judged.",
     remediation="Create a new access key, move the workload to it, deactivate the old key, then delete it.",
@@ -142,6 +146,8 @@ def iam_rotate_access_key_90_days(snapshot: Snapshot, config: ComplianceConfig, 
     title="Access keys unused for 45 days or more are disabled",
     severity="medium",
     cis=("1.12",),
+    cis5=("1.11",),
+    fsbp=("IAM.8",),
     description="Each active access key, the root user's included, was used within "
     "thresholds.credential_unused_days (45) days. A key that was never used counts as unused once it is "
     "older than the threshold.",
@@ -184,6 +190,8 @@ def iam_user_accesskey_unused(snapshot: Snapshot, config: ComplianceConfig, now:
     title="Console passwords unused for 45 days or more are disabled",
     severity="medium",
     cis=("1.12",),
+    cis5=("1.11",),
+    fsbp=("IAM.8",),
     description="Each console password was used within thresholds.credential_unused_days (45) days. A "
     "password that was never used counts as unused once it was set (or the user created) longer ago "
     "than the threshold.",
@@ -227,6 +235,7 @@ def iam_user_console_access_unused(snapshot: Snapshot, config: ComplianceConfig,
     title="Users have at most one active access key",
     severity="medium",
     cis=("1.13",),
+    cis5=("1.12",),
     description="No IAM user has two active access keys at once (two keys are only for the rotation window).",
     remediation="Finish the rotation: deactivate and delete the key the workload no longer uses.",
     needs=(CREDENTIAL_REPORT,),
@@ -254,6 +263,7 @@ def iam_user_two_active_access_key(snapshot: Snapshot, config: ComplianceConfig,
     title="No access key is set up with a console user and left unused",
     severity="medium",
     cis=("1.11",),
+    cis5=("1.10",),
     description="A user with a console password has no active access key that was never used: keys "
     "created at user setup 'just in case' are the CIS 1.11 case (the credential report has no key "
     "id or owner intent, so every never-used active key of a console user counts).",

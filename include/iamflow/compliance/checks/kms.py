@@ -44,6 +44,8 @@ def _rotatable(key: KmsKey) -> bool:
     title="Customer-managed KMS keys rotate automatically",
     severity="medium",
     cis=("3.6",),
+    cis5=("3.6",),
+    fsbp=("KMS.4",),
     description="Every enabled symmetric customer-managed key with AWS-generated material has automatic "
     "rotation enabled (asymmetric, HMAC and imported keys cannot rotate automatically).",
     remediation="Enable automatic rotation (EnableKeyRotation, optionally with RotationPeriodInDays).",
@@ -92,6 +94,7 @@ def kms_cmk_rotation_period_within_max(snapshot: Snapshot, config: ComplianceCon
 @check(
     title="Customer-managed KMS keys are not pending deletion",
     severity="high",
+    fsbp=("KMS.3",),
     description="No customer-managed key is in the PendingDeletion state (once deleted, data encrypted under it "
     "is lost).",
     remediation="If the deletion is unintended, CancelKeyDeletion and re-enable the key before the deletion date.",
@@ -124,6 +127,7 @@ def _public_statements(policy: dict[str, Any]) -> list[str]:
 @check(
     title="KMS key policies do not allow everyone",
     severity="high",
+    fsbp=("KMS.5",),
     description="No Allow statement of a customer-managed key's policy has Principal '*' without a Condition.",
     remediation="Replace the '*' principal with the account or role ARNs that need the key, or add conditions "
     "(aws:PrincipalOrgID, kms:CallerAccount, kms:ViaService).",

@@ -16,6 +16,14 @@ three rotation checks judge a secret that carries both marks (the tag and the ma
   then holds a dead password and should be deleted (``DeleteSecret``);
 - ERROR when the admin's status could not be read.
 
+iamflow's copies of app client secrets. A Cognito app client with ``generate_secret`` has its
+secret copied to ``iamflow/cognito/<pool>/clients/<client>`` (tagged with that name). That secret
+is a long-lived credential like any other, so the checks judge it as they judge any secret: it
+has no rotation until it is rotated. But a rotation Lambda on the copy would only make it disagree
+with the secret Cognito checks, so the FAIL says how it rotates instead: in Cognito, which keeps
+two secrets per client for that (``AddUserPoolClientSecret``, then the new value into the copy,
+then ``DeleteUserPoolClientSecret`` of the old one).
+
 The collector reads that status (``AdminGetUser``) only for such secrets, so the cost is one call
 per bootstrap admin. Marking the secret, rather than rotating it or making the engine delete it,
 keeps the check honest without adding a write path: a secret somebody else names and tags this
@@ -48,6 +56,22 @@ def _fields(secret: Secret) -> dict[str, object]:
             "next_rotation": iso(secret.next_rotation)}
 
 
+def _how_it_rotates(s: Secret) -> str:
+    """For iamflow's copy of an app client's secret, how that secret is rotated (see the module docstring)."""
+    if s.app_client is None:
+        return ""
+    pool, client = s.app_client
+    return (f" It is iamflow's copy of the secret of app client {client} of user pool {pool}, which rotates in "
+            "Cognito, not by a Secrets Manager rotation Lambda: AddUserPoolClientSecret, store the new value "
+            "in this secret, then DeleteUserPoolClientSecret the old one.")
+
+
+def _client_fields(s: Secret) -> dict[str, object]:
+    if s.app_client is None:
+        return {}
+    return {"iamflow_app_client_secret": True, "user_pool": s.app_client[0], "app_client": s.app_client[1]}
+
+
 def _bootstrap_verdict(s: Secret) -> Result | None:
     """The verdict on an iamflow bootstrap temporary password (see the module docstring), or None for any other secret."""
     b = s.bootstrap
@@ -72,6 +96,7 @@ def _bootstrap_verdict(s: Secret) -> Result | None:
 @check(
     title="Secrets rotate automatically",
     severity="medium",
+    fsbp=("SecretsManager.1",),
     description="Every secret has automatic rotation enabled. A temporary password iamflow stored for a Cognito "
     "bootstrap admin passes while the admin has not signed in, and fails once it should have been deleted.",
     remediation="Configure rotation (RotateSecret with a rotation Lambda and RotationRules), or use a managed "
@@ -88,12 +113,14 @@ def secretsmanager_automatic_rotation_enabled(snapshot: Snapshot, config: Compli
             every = f" every {s.rotation_days} days" if s.rotation_days else ""
             yield passed(s.arn, f"Secret {s.name} rotates automatically{every}.", **_fields(s))
         else:
-            yield failed(s.arn, f"Secret {s.name} has no automatic rotation.", **_fields(s))
+            yield failed(s.arn, f"Secret {s.name} has no automatic rotation.{_how_it_rotates(s)}",
+                         **_fields(s), **_client_fields(s))
 
 
 @check(
     title="Secrets were rotated within 90 days",
     severity="medium",
+    fsbp=("SecretsManager.4",),
     description="Each secret was last rotated no more than thresholds.secret_max_rotation_age_days (90) days ago; "
     "a secret never rotated is judged by its creation date. iamflow's Cognito bootstrap passwords are judged "
     "by whether the admin has signed in (see secretsmanager_automatic_rotation_enabled).",
@@ -114,9 +141,12 @@ def secretsmanager_secret_rotated_periodically(snapshot: Snapshot, config: Compl
             yield failed(s.arn, f"Secret {s.name} has no rotation or creation date.", **_fields(s))
             continue
         age = age_days(since, now)
-        verdict = failed if age > limit else passed
-        yield verdict(s.arn, f"Secret {s.name} was {what} {day(since)} ({age} days ago; limit {limit}).",
-                      age_days=age, **_fields(s))
+        if age > limit:
+            yield failed(s.arn, f"Secret {s.name} was {what} {day(since)} ({age} days ago; limit {limit})."
+                         f"{_how_it_rotates(s)}", age_days=age, **_fields(s), **_client_fields(s))
+        else:
+            yield passed(s.arn, f"Secret {s.name} was {what} {day(since)} ({age} days ago; limit {limit}).",
+                         age_days=age, **_fields(s))
 
 
 @check(
@@ -142,12 +172,14 @@ def secretsmanager_secret_never_rotated(snapshot: Snapshot, config: ComplianceCo
         if age is not None and age <= grace:
             yield passed(s.arn, f"Secret {s.name} was never rotated but is only {age} days old.", **_fields(s))
         else:
-            yield failed(s.arn, f"Secret {s.name} has never been rotated (created {day(s.created)}).", **_fields(s))
+            yield failed(s.arn, f"Secret {s.name} has never been rotated (created {day(s.created)})."
+                         f"{_how_it_rotates(s)}", **_fields(s), **_client_fields(s))
 
 
 @check(
     title="Scheduled secret rotations are not overdue",
     severity="high",
+    fsbp=("SecretsManager.2",),
     description="For secrets with rotation enabled, NextRotationDate is not in the past (a past date means the "
     "rotation function is failing or stuck). Secrets without rotation are left to "
     "secretsmanager_automatic_rotation_enabled.",
@@ -173,6 +205,7 @@ def secretsmanager_secret_rotation_overdue(snapshot: Snapshot, config: Complianc
 @check(
     title="Secrets not accessed for 90 days are reviewed",
     severity="medium",
+    fsbp=("SecretsManager.3",),
     description="Each secret was last accessed (LastAccessedDate, kept by AWS to the day) within "
     "thresholds.secret_unused_days (90) days. AWS omits LastAccessedDate for a secret that was never "
     "accessed, so such a secret is judged by its creation date: unused once it is older than the threshold.",
