@@ -340,8 +340,8 @@ class Playbook(BaseModel):
     # task each), ``batched`` (per dependency level, at most ``batch_size`` resources per task), or
     # ``auto``: per resource up to ``batch_threshold`` resources, batched past it.
     task_grouping: Literal["auto", "per_resource", "batched"] = "auto"
-    batch_threshold: int = Field(40, ge=1, le=10000)
-    batch_size: int = Field(100, ge=1, le=1000)
+    batch_threshold: int = Field(40, ge=1, le=10000)  # auto only: the largest playbook kept per resource
+    batch_size: int = Field(100, ge=1, le=1000)  # not with per_resource: the most resources in one batched task
 
     @field_validator("batch_threshold", "batch_size")
     @classmethod
