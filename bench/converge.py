@@ -255,7 +255,9 @@ def bench_standalone(env: dict[str, str], home: Path, dag_id: str, timeout: floa
         port = sock.getsockname()[1]
     env = {**env, "AIRFLOW__CORE__EXECUTOR": "LocalExecutor", "AIRFLOW__API__PORT": str(port),
            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False", "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-           "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5"}
+           "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+           # standalone starts its components as `airflow ...` from PATH: this interpreter's
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])}
     airflow = [sys.executable, "-m", "airflow"]
     log = open(home / "standalone.log", "w")  # noqa: SIM115 - closed below
     started = time.perf_counter()
