@@ -139,6 +139,10 @@ def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
     # legacy retry mode (an Airflow connection may ask for it) binds this function when a client is made
     monkeypatch.setattr(botocore.retryhandler, "delay_exponential", lambda base, growth_factor, attempts: 0)
+    # adaptive mode's rate limiter (iamflow's clients) waits for its token bucket once throttled
+    import botocore.retries.bucket
+
+    monkeypatch.setattr(botocore.retries.bucket.TokenBucket, "acquire", lambda self, amount=1, block=True: True)
 
 
 @pytest.fixture

@@ -10,20 +10,28 @@ and the step that failed (``failed_step``), the log prints both, and the recap c
 from it. A permanent failure (an ``IamflowError``) becomes the failed result; a transient one
 (throttling, a 5xx) is re-raised as botocore raised it, so that a task's retries apply, carrying
 its result (:func:`result_of`).
+
+Concurrency: :func:`run_playbook` and :func:`run_batch` converge the resources of one dependency
+level on a bounded thread pool (``workers``, :data:`DEFAULT_WORKERS` by default); a level starts
+when the one before it is done. The threads share one set of clients (botocore clients are
+thread-safe; their creation is serialised by :class:`~iamflow.aws.clients.AwsClients`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar, cast
 
+from botocore.parsers import ResponseParserError
 from pydantic import BaseModel
 
 from iamflow.aws.clients import AwsClients
+from iamflow.aws.errors import is_transient
 from iamflow.context import RunContext
 from iamflow.errors import IamflowError
 from iamflow.resources import handler_for
@@ -35,6 +43,7 @@ from iamflow.spec.models import Playbook, ResourceBase
 log = logging.getLogger(__name__)
 
 OK, CHANGED, FAILED, SKIPPED = "ok", "changed", "failed", "skipped"
+DEFAULT_WORKERS = 4  # resources converged at once: IAM's request rate, not the machine, is the bound
 
 T = TypeVar("T")
 
@@ -232,7 +241,8 @@ class PlayResult:
         return any(r.status == CHANGED for r in self.results)
 
 
-def run_playbook(clients: AwsClients, playbook: Playbook, *, check_mode: bool = False, workers: int = 4,
+def run_playbook(clients: AwsClients, playbook: Playbook, *, check_mode: bool = False,
+                 workers: int = DEFAULT_WORKERS,
                  on_result: Callable[[ResourceResult], None] | None = None) -> PlayResult:
     """Converge a whole playbook: levels in dependency order, each level's resources in parallel.
 
@@ -269,6 +279,66 @@ def run_playbook(clients: AwsClients, playbook: Playbook, *, check_mode: bool = 
                 if on_result:
                     on_result(result)
     return PlayResult(playbook.name, check_mode, ordered)
+
+
+@dataclass
+class BatchRun:
+    """The results of :func:`run_batch`, in its order, and which failures a retry may fix."""
+
+    results: list[ResourceResult]
+    transient: list[str] = field(default_factory=list)  # keys that failed on a transient AWS error
+
+
+def run_batch(clients: AwsClients, playbook: Playbook, keys: list[str], *, check_mode: bool = False,
+              workers: int = DEFAULT_WORKERS, settled: dict[str, str] | None = None,
+              on_result: Callable[[ResourceResult], None] | None = None) -> BatchRun:
+    """Converge some resources of a playbook (an Airflow batch task) with the engine's threads.
+
+    ``keys`` run level by level in dependency order. A dependency outside the batch counts as
+    done when ``settled`` (key → status, from the tasks before this one) says ``ok`` or
+    ``changed``; otherwise the resource is skipped, as :func:`run_playbook` skips it. A failure
+    is recorded per resource and never stops the others; the transient ones (throttling that
+    outlasted botocore's retries, a dropped connection) are listed so the caller can retry them.
+    """
+    if check_mode and not clients.check_mode:
+        clients = clients.read_only()
+    env = plan_env(clients.caller_context(), playbook)
+    deps = dependencies(playbook)
+    wanted = set(keys)
+    done: dict[str, str] = dict(settled or {})
+    transient: list[str] = []
+    lock = threading.Lock()
+
+    def one(key: str) -> ResourceResult:
+        missing = [d for d in sorted(deps[key]) if done.get(d) not in (OK, CHANGED)]
+        if missing:
+            return ResourceResult(key, SKIPPED, check_mode=check_mode,
+                                  error=f"skipped: {', '.join(missing)} did not succeed")
+        try:
+            return run_resource(clients, playbook, key, check_mode=check_mode, env=env)
+        except IamflowError as exc:
+            return ResourceResult(key, FAILED, check_mode=check_mode, error=str(exc))
+        except Exception as exc:
+            # a garbled answer is the endpoint's failure too; a task retry re-reads before it writes
+            if is_transient(exc) or isinstance(exc, ResponseParserError):
+                with lock:
+                    transient.append(key)
+            else:
+                log.exception("unexpected error on %s", key)
+            found = result_of(exc)  # a partial result: the changes applied before the failure
+            if found is not None:
+                return found
+            return ResourceResult(key, FAILED, check_mode=check_mode, error=f"{type(exc).__name__}: {exc}")
+
+    ordered: list[ResourceResult] = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for level in dependency_levels(playbook):
+            for result in pool.map(one, [k for k in level if k in wanted]):
+                done[result.resource] = result.status
+                ordered.append(result)
+                if on_result:
+                    on_result(result)
+    return BatchRun(ordered, sorted(transient))
 
 
 def format_result(result: ResourceResult, *, diff: bool = False) -> str:

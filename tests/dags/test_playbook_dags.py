@@ -327,6 +327,7 @@ def test_recap_all_ok() -> None:
         "check_mode": True,
         "counts": {"ok": 2, "changed": 1, "failed": 0, "skipped": 0},
         "resources": {POLICY_KEY: "ok", ROLE_KEY: "changed", PROFILE_KEY: "ok"},
+        "outcome": "changed", "partial": 0, "change_count": 0,
     }
     json.dumps(summary)
 

@@ -302,3 +302,54 @@ def lose_nth_write(clients: AwsClients, n: int, error: str = "read-timeout") -> 
 
     fault.attach_to_writes(clients, handle)
     return fault
+
+
+@dataclass
+class RandomThrottle:
+    """The state of :func:`throttle_fraction`: sends seen and throttled, per ``service:Operation``."""
+
+    fraction: float
+    code: str | None
+    message: str
+    sends: int = 0
+    throttled: int = 0
+    by_operation: dict[str, int] = field(default_factory=dict)  # throttled sends
+    active: bool = True
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def throttle_fraction(clients: AwsClients, fraction: float, *, seed: int = 14, code: str | None = None,
+                      message: str = "Rate exceeded", operations: frozenset[str] | None = None) -> RandomThrottle:
+    """Throttle about ``fraction`` of all sends of ``clients`` (every service, made now or later).
+
+    Each send (a retry attempt too) is throttled with probability ``fraction``, drawn from a random
+    generator seeded with ``seed``, so a run is reproducible up to thread scheduling. The code
+    defaults to the service's own (``Throttling`` for query services, else ``ThrottlingException``);
+    ``operations`` limits it to some ``service:Operation`` names. Use the ``no_retry_delay`` fixture.
+    """
+    import random
+
+    rng = random.Random(seed)
+    state = RandomThrottle(fraction=fraction, code=code, message=message)
+
+    def attach(service: str, client: BaseClient) -> None:
+        model = client.meta.service_model
+        own = code or ("Throttling" if model.protocol == "query" else "ThrottlingException")
+        prefix = f"before-send.{model.service_id.hyphenize()}."
+
+        def on_send(request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse | None:
+            name = f"{service}:{event_name[len(prefix):]}"
+            if not state.active or _already_answered(request) or (operations and name not in operations):
+                return None
+            with state._lock:
+                state.sends += 1
+                if rng.random() >= state.fraction:
+                    return None
+                state.throttled += 1
+                state.by_operation[name] = state.by_operation.get(name, 0) + 1
+            return _answer(request, error_response(request, client, own, message, 400))
+
+        client.meta.events.register_first(f"before-send.{model.service_id.hyphenize()}", on_send)
+
+    clients.add_client_hook(attach)
+    return state

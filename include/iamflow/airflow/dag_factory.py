@@ -14,6 +14,13 @@ resources run in parallel. A ``PlaybookRecapOperator`` runs last, whatever happe
 fails the run if any resource failed. The DAG params ``check_mode`` and ``diff`` choose between
 plan-only and apply, and whether diffs are logged.
 
+A large playbook is batched instead (the playbook's ``task_grouping``; docs/scaling.md): Airflow
+spends about a second on every task whatever it does, so past ``batch_threshold`` resources
+(``auto``), or always (``batched``), each dependency level becomes ``IamflowBatchOperator`` tasks of
+at most ``batch_size`` resources (``level_<n>``, or ``level_<n>_part_<m>`` when a level is split),
+converged by the engine's threads inside the task. A batch runs after the batches holding its
+resources' dependencies, and skips only the resources whose dependencies did not succeed.
+
 Parsing is cheap and offline: it reads and validates the YAML files and builds operators, but
 imports neither boto3 nor the engine and makes no AWS call (the operators do all that in
 ``execute``). ``tests/dags/test_playbook_dags.py`` checks this. When Airflow parses the file to
@@ -62,6 +69,7 @@ from airflow.sdk import DAG, Param, get_parsing_context
 
 from iamflow.airflow.callbacks import notify_report, on_failure_callback
 from iamflow.airflow.operators.converge import (
+    IamflowBatchOperator,
     IamflowResourceOperator,
     PlaybookInvalidOperator,
     resource_doc_md,
@@ -126,7 +134,9 @@ __all__ = [
     "build_secret_rotation_dag",
     "build_team_dag",
     "playbook_params",
+    "task_batches",
     "task_id_for",
+    "uses_batches",
 ]
 
 log = logging.getLogger(__name__)
@@ -264,11 +274,31 @@ def _check(path: Path) -> LoadResult:
                                                code="loader-failure")])
 
 
+def uses_batches(playbook: Playbook) -> bool:
+    """Whether the playbook's DAG converges its resources in batched tasks (its ``task_grouping``)."""
+    if playbook.task_grouping == "auto":
+        return len(playbook.resources) > playbook.batch_threshold
+    return playbook.task_grouping == "batched"
+
+
+def task_batches(playbook: Playbook) -> dict[str, list[str]]:
+    """``{task id: resource keys}`` of a batched playbook DAG: each level cut into even parts."""
+    out: dict[str, list[str]] = {}
+    for n, level in enumerate(dependency_levels(playbook)):
+        parts = -(-len(level) // playbook.batch_size)
+        size = -(-len(level) // parts)
+        for m in range(parts):
+            task_id = f"level_{n}" if parts == 1 else f"level_{n}_part_{m + 1}"
+            out[task_id] = level[m * size:(m + 1) * size]
+    return out
+
+
 def _playbook_dag(playbook: Playbook, path: Path, warning_lines: list[str]) -> DAG:
     deps = dependencies(playbook)
     order = [key for level in dependency_levels(playbook) for key in level]
     resources = playbook.by_key()
-    task_ids = _unique_task_ids(order)
+    batches = task_batches(playbook) if uses_batches(playbook) else {}
+    task_ids = {k: t for t, keys in batches.items() for k in keys} if batches else _unique_task_ids(order)
 
     dag = DAG(
         dag_id=playbook.dag_id,
@@ -284,7 +314,7 @@ def _playbook_dag(playbook: Playbook, path: Path, warning_lines: list[str]) -> D
         params=playbook_params(),
     )
     with dag:
-        tasks = {
+        tasks: dict[str, Any] = _batch_tasks(batches, deps, task_ids, path) if batches else {
             key: IamflowResourceOperator(
                 task_id=task_ids[key],
                 playbook_path=str(path),
@@ -293,13 +323,15 @@ def _playbook_dag(playbook: Playbook, path: Path, warning_lines: list[str]) -> D
             )
             for key in order
         }
-        for key, after in deps.items():
-            for upstream in sorted(after):
-                tasks[upstream] >> tasks[key]
+        if not batches:
+            for key, after in deps.items():
+                for upstream in sorted(after):
+                    tasks[upstream] >> tasks[key]
         recap = PlaybookRecapOperator(
             task_id=RECAP_TASK_ID,
             playbook_name=playbook.name,
             resource_task_ids={key: task_ids[key] for key in order},
+            batched_task_ids=list(batches),
             doc_md="PLAY RECAP: one line per resource (ok / changed / failed / skipped); "
                    "fails the run when a resource failed.",
         )
@@ -308,6 +340,37 @@ def _playbook_dag(playbook: Playbook, path: Path, warning_lines: list[str]) -> D
     dag.validate()
     dag.check_cycle()
     return dag
+
+
+def _batch_tasks(batches: dict[str, list[str]], deps: dict[str, set[str]], task_ids: dict[str, str],
+                 path: Path) -> dict[str, IamflowBatchOperator]:
+    tasks: dict[str, IamflowBatchOperator] = {}
+    for task_id, keys in batches.items():
+        upstream = sorted({task_ids[d] for k in keys for d in deps[k]} - {task_id})
+        tasks[task_id] = IamflowBatchOperator(
+            task_id=task_id,
+            playbook_path=str(path),
+            resource_keys=keys,
+            after_task_ids=upstream,
+            doc_md=_batch_doc_md(task_id, keys, upstream, str(path)),
+        )
+        for up in upstream:
+            tasks[up] >> tasks[task_id]
+    return tasks
+
+
+def _batch_doc_md(task_id: str, keys: list[str], upstream: list[str], playbook_path: str) -> str:
+    shown = keys[:200]
+    lines = [f"### `{task_id}`: {len(keys)} resource(s)", "",
+             "Converged together by the engine's threads; the log has a table of every resource's result, "
+             "and a retry converges only those that did not succeed.", ""]
+    if upstream:
+        lines += ["Runs after " + ", ".join(f"`{u}`" for u in upstream) + ".", ""]
+    lines += [f"- `{k}`" for k in shown]
+    if len(keys) > len(shown):
+        lines.append(f"- … and {len(keys) - len(shown)} more")
+    lines += ["", f"Declared in `{playbook_path}`."]
+    return "\n".join(lines)
 
 
 def _invalid_dag(path: Path, root: Path, problems: list[str], taken: dict[str, Path], *,

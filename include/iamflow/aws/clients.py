@@ -8,10 +8,24 @@ Every client made here carries two botocore event handlers:
   any operation :func:`is_read_operation` does not accept, before parameters are even validated,
   so nothing is serialised, signed or sent.
 
-``client(service, retries=False)`` is a second client of the same service with botocore's retries
-off, for the one call a non-idempotent create makes: a retry of a create whose answer was lost
-would make a second object (a KMS key, a user pool). It is made by the same factory and carries
-the same handlers; only its retry handler is removed.
+Retries (the throttling rules of IAM and the other services):
+
+* every client retries with botocore's **adaptive** mode (standard retries with exponential
+  backoff and jitter, plus a client-side token bucket that slows the client's sends down when the
+  service throttles, and speeds them up again), up to :data:`MAX_ATTEMPTS` attempts. A client whose
+  retries were configured (an Airflow connection's ``config_kwargs``, ``AWS_RETRY_MODE``) keeps
+  them; only botocore's default policy is replaced. All threads of a run share one client
+  per service, so they share its token bucket: the whole run backs off together.
+* IAM answers some rate limits with ``LimitExceeded`` ("Rate exceeded") instead of ``Throttling``;
+  the same code also means a quota ("Cannot exceed quota for PoliciesPerRole"), which no retry
+  fixes. A ``LimitExceeded`` whose message names a rate and no quota is read as ``Throttling``
+  (:func:`is_rate_limited`), by the retries and by :func:`iamflow.aws.errors.is_transient`.
+* ``client(service, retries=False)`` is a second client of the same service for the one call a
+  non-idempotent create makes: a retry of a create whose answer was lost would make a second
+  object (a KMS key, a user pool), so a timeout, a dropped connection or a 5xx is never retried
+  (the caller looks the object up and adopts it instead). Only a *throttling answer* is retried:
+  AWS refuses a throttled request before doing anything, so sending it again cannot duplicate it.
+  It is made by the same factory and carries the same handlers.
 
 What counts as a read: operations named ``Get*``, ``List*`` or ``Describe*``, plus the explicit
 :data:`READ_ALLOW_LIST`. Deliberately *not* reads, although they change no resource:
@@ -57,6 +71,21 @@ READ_ALLOW_LIST: frozenset[str] = frozenset(
 )
 
 ClientHook = Callable[[str, "BaseClient"], None]
+
+MAX_ATTEMPTS = 10  # attempts per call, the first included (botocore's standard mode: 3)
+# answers that say "slow down": the request was refused before it was done (botocore's list, and IAM's)
+THROTTLING_CODES: frozenset[str] = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+    }
+)
 
 
 def is_read_operation(service: str, operation: str) -> bool:
@@ -207,8 +236,11 @@ class AwsClients:
             if existing is not None:
                 return existing
             client = self._factory(service)
-            if not retries:
-                _disable_retries(client)
+            if retries:
+                use_adaptive_retries(client)
+            else:
+                _retry_only_throttling(client)
+            _read_rate_limits_as_throttling(client)
             self._instrument(service, client)
             for hook in list(self._hooks):
                 hook(service, client)
@@ -295,6 +327,89 @@ class AwsClients:
     def __repr__(self) -> str:
         mode = "check mode" if self._check_mode else "read-write"
         return f"AwsClients({mode}, services={sorted(self._clients)}, region={self._region!r})"
+
+
+def is_rate_limited(code: str, message: str) -> bool:
+    """Whether an error answer means "too many requests" (IAM's rate-based ``LimitExceeded`` included)."""
+    if code in THROTTLING_CODES:
+        return True
+    text = message.lower()
+    return code == "LimitExceeded" and "rate" in text and "quota" not in text
+
+
+def use_adaptive_retries(client: BaseClient, max_attempts: int = MAX_ATTEMPTS) -> bool:
+    """Give ``client`` botocore's adaptive retries, unless its retries were configured; True when done.
+
+    Configured means a mode other than botocore's defaults (``standard``; ``legacy`` before 1.36),
+    a number of attempts (a connection's ``config_kwargs``, a ``Config``), or ``AWS_RETRY_MODE`` /
+    ``AWS_MAX_ATTEMPTS`` in the environment. botocore picks the retry handlers when it builds a
+    client; a factory that takes only a service name cannot be asked for another config, so the
+    handlers are swapped here: the built-in ones off, then the standard handler and the adaptive
+    rate limiter on, as botocore registers them for ``Config(retries={"mode": "adaptive"})``.
+    """
+    import os
+
+    from botocore.retries import adaptive, standard
+
+    retries = client.meta.config.retries or {}
+    if retries.get("mode", "standard") not in ("standard", "legacy") or "total_max_attempts" in retries \
+            or os.environ.get("AWS_RETRY_MODE") or os.environ.get("AWS_MAX_ATTEMPTS"):
+        return False
+    _disable_retries(client)
+    service_id = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.unregister(f"request-created.{service_id}", unique_id=f"seed-max-attempts-{service_id}")
+    standard.register_retry_handler(client, max_attempts=max_attempts)
+    adaptive.register_retry_handler(client)
+    return True
+
+
+def _retry_only_throttling(client: BaseClient, max_attempts: int = MAX_ATTEMPTS) -> None:
+    """Retry a create only when AWS answered that it throttled it (refused, so not done); nothing else."""
+    from botocore.retries import standard
+
+    _disable_retries(client)
+    service_id = client.meta.service_model.service_id.hyphenize()
+    backoff = standard.ExponentialBackoff(max_backoff=20)
+
+    def needs_retry(response: Any = None, attempts: int = 1, caught_exception: Any = None,
+                    **_: Any) -> float | None:
+        if caught_exception is not None or response is None or attempts >= max_attempts:
+            return None  # no answer: the request may have been done
+        http, parsed = response
+        error = parsed.get("Error", {}) if isinstance(parsed, dict) else {}
+        if http.status_code >= 500 or not is_rate_limited(str(error.get("Code", "")),
+                                                          str(error.get("Message", ""))):
+            return None
+        return float(backoff.delay_amount(_Attempt(attempts)))
+
+    client.meta.events.register(f"needs-retry.{service_id}", needs_retry, unique_id=f"retry-config-{service_id}")
+
+
+class _Attempt:
+    """What ``ExponentialBackoff.delay_amount`` reads of a retry context."""
+
+    def __init__(self, attempt_number: int) -> None:
+        self.attempt_number = attempt_number
+
+
+def _read_rate_limits_as_throttling(client: BaseClient) -> None:
+    """Make IAM's rate-based ``LimitExceeded`` a ``Throttling`` answer, before any retry handler reads it.
+
+    The original code is kept in the error as ``IamflowOriginalCode``.
+    """
+    service_id = client.meta.service_model.service_id.hyphenize()
+
+    def rewrite(response: Any = None, **_: Any) -> None:
+        if response is None:
+            return
+        parsed = response[1]
+        error = parsed.get("Error") if isinstance(parsed, dict) else None
+        if not isinstance(error, dict) or error.get("Code") != "LimitExceeded":
+            return
+        if is_rate_limited("LimitExceeded", str(error.get("Message", ""))):
+            error["IamflowOriginalCode"], error["Code"] = "LimitExceeded", "Throttling"
+
+    client.meta.events.register_first(f"needs-retry.{service_id}", rewrite, unique_id="iamflow-rate-limit")
 
 
 def _disable_retries(client: BaseClient) -> None:

@@ -17,7 +17,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from iamflow.spec.expect import Expectations
 from iamflow.spec.names import IAM_NAME, check_iam_path, check_name, check_tag, is_name
@@ -333,6 +341,23 @@ class Playbook(BaseModel):
         _check_tags(v)
         return v
     resources: list[Any] = Field(default_factory=list)  # validated one by one by the loader
+    # How the playbook's DAG maps resources to Airflow tasks (docs/scaling.md): ``per_resource`` (one
+    # task each), ``batched`` (per dependency level, at most ``batch_size`` resources per task), or
+    # ``auto``: per resource up to ``batch_threshold`` resources, batched past it.
+    task_grouping: Literal["auto", "per_resource", "batched"] = "auto"
+    batch_threshold: int = Field(40, ge=1, le=10000)  # auto only: the largest playbook kept per resource
+    batch_size: int = Field(100, ge=1, le=1000)  # not with per_resource: the most resources in one batched task
+
+    @field_validator("batch_threshold", "batch_size")
+    @classmethod
+    def _grouping(cls, v: int, info: ValidationInfo) -> int:
+        # runs only for a value the file gives: it must be one the chosen grouping reads
+        grouping = info.data.get("task_grouping", "auto")
+        if info.field_name == "batch_threshold" and grouping != "auto":
+            raise ValueError(f"batch_threshold only applies to task_grouping 'auto', not {grouping!r}")
+        if info.field_name == "batch_size" and grouping == "per_resource":
+            raise ValueError("batch_size does not apply to task_grouping 'per_resource'")
+        return v
 
     # set by the loader
     source: str = ""

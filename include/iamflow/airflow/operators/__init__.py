@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from iamflow.airflow.operators.base import IamflowBaseOperator
-from iamflow.airflow.operators.converge import IamflowResourceOperator, PlaybookInvalidOperator
+from iamflow.airflow.operators.base import IamflowBaseOperator, PlaybookRecapLink
+from iamflow.airflow.operators.converge import (
+           IamflowBatchOperator,
+           IamflowResourceOperator,
+           PlaybookInvalidOperator,
+)
 from iamflow.airflow.operators.recap import PlaybookRecapOperator
 
-__all__ = ["IamflowBaseOperator", "IamflowResourceOperator", "PlaybookInvalidOperator", "PlaybookRecapOperator"]
+__all__ = ["IamflowBaseOperator", "IamflowBatchOperator", "IamflowResourceOperator", "PlaybookInvalidOperator",
+           "PlaybookRecapLink", "PlaybookRecapOperator"]

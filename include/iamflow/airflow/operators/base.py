@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, BaseOperatorLink
 
 if TYPE_CHECKING:
+    from airflow.sdk.types import TaskInstanceKey
+
     from iamflow.aws.clients import AwsClients
 
 AWS_TEMPLATE_FIELDS: tuple[str, ...] = ("aws_conn_id", "region_name")
@@ -50,3 +52,37 @@ class IamflowBaseOperator(BaseOperator):
             cached = clients_from_connection(self.aws_conn_id, region=self.region_name, check_mode=check_mode)
             self._aws_clients[check_mode] = cached
         return cached
+
+
+# The iamflow UI plugin's app is mounted here (``iamflow.airflow.ui.app.URL_PREFIX``); importing
+# the app would import FastAPI into every task, so the path is repeated and a test keeps them equal.
+RECAP_PAGE_PATH = "/compliance/recap"
+
+
+class PlaybookRecapLink(BaseOperatorLink):
+    """The "iamflow recap" button of a playbook task: the run's recap page in the iamflow UI plugin.
+
+    The page shows every task's outcome (ok / changed / failed, partial, count of changes) and every
+    resource's result, read from the run's XComs, so it needs no task log. Airflow 3 computes the
+    link on the worker when the task ends and keeps it in XCom, so no plugin has to register it.
+    """
+
+    name = "iamflow recap"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        from urllib.parse import urlencode
+
+        query = urlencode({"dag_id": ti_key.dag_id, "run_id": ti_key.run_id})
+        return f"{_base_path()}{RECAP_PAGE_PATH}?{query}#task-{ti_key.task_id}"
+
+
+def _base_path() -> str:
+    """The path part of ``[api] base_url`` (Airflow served below a prefix), or ""."""
+    try:
+        from urllib.parse import urlparse
+
+        from airflow.sdk.configuration import conf
+
+        return urlparse(conf.get("api", "base_url", fallback="") or "").path.rstrip("/")
+    except Exception:
+        return ""

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from iamflow.airflow.compat import AirflowFailException
-from iamflow.airflow.operators.base import IamflowBaseOperator
+from iamflow.airflow.compat import AirflowException, AirflowFailException
+from iamflow.airflow.operators.base import IamflowBaseOperator, PlaybookRecapLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -48,6 +48,7 @@ class IamflowResourceOperator(IamflowBaseOperator):
 
     template_fields: Sequence[str] = ("playbook_path", "resource_key", "aws_conn_id")
     ui_color = "#f9e6c8"
+    operator_extra_links = (PlaybookRecapLink(),)
 
     def __init__(
         self,
@@ -110,14 +111,16 @@ class IamflowResourceOperator(IamflowBaseOperator):
             self._push_failure(context, result)
             raise AirflowFailException(f"{self.resource_key}: {result.error or 'failed'}")
         self.log.info("%s", format_result(result, diff=diff))
-        return result.to_dict()
+        data = result.to_dict()
+        return {**task_outcome([data]), **data}  # the result's own partial flag wins
 
     def _push_failure(self, context: Context, result: ResourceResult) -> None:
         ti = context.get("ti")
         if ti is None:
             return
         try:
-            ti.xcom_push(key=FAILED_RESULT_KEY, value=result.to_dict())
+            data = result.to_dict()
+            ti.xcom_push(key=FAILED_RESULT_KEY, value={**task_outcome([data]), **data})
         except Exception:  # the failure itself matters more than its record
             self.log.warning("could not record the failed result of %s", self.resource_key, exc_info=True)
 
@@ -189,3 +192,198 @@ def _external_refs(resource: ResourceBase) -> list[tuple[str, str]]:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+# --- batched tasks (large playbooks) ---------------------------------------------------------------
+
+OK_STATUSES = ("ok", "changed")
+LEDGER_PREFIX = "iamflow_retry_"
+
+
+def task_outcome(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """What a task did, readable without its log: ``outcome``, ``partial`` and the count of changes.
+
+    ``outcome`` is ``failed`` when a resource failed, else ``changed`` when one changed, else
+    ``ok`` (skipped resources only count in ``counts``). ``partial`` counts failed resources that
+    had applied some of their changes first (the result's ``partial`` flag, when it has one).
+    """
+    counts = {"ok": 0, "changed": 0, "failed": 0, "skipped": 0}
+    for r in results:
+        counts[str(r.get("status"))] = counts.get(str(r.get("status")), 0) + 1
+    outcome = "failed" if counts["failed"] else "changed" if counts["changed"] else "ok"
+    changes = sum(len(r.get("changes") or []) for r in results if r.get("status") in ("changed", "failed"))
+    partial = sum(1 for r in results if r.get("partial"))
+    return {"outcome": outcome, "partial": partial, "change_count": changes, "counts": counts}
+
+
+def results_table(results: Sequence[dict[str, Any]]) -> str:
+    """The per-resource table a batched task logs: resource, status, changes, seconds, error."""
+    rows = [("resource", "status", "changes", "seconds", "error / first change")]
+    for r in results:
+        status = str(r.get("status")) + (" (partial)" if r.get("partial") else "")
+        detail = r.get("error") or (r.get("changes") or [""])[0]
+        rows.append((str(r.get("resource")), status, str(len(r.get("changes") or [])),
+                     f"{float(r.get('seconds') or 0):.2f}", str(detail).replace("\n", " ")[:120]))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * 20)
+    return "\n".join(lines)
+
+
+class RetryLedger:
+    """The results of a batched task's earlier tries, kept for its next try.
+
+    Airflow clears a task instance's XComs when a new try starts (3.3: ``ti_run`` hands the keys
+    to the worker, which deletes them before ``execute``), so the previous try's return value is
+    gone by the time the retry could read it. The ledger keeps the results of the resources that
+    succeeded in an Airflow Variable named after the DAG run and task (a hash: Variable keys are
+    short), written only when a try fails, and deleted by the try that finishes and by the recap.
+    Results hold no secret (the engine's contract for XCom), so a Variable may hold them.
+    """
+
+    def key(self, dag_id: str, run_id: str, task_id: str) -> str:
+        import hashlib
+
+        digest = hashlib.sha256(f"{dag_id}\0{run_id}\0{task_id}".encode()).hexdigest()[:24]
+        return LEDGER_PREFIX + digest
+
+    def load(self, dag_id: str, run_id: str, task_id: str) -> dict[str, dict[str, Any]]:
+        from airflow.sdk import Variable
+
+        value = Variable.get(self.key(dag_id, run_id, task_id), default=None, deserialize_json=True)
+        return value if isinstance(value, dict) else {}
+
+    def save(self, dag_id: str, run_id: str, task_id: str, results: dict[str, dict[str, Any]]) -> None:
+        from airflow.sdk import Variable
+
+        Variable.set(self.key(dag_id, run_id, task_id), results, serialize_json=True,
+                     description=f"iamflow: results kept for the retry of {dag_id}.{task_id} ({run_id})")
+
+    def clear(self, dag_id: str, run_id: str, task_id: str) -> None:
+        from airflow.sdk import Variable
+
+        try:
+            Variable.delete(self.key(dag_id, run_id, task_id))
+        except Exception:  # nothing kept: nothing to delete
+            return
+
+
+class IamflowBatchOperator(IamflowBaseOperator):
+    """Converge a batch of a playbook's resources (one dependency level, or part of one) in one task.
+
+    The engine's threads converge the batch (``workers`` at once). Runs whatever happened
+    upstream (``all_done``): a resource whose dependency did not succeed in an earlier task is
+    skipped, the others converge. Every resource's result is logged (a table, then each change),
+    returned in XCom under ``results`` with the task's outcome (:func:`task_outcome`), and a failed
+    task pushes the same summary before it fails.
+
+    A retry converges only the resources that did not succeed: the try that fails keeps the
+    others' results in the :class:`RetryLedger`, and the next try reuses them. The task fails
+    without retry when only permanent errors remain (a blocked plan, access denied, a playbook
+    that no longer validates); with a transient one (throttling that outlasted botocore's
+    retries) it fails so that Airflow's ``retries`` apply.
+
+    :param playbook_path: Path of the playbook file. (templated)
+    :param resource_keys: The ``kind.name`` keys this task converges.
+    :param after_task_ids: The batched tasks whose results this one's dependencies are in.
+    :param workers: Resources converged at once (the engine's thread pool).
+    :param check_mode: Plan only; ``None`` takes the DAG run's ``check_mode`` param.
+    """
+
+    template_fields: Sequence[str] = ("playbook_path", "aws_conn_id")
+    ui_color = "#f3d9b1"
+    operator_extra_links = (PlaybookRecapLink(),)
+
+    def __init__(self, *, playbook_path: str, resource_keys: Sequence[str], after_task_ids: Sequence[str] = (),
+                 workers: int | None = None, aws_conn_id: str | None = "aws_default",
+                 region_name: str | None = None, check_mode: bool | None = None, **kwargs: Any) -> None:
+        from airflow.sdk import TriggerRule
+
+        kwargs.setdefault("trigger_rule", TriggerRule.ALL_DONE)
+        super().__init__(aws_conn_id=aws_conn_id, region_name=region_name, **kwargs)
+        self.playbook_path = playbook_path
+        self.resource_keys = list(resource_keys)
+        self.after_task_ids = list(after_task_ids)
+        self.workers = workers
+        self.check_mode = check_mode
+        self.ledger = RetryLedger()
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from iamflow.engine import DEFAULT_WORKERS, FAILED, run_batch
+        from iamflow.errors import IamflowError
+        from iamflow.spec.loader import load_playbook
+
+        params = context.get("params") or {}
+        check_mode = self.check_mode if self.check_mode is not None else bool(params.get("check_mode", False))
+        diff = bool(params.get("diff", True))
+        ti = context["ti"]
+        ids = (ti.dag_id, ti.run_id, self.task_id)
+        kept = self.ledger.load(*ids) if int(getattr(ti, "try_number", 1) or 1) > 1 else {}
+        kept = {k: v for k, v in kept.items() if k in self.resource_keys and v.get("status") in OK_STATUSES}
+        todo = [k for k in self.resource_keys if k not in kept]
+        if kept:
+            self.log.info("retry: %d resource(s) succeeded in an earlier try and are not converged again; "
+                          "converging %d", len(kept), len(todo))
+
+        transient: list[str] = []
+        try:
+            playbook = load_playbook(self.playbook_path)
+            declared = playbook.by_key()
+            fresh = [self._missing(k, check_mode) for k in todo if k not in declared]
+            clients = self.clients(check_mode=check_mode)
+            run = run_batch(clients, playbook, [k for k in todo if k in declared], check_mode=check_mode,
+                            workers=self.workers or DEFAULT_WORKERS, settled=self._settled(ti))
+            fresh += [r.to_dict() for r in run.results]
+            transient = run.transient
+        except IamflowError as exc:  # the playbook no longer validates: every resource left fails
+            fresh = [{"resource": k, "status": FAILED, "check_mode": check_mode, "changes": [],
+                      "error": f"the playbook does not validate:\n{exc}"} for k in todo]
+        by_key = {**kept, **{r["resource"]: r for r in fresh}}
+        results = [by_key[k] for k in self.resource_keys if k in by_key]
+        summary = {**task_outcome(results), "check_mode": check_mode,
+                   "try_number": int(getattr(ti, "try_number", 1) or 1), "reused": sorted(kept),
+                   "transient": transient, "results": {r["resource"]: r for r in results}}
+        self._log(results, diff=diff)
+        failed = [r["resource"] for r in results if r.get("status") == FAILED]
+        if not failed:
+            self.ledger.clear(*ids)
+            return summary
+        return self._fail(context, summary, failed, transient, ids)
+
+    def _fail(self, context: Context, summary: dict[str, Any], failed: list[str], transient: list[str],
+              ids: tuple[str, str, str]) -> dict[str, Any]:
+        ti = context["ti"]
+        ti.xcom_push(key="return_value", value=summary)  # a failing task pushes no return value itself
+        succeeded = {k: r for k, r in summary["results"].items() if r.get("status") in OK_STATUSES}
+        if transient:
+            self.ledger.save(*ids, succeeded)
+            raise AirflowException(
+                f"{len(failed)} resource(s) failed, {len(transient)} of them on a transient AWS error "
+                f"(a retry converges only the {len(failed)} that did not succeed): {', '.join(failed)}")
+        self.ledger.clear(*ids)
+        raise AirflowFailException(f"{len(failed)} resource(s) failed: {', '.join(failed)}")
+
+    @staticmethod
+    def _missing(key: str, check_mode: bool) -> dict[str, Any]:
+        return {"resource": key, "status": "failed", "check_mode": check_mode, "changes": [],
+                "error": "the playbook no longer declares this resource (the DAG is refreshed at the next parse)"}
+
+    def _settled(self, ti: Any) -> dict[str, str]:
+        """Status of every resource converged by the upstream batched tasks in this run."""
+        settled: dict[str, str] = {}
+        for task_id in self.after_task_ids:
+            data = ti.xcom_pull(task_ids=task_id)
+            if isinstance(data, dict) and isinstance(data.get("results"), dict):
+                settled.update({k: str(v.get("status")) for k, v in data["results"].items()})
+        return settled
+
+    def _log(self, results: list[dict[str, Any]], *, diff: bool) -> None:
+        from iamflow.engine import FAILED, ResourceResult, format_result
+
+        self.log.info("%d resource(s):\n%s", len(results), results_table(results))
+        for r in results:
+            if r.get("status") == "ok":
+                continue
+            text = format_result(ResourceResult.from_dict(r), diff=diff)
+            (self.log.error if r.get("status") == FAILED else self.log.info)("%s", text)

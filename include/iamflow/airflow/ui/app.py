@@ -11,6 +11,7 @@ Pages (relative to the mount point):
 - ``/api/summary``, ``/api/findings``, ``/api/runs``: the same as JSON.
 - ``/reports/<run id>/<file>``: the run's report files (only the five report file names).
 - ``/approvals``, ``/api/approvals``: the approval audit file and the remediation runs (:mod:`.audit`).
+- ``/recap?dag_id=&run_id=``, ``/api/recap``: a playbook DAG run's recap (``iamflow.airflow.ui.recap``).
 
 Inside Airflow every route requires a user who may read the ``compliance_sweep`` DAG's runs
 (the session cookie of the Airflow UI, or a bearer token); an HTML page redirects an anonymous
@@ -34,6 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iamflow.airflow.ui import data
 from iamflow.airflow.ui.audit import add_audit_routes
+from iamflow.airflow.ui.recap import RunLoader, add_recap_routes
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,7 @@ def create_app(
     dag_run_lookup: DagRunLookup | None = lookup_dag_run_id,
     clock: Clock | None = None,
     url_prefix: str = URL_PREFIX,
+    recap_loader: RunLoader | None = None,
 ) -> FastAPI:
     """Build the Compliance view.
 
@@ -131,6 +134,7 @@ def create_app(
     :param dag_run_lookup: Finds a report's DAG run when its summary does not name it.
     :param clock: The current time (for suppression expiry); UTC now by default.
     :param url_prefix: Where Airflow mounts the app (to link back to the Airflow UI).
+    :param recap_loader: Reads a playbook DAG run for the recap page (Airflow's database by default).
     """
     env = _environment()
     now = clock or (lambda: datetime.now(UTC))
@@ -237,6 +241,7 @@ def create_app(
                             headers=headers)
 
     add_audit_routes(app, reports, render)
+    add_recap_routes(app, render, loader=recap_loader, require_auth=require_auth)
     return app
 
 
