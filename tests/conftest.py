@@ -130,9 +130,15 @@ def check_clients(aws: Any, call_log: CallLog) -> AwsClients:
     return AwsClients.from_boto3(check_mode=True, call_log=call_log)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make botocore retry at once: its backoff sleeps are real and would take seconds."""
+    """Make botocore retry at once: its backoff sleeps are real and would take seconds.
+
+    For every test: iamflow's clients make up to 10 attempts (adaptive mode), so one throttled
+    call would otherwise sleep for a minute, and the rate limiter's token bucket, once throttled,
+    slows each later call of that client. Tests that check the retry policy count attempts, never
+    time them (test_adaptive_retries replaces the bucket's ``acquire`` itself).
+    """
     import botocore.retries.standard
     import botocore.retryhandler
 
