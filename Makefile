@@ -38,7 +38,7 @@ $(STAMP): requirements.txt pyproject.toml
 		echo "Creating $(VENV) with $$("$$py" --version)"; \
 		"$$py" -m venv "$(VENV)"; \
 	fi
-	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-compile -r requirements.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps -e .
 	@touch $(STAMP)
 
@@ -47,8 +47,12 @@ lint: venv
 	$(BIN)/mypy
 	PYTHONPATH=include $(BIN)/lint-imports --no-logo
 
+# the wheel's virtualenvs are made beside the test suite (mostly unpacking), then checked after it
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS) tests
+	@$(BIN)/python -m tools.wheel_check --prepare > .wheel-prepare.log 2>&1 & prepare=$$!; \
+	$(BIN)/pytest $(PYTEST_ARGS) tests; status=$$?; \
+	wait $$prepare || { cat .wheel-prepare.log; exit 1; }; \
+	cat .wheel-prepare.log; exit $$status
 	$(MAKE) test-wheel
 
 # one reusable virtualenv per lock (.venv-wheel-<lock>-<hash>/); only the wheel is reinstalled

@@ -133,7 +133,8 @@ def install(venv: Path, wheel: Path, lock: Path) -> Path:
     bin_dir = venv / "bin"
     if not (bin_dir / "python").exists():
         run([_base_python(), "-m", "venv", str(venv)])
-    pip = [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    # no byte-compiling at install time: Python compiles what the checks import, a fraction of Airflow
+    pip = [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile"]
     run([*pip, "--no-deps", "--force-reinstall", str(wheel)])
     stamp = venv / ".iamflow-declared"
     declared = _declared(wheel)
@@ -324,6 +325,9 @@ def check_lock(lock: Path, wheel: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--lock", action="append", help="a lock file (repeatable; default: both locks)")
+    parser.add_argument("--prepare", action="store_true",
+                        help="only build the wheel and make or refresh each lock's virtualenv (`make test` runs "
+                             "this beside the test suite, then the checks)")
     args = parser.parse_args(argv)
     locks = [REPO / name for name in (args.lock or LOCKS)]
     started = time.monotonic()
@@ -332,7 +336,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             wheel = timed("python -m build (sdist and wheel)", lambda: build(Path(dist)))
             assert isinstance(wheel, Path)
             for lock in locks:
-                check_lock(lock, wheel)
+                if args.prepare:
+                    venv = venv_for(lock)
+                    timed(f"prepare {venv.name}", lambda: install(venv, wheel, lock))  # noqa: B023
+                else:
+                    check_lock(lock, wheel)
     except (CheckFailed, subprocess.TimeoutExpired) as exc:
         say(f"FAILED: {exc}")
         return 1
