@@ -94,10 +94,12 @@ def bench_services(path: Path) -> dict:
     from iamflow.engine import run_playbook
     from iamflow.secrets.rotation import verify_rotation
     from iamflow.spec.loader import load_playbook
+    from tests.helpers.moto import serialize_in_process_moto
     from tools.demo_seed import seed_rotation_lambda
 
     out: dict = {}
     playbook = load_playbook(path)
+    serialize_in_process_moto()  # as AWS, never moto's concurrency errors
     # moto would try to run the rotation Lambda in Docker; its "simple" Lambda backend runs nothing
     with mock_aws(config={"lambda": {"use_docker": False}}):
         seed_rotation_lambda(None)
@@ -141,9 +143,11 @@ def bench_engine(path: Path, *, latency_ms: float = 0.0, workers: int = 4) -> di
     from iamflow.aws.clients import AwsClients, CallLog
     from iamflow.engine import run_playbook
     from iamflow.spec.loader import load_playbook
+    from tests.helpers.moto import serialize_in_process_moto
 
     out: dict = {}
     playbook = load_playbook(path)
+    serialize_in_process_moto()  # as AWS, never moto's concurrency errors
     with mock_aws():
         for label, check in (("first apply", False), ("no-op apply", False), ("check mode", True)):
             log = CallLog()
@@ -254,7 +258,10 @@ def bench_standalone(env: dict[str, str], home: Path, dag_id: str, timeout: floa
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**env, "AIRFLOW__CORE__EXECUTOR": "LocalExecutor", "AIRFLOW__API__PORT": str(port),
-           "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False", "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+           # the task runners report to the api-server's execution API: on this port, not 8080's
+           "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+           # only the benchmarked DAG runs (it is unpaused below); the shipped DAGs' schedules stay off
+           "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True", "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
            # standalone starts its components as `airflow ...` from PATH: this interpreter's
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])}
@@ -273,7 +280,7 @@ def bench_standalone(env: dict[str, str], home: Path, dag_id: str, timeout: floa
         while time.perf_counter() - started < timeout:  # the api-server answers and the DAG is parsed
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5)
-                if query("select 1 from dag where dag_id = ? and is_paused = 0", dag_id):
+                if query("select 1 from dag where dag_id = ?", dag_id):
                     break
             except Exception:
                 pass
@@ -281,6 +288,7 @@ def bench_standalone(env: dict[str, str], home: Path, dag_id: str, timeout: floa
         else:
             return {"error": f"standalone not ready after {timeout:.0f} s (see {home / 'standalone.log'})"}
         ready = time.perf_counter() - started
+        subprocess.run([*airflow, "dags", "unpause", dag_id], env=env, check=True, capture_output=True)
         subprocess.run([*airflow, "dags", "trigger", dag_id], env=env, check=True, capture_output=True)
         triggered = time.perf_counter()
         while time.perf_counter() - triggered < timeout:
@@ -296,8 +304,15 @@ def bench_standalone(env: dict[str, str], home: Path, dag_id: str, timeout: floa
 
             span = round((datetime.fromisoformat(str(run_end)) - datetime.fromisoformat(str(run_start)))
                          .total_seconds(), 1)
+        counts: object = None
+        try:  # the recap's return value: what the run did, as its TOTAL line counts it
+            found = query("select value from xcom where dag_id = ? and task_id = 'recap' and key = 'return_value'",
+                          dag_id)
+            counts = json.loads(found[-1][0]).get("counts") if found else None
+        except Exception as exc:  # the timing stands without it
+            counts = f"unreadable: {exc}"
         return {"startup_seconds": round(ready, 1), "trigger_to_end_seconds": round(wall, 1),
-                "run_seconds": span, "state": state}
+                "run_seconds": span, "state": state, "recap_counts": counts}
     finally:
         os.killpg(proc.pid, 15)
         try:

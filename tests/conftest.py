@@ -96,7 +96,10 @@ def aws() -> Iterator[Any]:
     """An in-process moto for one test: every boto3 call is answered by moto, state starts empty."""
     import moto
 
+    from tests.helpers.moto import serialize_in_process_moto
+
     fast_aws_managed_policies()
+    serialize_in_process_moto()
     # no Docker engine: moto's simple Lambda backend stores functions without running them
     with moto.mock_aws(config={"lambda": {"use_docker": False}}) as mock:
         yield mock

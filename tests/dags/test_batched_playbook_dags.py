@@ -125,7 +125,8 @@ def test_task_batches_split_a_level_evenly(tmp_path: Path) -> None:
 def test_outcome_and_table() -> None:
     results = [{"resource": "a", "status": "changed", "changes": ["create x", "tag x"], "seconds": 0.1},
                {"resource": "b", "status": "ok", "changes": []},
-               {"resource": "c", "status": "failed", "changes": ["create c"], "partial": True, "error": "AccessDenied"}]
+               {"resource": "c", "status": "failed", "changes": ["create c", "attach p to c"], "applied": ["create c"],
+                "partial": True, "error": "AccessDenied"}]  # planned two changes, applied one
     assert task_outcome(results) == {"outcome": "failed", "partial": 1, "change_count": 3,
                                      "counts": {"ok": 1, "changed": 1, "failed": 1, "skipped": 0}}
     assert task_outcome(results[:2])["outcome"] == "changed" and task_outcome(results[1:2])["outcome"] == "ok"

@@ -82,6 +82,9 @@ def test_a_permanent_failure_after_applied_changes_fails_the_task_with_its_parti
         recap.execute({"ti": recap_ti, "params": {}})
     logged = "".join(capsys.readouterr()) + caplog.text
     assert "failed=1 partial=1" in logged
+    summary = recap_ti.xcoms[("self", "return_value")]  # the failing recap still pushes its summary
+    assert (summary["outcome"], summary["partial"], summary["counts"]["failed"]) == ("failed", 1, 1)
+    assert summary["change_count"] == 1  # the one change applied before the failure
 
 
 def test_a_transient_failure_after_applied_changes_is_re_raised_with_its_partial_result_pushed(

@@ -247,6 +247,23 @@ def test_scheduled_playbook(playbooks: Path) -> None:
     assert dag.catchup is False
 
 
+def test_a_playbook_sets_its_tasks_retries(playbooks: Path) -> None:
+    _write(playbooks, "patient.yaml", f"""
+        name: patient
+        retries: 5
+        retry_delay_seconds: 90
+        resources:
+          - kind: iam_managed_policy
+            name: patient-policy
+            document: {POLICY}
+    """)
+    dags = _build()
+    task = dags["playbook_patient"].get_task("iam_managed_policy.patient-policy")
+    assert (task.retries, task.retry_delay.total_seconds()) == (5, 90)
+    default = dags["playbook_web_app"].get_task(POLICY_KEY)
+    assert (default.retries, default.retry_delay.total_seconds()) == (2, 20), "unless a playbook says otherwise"
+
+
 def test_parsing_context_builds_only_the_wanted_dag(playbooks: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Airflow sets this when a worker parses the file to run one of the DAG's tasks
     monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "playbook_web_app")

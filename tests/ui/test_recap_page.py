@@ -16,10 +16,11 @@ RUN = "manual__2026-01-01T00:00:00+00:00"
 
 
 def _run() -> RunRecord:
-    batch = {"outcome": "failed", "partial": 1, "change_count": 3, "check_mode": False,
+    batch = {"outcome": "failed", "partial": 1, "change_count": 2, "check_mode": False,
              "results": {"iam_role.a": {"resource": "iam_role.a", "status": "changed", "changes": ["create role a"]},
                          "iam_role.b": {"resource": "iam_role.b", "status": "failed", "partial": True,
                                         "changes": ["create role b", "put inline policy logs"],
+                                        "applied": ["create role b"], "failed_step": "put inline policy logs",
                                         "error": "MalformedPolicyDocument"}}}
     single = {"resource": "iam_managed_policy.p", "status": "ok", "changes": [], "seconds": 0.5}
     return RunRecord(DAG, RUN, "failed", [
@@ -44,11 +45,11 @@ def test_the_view_counts_tasks_and_resources() -> None:
     assert [t["task_id"] for t in view["tasks"]] == ["iam_managed_policy.p", "level_1", "level_2"]
     by_task = {t["task_id"]: t for t in view["tasks"]}
     assert by_task["level_1"] | {} == {"task_id": "level_1", "state": "failed", "try_number": 2, "outcome": "failed",
-                                       "partial": 1, "change_count": 3, "resources": 2}
+                                       "partial": 1, "change_count": 2, "resources": 2}
     assert by_task["iam_managed_policy.p"]["outcome"] == "ok", "a per-resource result without a summary"
     assert by_task["level_2"]["outcome"] == "no result"
     assert view["totals"] == {"ok": 1, "changed": 1, "failed": 1, "skipped": 0}
-    assert view["partial"] == 1 and view["change_count"] == 3
+    assert view["partial"] == 1 and view["change_count"] == 2
 
 
 def test_the_recap_page_shows_outcomes_without_a_log(client: TestClient) -> None:
@@ -56,8 +57,9 @@ def test_the_recap_page_shows_outcomes_without_a_log(client: TestClient) -> None
     assert page.status_code == 200 and "default-src 'none'" in page.headers["content-security-policy"]
     html = page.text
     assert 'id="task-level_1" class="outcome-failed"' in html
-    assert 'id="total-partial">1<' in html and 'id="total-changes">3<' in html
-    assert "MalformedPolicyDocument" in html and "put inline policy logs" in html
+    assert 'id="total-partial">1<' in html and 'id="total-changes">2<' in html
+    assert "MalformedPolicyDocument" in html
+    assert "applied: create role b" in html and "failed: put inline policy logs" in html
     assert f"/dags/{DAG}/runs/manual__2026-01-01T00%3A00%3A00%2B00%3A00" in html
 
 

@@ -308,7 +308,8 @@ def _playbook_dag(playbook: Playbook, path: Path, warning_lines: list[str]) -> D
         catchup=False,
         max_active_runs=1,
         tags=["iamflow", "playbook", playbook.name],
-        default_args=dict(DEFAULT_ARGS),
+        default_args={**DEFAULT_ARGS, "retries": playbook.retries,
+                      "retry_delay": timedelta(seconds=playbook.retry_delay_seconds)},
         # values read from the environment (${env:NAME}) are never shown
         doc_md=playbook.hide_env_values(_playbook_doc_md(playbook, path, order, deps, task_ids, warning_lines)),
         params=playbook_params(),

@@ -324,12 +324,45 @@ def _reporting_server_class() -> type[Any]:
 
         def _server_entry(self) -> None:
             try:
-                super()._server_entry()
+                self._serve()
             except BaseException as exc:
                 self.startup_error = exc
                 self._server_ready_event.set()
 
+        def _serve(self) -> None:
+            """moto 5.2.5's ``_server_entry``, with the app behind :func:`serialized`."""
+            from moto.moto_server.werkzeug_app import (
+                DomainDispatcherApplication,
+                MotoRequestHandler,
+                create_backend_app,
+            )
+            from werkzeug.serving import make_server
+
+            app = serialized(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
     return ReportingMotoServer
+
+
+def serialized(app: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer one request at a time: AWS serves concurrent requests safely, moto's backends do not.
+
+    moto 5.2.5's IAM backend iterates dicts that another request thread may be changing: with the
+    engine's four workers, ``AttachRolePolicy`` beside ``CreateRole`` fails about once in a hundred
+    calls with ``RuntimeError: dictionary changed size during iteration`` (an HTTP 500). AWS
+    documents no such failure, so the embedded AWS serves its (GIL-bound) requests in turn; the
+    response body is read under the lock too, since moto may build it lazily.
+    """
+    lock = threading.Lock()
+
+    def app_in_turn(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    return app_in_turn
+
 
 
 def _ensure_port_free(host: str, port: int) -> None:

@@ -347,6 +347,10 @@ class Playbook(BaseModel):
     task_grouping: Literal["auto", "per_resource", "batched"] = "auto"
     batch_threshold: int = Field(40, ge=1, le=10000)  # auto only: the largest playbook kept per resource
     batch_size: int = Field(100, ge=1, le=1000)  # not with per_resource: the most resources in one batched task
+    # How often Airflow retries a task of this playbook's DAG that failed on a transient AWS error
+    # (throttling that outlasted the client's own retries, a 5xx); a retry converges only what did not succeed.
+    retries: int = Field(2, ge=0, le=10)
+    retry_delay_seconds: int = Field(20, ge=0, le=3600)  # the wait before each of those retries
 
     @field_validator("batch_threshold", "batch_size")
     @classmethod

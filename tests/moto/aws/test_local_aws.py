@@ -204,3 +204,44 @@ def test_serve_runs_until_sigterm(capsys: pytest.CaptureFixture[str]) -> None:
     assert "export AIRFLOW_CONN_AWS_DEFAULT='" in out
     with socket.socket() as sock:  # the server is gone
         assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_the_embedded_aws_answers_one_request_at_a_time(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS serves concurrent calls safely; moto's backends do not, so the embedded AWS serves them in turn.
+
+    Without it, ``CreateRole`` beside ``AttachRolePolicy`` from the engine's workers fails now and
+    then with an HTTP 500 (moto iterates the roles while another thread adds one).
+    """
+    from moto.iam.models import IAMBackend
+
+    inside, most = 0, 0
+    guard = threading.Lock()
+    get_role = IAMBackend.get_role
+
+    def watched(self: IAMBackend, role_name: str) -> object:
+        nonlocal inside, most
+        with guard:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.05)  # long enough for every other thread's request to arrive meanwhile
+        try:
+            return get_role(self, role_name)
+        finally:
+            with guard:
+                inside -= 1
+
+    iam = _plain_client(local_aws, "iam")
+    iam.create_role(RoleName="in-turn", AssumeRolePolicyDocument=TRUST)  # type: ignore[attr-defined]
+    monkeypatch.setattr(IAMBackend, "get_role", watched)
+    answers: list[str] = []
+
+    def read() -> None:
+        answers.append(_plain_client(local_aws, "iam").get_role(RoleName="in-turn")["Role"]["RoleName"])  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=read) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert answers == ["in-turn"] * 6
+    assert most == 1, f"{most} requests were inside moto at once"

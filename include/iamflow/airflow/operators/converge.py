@@ -205,24 +205,28 @@ def task_outcome(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     ``outcome`` is ``failed`` when a resource failed, else ``changed`` when one changed, else
     ``ok`` (skipped resources only count in ``counts``). ``partial`` counts failed resources that
-    had applied some of their changes first (the result's ``partial`` flag, when it has one).
+    had applied some of their changes first (the result's ``partial`` flag, when it has one), and
+    ``change_count`` counts the changes made: a failed resource's applied ones only.
     """
     counts = {"ok": 0, "changed": 0, "failed": 0, "skipped": 0}
     for r in results:
         counts[str(r.get("status"))] = counts.get(str(r.get("status")), 0) + 1
     outcome = "failed" if counts["failed"] else "changed" if counts["changed"] else "ok"
-    changes = sum(len(r.get("changes") or []) for r in results if r.get("status") in ("changed", "failed"))
+    # a failed resource's ``changes`` are what it planned; only its ``applied`` ones happened
+    changes = sum(len(r.get("changes") or []) for r in results if r.get("status") == "changed")
+    changes += sum(len(r.get("applied") or []) for r in results if r.get("status") == "failed")
     partial = sum(1 for r in results if r.get("partial"))
     return {"outcome": outcome, "partial": partial, "change_count": changes, "counts": counts}
 
 
 def results_table(results: Sequence[dict[str, Any]]) -> str:
-    """The per-resource table a batched task logs: resource, status, changes, seconds, error."""
+    """The per-resource table a batched task logs: resource, status, changes made, seconds, error."""
     rows = [("resource", "status", "changes", "seconds", "error / first change")]
     for r in results:
         status = str(r.get("status")) + (" (partial)" if r.get("partial") else "")
         detail = r.get("error") or (r.get("changes") or [""])[0]
-        rows.append((str(r.get("resource")), status, str(len(r.get("changes") or [])),
+        made = r.get("applied") if r.get("status") == "failed" else r.get("changes")
+        rows.append((str(r.get("resource")), status, str(len(made or [])),
                      f"{float(r.get('seconds') or 0):.2f}", str(detail).replace("\n", " ")[:120]))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]

@@ -22,6 +22,8 @@ from typing import Any
 
 from fastapi import Depends, HTTPException, Query, Request
 
+from iamflow.airflow.operators.converge import task_outcome
+
 log = logging.getLogger(__name__)
 
 RESULT_KEYS = ("return_value", "iamflow_failed_result")  # FAILED_RESULT_KEY of the operators
@@ -86,8 +88,13 @@ def _results_of(value: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _resource_row(r: dict[str, Any]) -> dict[str, Any]:
+    changes = [str(c) for c in r.get("changes") or []]
+    if r.get("status") == "failed":  # what it planned did not all happen: show what did, and where it stopped
+        changes = [f"applied: {c}" for c in r.get("applied") or []]
+        if r.get("failed_step"):
+            changes.append(f"failed: {r['failed_step']}")
     return {"resource": str(r.get("resource")), "status": str(r.get("status")), "partial": bool(r.get("partial")),
-            "changes": [str(c) for c in r.get("changes") or []], "notes": [str(n) for n in r.get("notes") or []],
+            "changes": changes, "notes": [str(n) for n in r.get("notes") or []],
             "error": r.get("error") or "", "seconds": r.get("seconds") or 0, "check_mode": bool(r.get("check_mode"))}
 
 
@@ -97,11 +104,8 @@ def _outcome(value: dict[str, Any] | None, results: list[dict[str, Any]]) -> dic
     if "outcome" in value:
         return {"outcome": value["outcome"], "partial": int(value.get("partial") or 0),
                 "change_count": int(value.get("change_count") or 0)}
-    failed = any(r.get("status") == "failed" for r in results)
-    changed = any(r.get("status") == "changed" for r in results)
-    return {"outcome": "failed" if failed else "changed" if changed else "ok",
-            "partial": sum(1 for r in results if r.get("partial")),
-            "change_count": sum(len(r.get("changes") or []) for r in results)}
+    whole = task_outcome(results)
+    return {"outcome": whole["outcome"], "partial": whole["partial"], "change_count": whole["change_count"]}
 
 
 def load_run(dag_id: str, run_id: str | None) -> RunRecord | None:
