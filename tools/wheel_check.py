@@ -7,7 +7,9 @@
    supported Airflow), a virtualenv ``.venv-wheel-<lock>-<hash of the lock>/`` (in the checkout,
    or in ``$IAMFLOW_WHEEL_VENVS``, e.g. a folder a CI caches between runs) holding only the
    wheel with its ``local`` extra and their dependencies, the lock as constraints (made once per
-   lock, then reused: only the wheel is reinstalled);
+   lock, then reused: only the wheel is reinstalled). pip installs the wheel; its dependencies are
+   installed by uv when the lock provides it (seconds instead of minutes), else by pip, and
+   ``pip check`` then judges the whole;
 3. from a temporary folder, with no checkout on ``PYTHONPATH``: ``iamflow init``, a DagBag of its
    DAGs (no import errors) and one of the repository's ``dags/`` (the onboarding approval built by
    that Airflow's standard provider), ``airflow providers list`` showing iamflow, ``airflow dags test`` of
@@ -131,18 +133,30 @@ def install(venv: Path, wheel: Path, lock: Path) -> Path:
     the wheel's own files are reinstalled, and ``pip check`` proves its dependencies still hold.
     """
     bin_dir = venv / "bin"
+    uv = _uv()
     if not (bin_dir / "python").exists():
-        run([_base_python(), "-m", "venv", str(venv)])
+        # --seed: the venv has pip, which installs the wheel itself below, as a user's pip would
+        run([uv, "venv", "-q", "--seed", "--python", _base_python(), str(venv)] if uv
+            else [_base_python(), "-m", "venv", str(venv)])
     # no byte-compiling at install time: Python compiles what the checks import, a fraction of Airflow
     pip = [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile"]
     run([*pip, "--no-deps", "--force-reinstall", str(wheel)])
     stamp = venv / ".iamflow-declared"
     declared = _declared(wheel)
     if not stamp.exists() or stamp.read_text() != declared:
-        run([*pip, "-c", str(lock), f"{wheel}[local]"])
+        # the wheel's declared dependencies only (a dependency it forgets to declare stays missing), pinned
+        # by the lock; uv installs them in seconds where pip takes minutes, with the same constraints
+        run([uv, "pip", "install", "-q", "--python", str(bin_dir / "python"), "-c", str(lock), f"{wheel}[local]"]
+            if uv else [*pip, "-c", str(lock), f"{wheel}[local]"])
         stamp.write_text(declared)
-    run([str(bin_dir / "python"), "-m", "pip", "check"])
+    run([str(bin_dir / "python"), "-m", "pip", "check"])  # pip's own judgement of what is installed
     return bin_dir
+
+
+def _uv() -> str | None:
+    """uv, installed beside this interpreter by the lock (or on PATH); None without it: pip does all then."""
+    beside = Path(sys.executable).parent / "uv"
+    return str(beside) if beside.exists() else shutil.which("uv")
 
 
 def _base_python() -> str:
@@ -326,8 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--lock", action="append", help="a lock file (repeatable; default: both locks)")
     parser.add_argument("--prepare", action="store_true",
-                        help="only build the wheel and make or refresh each lock's virtualenv (`make test` runs "
-                             "this beside the test suite, then the checks)")
+                        help="only build the wheel and make or refresh each lock's virtualenv (e.g. ahead of "
+                             "time, beside other work)")
     args = parser.parse_args(argv)
     locks = [REPO / name for name in (args.lock or LOCKS)]
     started = time.monotonic()
