@@ -23,12 +23,13 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
-from iamflow.airflow.callbacks import notify_report
 from iamflow.airflow.dag_factory import build_compliance_sweep_dag
 
-# Notification slot: a callable taking the merge task's summary (run id, paths, counts). The default
-# logs the high and critical failures, and mails or posts them when `iamflow_smtp` / `iamflow_slack`
-# connections exist.
-ON_REPORT = notify_report
+# The sweep sends one message per run, from its `posture` task: new failures at or above the gate's
+# severity (`posture:` in compliance.yaml), the run's totals and the report's path; logged, and mailed
+# or posted when `iamflow_smtp` / `iamflow_slack` connections exist. This slot takes an extra callable
+# of your own, given the merge task's summary (run id, paths, counts); e.g.
+# `iamflow.airflow.callbacks.notify_report`, a digest of every high and critical failure.
+ON_REPORT = None
 
 dag: DAG = build_compliance_sweep_dag(doc_md=__doc__, on_report=ON_REPORT)

@@ -67,9 +67,7 @@ def test_merge_publishes_the_report_asset_whatever_happened_upstream(dag: Any) -
     assert [o.uri for o in merge.outlets] == ["x-iamflow://reports/compliance/latest"]
     assert merge.outlets[0].name == "iamflow_compliance_report"
     assert merge.trigger_rule == "all_done"
-    from iamflow.airflow.callbacks import notify_report
-
-    assert merge.on_report is notify_report  # high and critical failures are notified after the merge
+    assert merge.on_report is None, "the posture task sends the sweep's one message, not the merge"
     assert merge.on_failure_callback, "a failed merge is notified"
 
 
@@ -253,7 +251,8 @@ def test_posture_fails_the_run_on_a_new_high_failure(aws, clients, tmp_path: Pat
     with pytest.raises(AirflowFailException, match=r"1 new failing finding\(s\) of severity high\+ \(1 high\)") as caught:
         op.execute({"ti": _Ti()})
     assert "user/bob" in str(caught.value) and "user/alice" not in str(caught.value)  # alice is not new
-    assert sent == []
+    assert "Report: " in str(caught.value) and "report.html" in str(caught.value)
+    assert sent == [], "the failure callback sends the failed run's message: the task sends none"
 
 
 def test_posture_notifies_and_returns_the_counts(aws, clients, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -269,6 +268,8 @@ def test_posture_notifies_and_returns_the_counts(aws, clients, tmp_path: Path, m
     assert result["still_failing"] == 1 and result["fail_by_severity"]["high"] == 2
     assert result["run_id"] == summary["run_id"] and json.loads(json.dumps(result)) == result
     assert len(sent) == 1 and "user/bob" in sent[0].text and sent[0].subject.startswith("[iamflow] sweep ")
+    assert f"Compliance sweep {summary['run_id']}: " in sent[0].text, "the run's totals are in the one message"
+    assert sent[0].text.endswith(f"Report: {Path(summary['run_dir']) / 'report.html'}")
 
 
 def test_posture_below_the_threshold_passes(aws, clients, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

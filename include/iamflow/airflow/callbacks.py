@@ -14,7 +14,11 @@ def on_failure_callback(context: Mapping[str, Any]) -> None:
 
 
 def notify_report(summary: Mapping[str, Any]) -> None:
-    """Notify the high and critical failures of a finished compliance sweep."""
+    """Notify every high and critical failure of a finished sweep (a digest; ``on_report`` of the sweep DAG).
+
+    The sweep DAG sends its own message from the posture task (new failures only); pass this as
+    ``on_report`` for a nightly digest of all of them as well.
+    """
     from iamflow.airflow.notify import notify_report as notify
 
     notify(summary)

@@ -67,7 +67,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, Param, get_parsing_context
 
-from iamflow.airflow.callbacks import notify_report, on_failure_callback
+from iamflow.airflow.callbacks import on_failure_callback
 from iamflow.airflow.operators.converge import (
     IamflowBatchOperator,
     IamflowResourceOperator,
@@ -543,7 +543,7 @@ def build_team_dag(action: str, *, doc_md: str | None = None, config: Onboarding
 SWEEP_TIME = f"{{{{ ti.xcom_pull(task_ids='{RESOLVE_TASK_ID}', key='{SWEEP_TIME_KEY}') }}}}"
 
 
-def build_compliance_sweep_dag(*, doc_md: str | None = None, on_report: ReportCallback | None = notify_report) -> DAG:
+def build_compliance_sweep_dag(*, doc_md: str | None = None, on_report: ReportCallback | None = None) -> DAG:
     """The ``compliance_sweep`` DAG: resolve the targets, sweep each account (mapped, in a pool), merge, posture.
 
     :param doc_md: The DAG's documentation (the DAG file's docstring).

@@ -49,9 +49,8 @@ DAG_FILES = {
     ),
     "compliance_sweep.py": (
         "The nightly compliance sweep of the accounts in include/targets.yaml (pool `iamflow_sweep`).",
-        "from iamflow.airflow.callbacks import notify_report  # noqa: E402\n"
         "from iamflow.airflow.dag_factory import build_compliance_sweep_dag  # noqa: E402\n\n"
-        "dag = build_compliance_sweep_dag(doc_md=__doc__, on_report=notify_report)\n",
+        "dag = build_compliance_sweep_dag(doc_md=__doc__)\n",
     ),
     "secret_rotation.py": (
         "Daily check of the rotation of every secret the playbooks declare with a `rotation`.",

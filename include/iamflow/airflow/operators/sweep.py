@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator
@@ -408,14 +409,17 @@ class SweepPostureOperator(BaseOperator):
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from exc
         verdict = evaluate_gate(settings, summary, rows)
-        self.log.info("%s", format_summary(summary))
+        totals = format_summary(summary)
+        self.log.info("%s", totals)
         self.log.info("Posture gate (on_new_fail=%s, min_severity=%s): %s. %s", settings.on_new_fail,
                       settings.min_severity, verdict.action, verdict.subject)
         result = {**posture_counts(summary), "posture": verdict.to_dict()}
+        # the sweep's one message: what is new, the run's totals, and where the report is
+        text = f"{verdict.text}\n\n{totals}\n\nReport: {Path(run_dir) / 'report.html'}"
         if verdict.action == NOTIFY:
-            self._notify(verdict.subject, verdict.text)
-        if verdict.action == FAIL_RUN:
-            raise AirflowFailException(f"{verdict.subject}\n{verdict.text}")
+            self._notify(verdict.subject, text)
+        if verdict.action == FAIL_RUN:  # the failure callback sends this message, once
+            raise AirflowFailException(f"{verdict.subject}\n{text}")
         return result
 
     def _notify(self, subject: str, text: str) -> None:
