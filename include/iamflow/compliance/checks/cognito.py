@@ -8,7 +8,7 @@ of the MFA check only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from iamflow.compliance.config import ComplianceConfig
@@ -47,6 +47,26 @@ def _unreadable(snapshot: Snapshot, *, clients: bool = False, mfa: bool = False)
 
 def _fields(pool: UserPool) -> dict[str, object]:
     return {"resource_id": pool.pool_id, "tags": pool.tags, "pool_name": pool.name}
+
+
+# what a client check says of one app client: the text after "App client C of pool P" when it fails (None
+# when it passes), the text when it passes, and the finding's extra fields
+ClientVerdict = tuple[str | None, str, dict[str, object]]
+
+
+def _each_client(snapshot: Snapshot, judge: Callable[[UserPoolClient], ClientVerdict]) -> Iterator[Result]:
+    """The app-client checks' one loop: ERROR per unreadable pool, then a verdict per client of the others."""
+    yield from _unreadable(snapshot, clients=True)
+    for pool in _pools(snapshot, clients=True):
+        for client in pool.clients:
+            problem, good, extra = judge(client)
+            fields = {"resource_id": client.client_id, "tags": pool.tags, "pool_id": pool.pool_id,
+                      "client_name": client.name, **extra}
+            subject = f"App client {client.name} of pool {pool.name}"
+            if problem is None:
+                yield passed(pool.arn, f"{subject}{good}.", **fields)
+            else:
+                yield failed(pool.arn, f"{subject}{problem}.", **fields)
 
 
 @check(
@@ -216,29 +236,20 @@ def _duration(seconds: int) -> str:
 )
 def cognito_user_pool_client_token_validity(snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> Iterator[Result]:
     """FAIL per client with a token lifetime above its maximum."""
-    yield from _unreadable(snapshot, clients=True)
     t = config.thresholds
     limits = {
         "access token": (t.cognito_access_token_max_minutes * 60, "access_token_seconds"),
         "ID token": (t.cognito_id_token_max_minutes * 60, "id_token_seconds"),
         "refresh token": (t.cognito_refresh_token_max_days * 86400, "refresh_token_seconds"),
     }
-    for pool in _pools(snapshot, clients=True):
-        for client in pool.clients:
-            over = []
-            values = {}
-            for label, (limit, attr) in limits.items():
-                value = getattr(client, attr)
-                values[attr] = value
-                if value > limit:
-                    over.append(f"{label} {_duration(value)} (max {_duration(limit)})")
-            fields = {"resource_id": client.client_id, "tags": pool.tags, "pool_id": pool.pool_id,
-                      "client_name": client.name, **values}
-            if over:
-                yield failed(pool.arn, f"App client {client.name} of pool {pool.name}: {'; '.join(over)}.", **fields)
-            else:
-                yield passed(pool.arn, f"App client {client.name} of pool {pool.name} has token lifetimes within the maxima.",
-                             **fields)
+
+    def judge(client: UserPoolClient) -> ClientVerdict:
+        values: dict[str, object] = {attr: getattr(client, attr) for _limit, attr in limits.values()}
+        over = [f"{label} {_duration(getattr(client, attr))} (max {_duration(limit)})"
+                for label, (limit, attr) in limits.items() if getattr(client, attr) > limit]
+        return (f": {'; '.join(over)}" if over else None), " has token lifetimes within the maxima", values
+
+    yield from _each_client(snapshot, judge)
 
 
 @check(
@@ -253,17 +264,13 @@ def cognito_user_pool_client_user_password_auth_disabled(
     snapshot: Snapshot, config: ComplianceConfig, now: datetime
 ) -> Iterator[Result]:
     """FAIL per client allowing USER_PASSWORD_AUTH."""
-    yield from _unreadable(snapshot, clients=True)
-    for pool in _pools(snapshot, clients=True):
-        for client in pool.clients:
-            flows = sorted(f for f in client.explicit_auth_flows if f in ("ALLOW_USER_PASSWORD_AUTH", "USER_PASSWORD_AUTH"))
-            fields = {"resource_id": client.client_id, "tags": pool.tags, "pool_id": pool.pool_id,
-                      "client_name": client.name, "explicit_auth_flows": list(client.explicit_auth_flows)}
-            if flows:
-                yield failed(pool.arn, f"App client {client.name} of pool {pool.name} allows {', '.join(flows)}.", **fields)
-            else:
-                yield passed(pool.arn, f"App client {client.name} of pool {pool.name} does not allow password auth.",
-                             **fields)
+
+    def judge(client: UserPoolClient) -> ClientVerdict:
+        flows = sorted(f for f in client.explicit_auth_flows if f in ("ALLOW_USER_PASSWORD_AUTH", "USER_PASSWORD_AUTH"))
+        return ((f" allows {', '.join(flows)}" if flows else None), " does not allow password auth",
+                {"explicit_auth_flows": list(client.explicit_auth_flows)})
+
+    yield from _each_client(snapshot, judge)
 
 
 @check(
@@ -314,10 +321,6 @@ def cognito_user_pool_advanced_security_enabled(
             yield failed(pool.arn, f"User pool {pool.name} has advanced security {mode}.", mode=mode, **_fields(pool))
 
 
-def _client_fields(pool: UserPool, client: UserPoolClient) -> dict[str, object]:
-    return {"resource_id": client.client_id, "tags": pool.tags, "pool_id": pool.pool_id, "client_name": client.name}
-
-
 @check(
     title="App clients do not reveal whether a user exists",
     severity="medium",
@@ -331,17 +334,13 @@ def cognito_user_pool_client_prevent_user_existence_errors(
     snapshot: Snapshot, config: ComplianceConfig, now: datetime
 ) -> Iterator[Result]:
     """FAIL per client whose errors reveal user existence."""
-    yield from _unreadable(snapshot, clients=True)
-    for pool in _pools(snapshot, clients=True):
-        for client in pool.clients:
-            setting = client.prevent_user_existence_errors
-            fields = {**_client_fields(pool, client), "prevent_user_existence_errors": setting}
-            if setting == "ENABLED":
-                yield passed(pool.arn, f"App client {client.name} of pool {pool.name} does not reveal whether a user "
-                             "exists.", **fields)
-            else:
-                yield failed(pool.arn, f"App client {client.name} of pool {pool.name} reveals whether a user exists "
-                             f"(PreventUserExistenceErrors {setting}).", **fields)
+
+    def judge(client: UserPoolClient) -> ClientVerdict:
+        setting = client.prevent_user_existence_errors
+        return ((None if setting == "ENABLED" else f" reveals whether a user exists (PreventUserExistenceErrors "
+                 f"{setting})"), " does not reveal whether a user exists", {"prevent_user_existence_errors": setting})
+
+    yield from _each_client(snapshot, judge)
 
 
 @check(
@@ -356,13 +355,9 @@ def cognito_user_pool_client_token_revocation_enabled(
     snapshot: Snapshot, config: ComplianceConfig, now: datetime
 ) -> Iterator[Result]:
     """FAIL per client without token revocation."""
-    yield from _unreadable(snapshot, clients=True)
-    for pool in _pools(snapshot, clients=True):
-        for client in pool.clients:
-            fields = {**_client_fields(pool, client), "token_revocation": client.token_revocation}
-            if client.token_revocation:
-                yield passed(pool.arn, f"App client {client.name} of pool {pool.name} has token revocation enabled.",
-                             **fields)
-            else:
-                yield failed(pool.arn, f"App client {client.name} of pool {pool.name} has token revocation disabled.",
-                             **fields)
+
+    def judge(client: UserPoolClient) -> ClientVerdict:
+        return ((None if client.token_revocation else " has token revocation disabled"),
+                " has token revocation enabled", {"token_revocation": client.token_revocation})
+
+    yield from _each_client(snapshot, judge)
