@@ -244,13 +244,13 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
     """Seed a moto server with an account of n users; time ``iamflow sweep`` and ``prowler aws`` against it."""
     import logging
 
-    from moto.server import ThreadedMotoServer
+    from iamflow.aws.local import LocalAws
 
     logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # a line per request, a traceback per unimplemented call
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    # the embedded AWS of `make run`: moto's server, one request at a time, and a service moto lacks (Access
+    # Analyzer) answered as AWS answers what it does not implement (501, not retried)
+    server = LocalAws(port=_free_port(), load_managed_policies=False).start()
+    endpoint = server.endpoint_url
     # moto keeps its accounts per process, not per server: each size starts from an empty account
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=60).close()
     out: dict[str, Any] = {"users": n}

@@ -98,9 +98,9 @@ def is_transient(error: BaseException) -> bool:
         return False
     if error_code(error) in TRANSIENT_CODES:
         return True
-    # An unmodelled 5xx is the service's fault, not the request's.
+    # An unmodelled 5xx is the service's fault, not the request's; but 501 Not Implemented stays so
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return isinstance(status, int) and status >= 500
+    return isinstance(status, int) and status >= 500 and status != 501
 
 
 def is_not_found(error: BaseException) -> bool:

@@ -338,12 +338,33 @@ def _reporting_server_class() -> type[Any]:
             )
             from werkzeug.serving import make_server
 
-            app = serialized(DomainDispatcherApplication(create_backend_app))
+            class Dispatcher(DomainDispatcherApplication):
+                def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+                    try:
+                        backend_app = self.get_application(environ)
+                    except Exception:  # moto 5.2.5 has no backend for the service (e.g. Access Analyzer)
+                        return not_implemented(environ, start_response)
+                    return backend_app(environ, start_response)
+
+            app = serialized(Dispatcher(create_backend_app))
             self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
             self._server_ready_event.set()
             self._server.serve_forever()
 
     return ReportingMotoServer
+
+
+def not_implemented(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """AWS's answer to what a service does not implement: HTTP 501 ``NotImplemented``, never retried.
+
+    moto 5.2.5 answers a service it lacks with an HTML page and HTTP 500, which clients retry with
+    backoff (about 13 s for botocore's 10 adaptive attempts) before the caller learns anything.
+    """
+    body = json.dumps({"__type": "NotImplemented", "message": (
+        f"the embedded AWS (moto) does not implement the service of {environ.get('PATH_INFO') or '/'}")}).encode()
+    start_response("501 Not Implemented", [("Content-Type", "application/x-amz-json-1.1"),
+                                           ("x-amzn-ErrorType", "NotImplemented"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def serialized(app: Callable[..., Any]) -> Callable[..., Any]:

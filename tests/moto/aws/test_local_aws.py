@@ -245,3 +245,26 @@ def test_the_embedded_aws_answers_one_request_at_a_time(local_aws: LocalAws, mon
         t.join(timeout=30)
     assert answers == ["in-turn"] * 6
     assert most == 1, f"{most} requests were inside moto at once"
+
+
+def test_a_service_moto_lacks_is_answered_not_implemented_at_once(local_aws: LocalAws,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto 5.2.5 has no Access Analyzer: its own answer is an HTML 500, which clients retry for seconds.
+
+    The embedded AWS answers as AWS answers what it does not implement, HTTP 501 ``NotImplemented``:
+    botocore does not retry it, and iamflow does not count it as transient.
+    """
+    from botocore.exceptions import ClientError
+
+    from iamflow.aws.errors import is_transient
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", local_aws.endpoint_url)
+    # iamflow's own client: botocore's adaptive mode with 10 attempts
+    client = AwsClients.from_boto3(boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                                 region_name="us-east-1")).client("accessanalyzer")
+    with pytest.raises(ClientError) as raised:
+        client.list_analyzers()
+    meta = raised.value.response["ResponseMetadata"]
+    assert raised.value.response["Error"]["Code"] == "NotImplemented"
+    assert (meta["HTTPStatusCode"], meta["RetryAttempts"]) == (501, 0)
+    assert not is_transient(raised.value)
