@@ -484,10 +484,10 @@ def run(dag_ids: Sequence[str] = (), *, out: Any = None) -> int:
 
 def sweep_summary_text(run_dir: Path) -> str | None:
     """The sweep's summary as ``iamflow sweep`` prints it (:func:`iamflow.compliance.posture.format_summary`)."""
-    from iamflow.compliance.posture import format_summary, load_run
+    from iamflow.compliance.posture import format_summary, load_summary
 
     try:
-        return format_summary(load_run(run_dir)[0])
+        return format_summary(load_summary(run_dir))
     except ValueError:
         return None
 

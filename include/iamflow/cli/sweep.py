@@ -78,7 +78,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """
     from iamflow.compliance.config import ComplianceConfig
     from iamflow.compliance.mutelist import Mutelist
-    from iamflow.compliance.posture import format_summary, load_run
+    from iamflow.compliance.posture import format_summary, load_summary
     from iamflow.compliance.sweep import CONFIGURATION_CHECK_ID, TARGETS_CHECK_ID, run_sweep
     from iamflow.compliance.targets import (
         ExternalIdSource,
@@ -132,6 +132,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for name, path in result.paths.files.items():
         print(f"  {name}: {path}")
     print(f"latest: {result.paths.latest_dir}")
-    print(format_summary(load_run(result.paths.run_dir)[0]))
+    print(format_summary(load_summary(result.paths.run_dir)))
     bad = any(f.status in ("FAIL", "ERROR") for f in result.findings)
     return EXIT_FINDINGS if args.detailed_exitcode and bad else EXIT_OK

@@ -9,7 +9,7 @@ import pytest
 from iamflow.compliance import results
 from iamflow.compliance.config import PostureSettings
 from iamflow.compliance.findings import ERROR, FAIL, MUTED, PASS, Finding
-from iamflow.compliance.posture import evaluate_gate, format_summary, posture_counts
+from iamflow.compliance.posture import evaluate_gate, format_summary, load_run, load_summary, posture_counts
 
 A, B = "111111111111", "222222222222"
 DRIFT = "iamflow_playbook_drift"
@@ -197,3 +197,16 @@ def test_the_printed_summary_and_the_counts() -> None:
     assert counts["new"] == 2 and counts["new_by_severity"]["low"] == 1 and counts["fixed"] == 0
     assert counts["fail_by_severity"]["critical"] == 1 and counts["not_evaluated"] == 1
     assert "every FAIL is new" in format_summary(_summary(NOW, None))
+
+
+def test_the_summary_is_read_without_the_findings(tmp_path: Any) -> None:
+    """Printing a run's counts reads summary.json only: findings.json is the large file (150 MB at 10 000 users)."""
+    (tmp_path / "summary.json").write_text('{"run_id": "r1", "totals": {"FAIL": 1}}')
+    assert load_summary(tmp_path)["run_id"] == "r1"  # no findings.json at all: not needed
+    with pytest.raises(ValueError, match=r"findings\.json: the sweep's report cannot be read"):
+        load_run(tmp_path)
+    (tmp_path / "findings.json").write_text('[{"uid": "a"}, 3]')
+    assert load_run(tmp_path) == ({"run_id": "r1", "totals": {"FAIL": 1}}, [{"uid": "a"}])
+    (tmp_path / "summary.json").write_text("[]")
+    with pytest.raises(ValueError, match=r"summary\.json must be an object"):
+        load_summary(tmp_path)
