@@ -446,28 +446,29 @@ class _Collector:
         from iamflow.resources.cognito.app_client import client_secret_of
 
         sm = self.clients.client("secretsmanager")
-        secrets: list[Secret] = []
-        for page in sm.get_paginator("list_secrets").paginate(PaginationConfig={"PageSize": 100}):
-            for s in page.get("SecretList", []):
-                rules = s.get("RotationRules") or {}
-                secrets.append(
-                    Secret(
-                        arn=s["ARN"],
-                        name=s.get("Name", ""),
-                        rotation_enabled=bool(s.get("RotationEnabled")),
-                        rotation_days=rules.get("AutomaticallyAfterDays") or None,
-                        last_rotated=as_utc(s.get("LastRotatedDate")),
-                        next_rotation=as_utc(s.get("NextRotationDate")),
-                        last_changed=as_utc(s.get("LastChangedDate")),
-                        created=as_utc(s.get("CreatedDate")),
-                        tags=_tags(s.get("Tags")),
-                        kms_key_id=s.get("KmsKeyId"),
-                        last_accessed=as_utc(s.get("LastAccessedDate")),
-                        app_client=client_secret_of(s.get("Name", ""), _tags(s.get("Tags"))),
-                        **_secret_policy(sm, s["ARN"]),
-                    )
-                )
-        self.snapshot.secrets = self._bootstrap_passwords(secrets)
+        listed = [s for page in sm.get_paginator("list_secrets").paginate(PaginationConfig={"PageSize": 100})
+                  for s in page.get("SecretList", [])]
+
+        def one(s: dict[str, Any]) -> Secret:
+            rules = s.get("RotationRules") or {}
+            return Secret(
+                arn=s["ARN"],
+                name=s.get("Name", ""),
+                rotation_enabled=bool(s.get("RotationEnabled")),
+                rotation_days=rules.get("AutomaticallyAfterDays") or None,
+                last_rotated=as_utc(s.get("LastRotatedDate")),
+                next_rotation=as_utc(s.get("NextRotationDate")),
+                last_changed=as_utc(s.get("LastChangedDate")),
+                created=as_utc(s.get("CreatedDate")),
+                tags=_tags(s.get("Tags")),
+                kms_key_id=s.get("KmsKeyId"),
+                last_accessed=as_utc(s.get("LastAccessedDate")),
+                app_client=client_secret_of(s.get("Name", ""), _tags(s.get("Tags"))),
+                **_secret_policy(sm, s["ARN"]),
+            )
+
+        # one GetResourcePolicy a secret: side by side, as the per-key KMS reads (results in listing order)
+        self.snapshot.secrets = self._bootstrap_passwords(_map(one, listed, self.opts.workers))
 
     def _bootstrap_passwords(self, secrets: list[Secret]) -> list[Secret]:
         from iamflow.resources.cognito.user_pool import bootstrap_admin_of
