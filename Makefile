@@ -13,7 +13,7 @@
 # PYTHON is not given
 PYTHON ?= python3
 VENV ?= .venv
-PYTEST_ARGS ?= -n 2 -q
+PYTEST_ARGS ?= -n 2 --dist worksteal -q
 LINT_PATHS ?= include tests dags plugins bench tools
 
 BIN := $(VENV)/bin
