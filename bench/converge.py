@@ -314,11 +314,9 @@ def bench_standalone(env: dict[str, str], home: Path, dag_id: str, timeout: floa
         return {"startup_seconds": round(ready, 1), "trigger_to_end_seconds": round(wall, 1),
                 "run_seconds": span, "state": state, "recap_counts": counts}
     finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+        from tools.demo import stop_process_group
+
+        stop_process_group(proc, grace=60.0)  # standalone's components are its children
         log.close()
 
 

@@ -20,21 +20,16 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-# Error codes that mean "try again later", not "this request is wrong". botocore's standard retry
+from iamflow.aws.clients import THROTTLING_CODES
+
+# Error codes that mean "try again later", not "this request is wrong": every throttling answer the
+# clients' retries know (``THROTTLING_CODES``), and the services' "busy" ones. botocore's standard retry
 # mode already retries most of them a few times; when they still reach us, a task-level retry is
 # the right answer. IAM answers throttling with ``Throttling`` and internal errors with
 # ``ServiceFailure``; ``ConcurrentModification`` and ``EntityTemporarilyUnmodifiable`` are IAM's
 # "another change to this entity is in flight" (e.g. a role deleted and re-created by name).
-TRANSIENT_CODES: frozenset[str] = frozenset(
+TRANSIENT_CODES: frozenset[str] = THROTTLING_CODES | frozenset(
     {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "SlowDown",
         "PriorRequestNotComplete",
         "ServiceUnavailable",
         "ServiceUnavailableException",
