@@ -248,37 +248,9 @@ def run_playbook(clients: AwsClients, playbook: Playbook, *, check_mode: bool = 
 
     A resource whose dependency failed is skipped, as a task would be upstream_failed in Airflow.
     """
-    if check_mode and not clients.check_mode:
-        clients = clients.read_only()
-    env = plan_env(clients.caller_context(), playbook)
-    deps = dependencies(playbook)
-    done: dict[str, ResourceResult] = {}
-
-    def one(key: str) -> ResourceResult:
-        failed_deps = [d for d in sorted(deps[key]) if done[d].status in (FAILED, SKIPPED)]
-        if failed_deps:
-            return ResourceResult(key, SKIPPED, check_mode=check_mode,
-                                  error=f"skipped: {', '.join(failed_deps)} did not succeed")
-        try:
-            return run_resource(clients, playbook, key, check_mode=check_mode, env=env)
-        except IamflowError as exc:
-            return ResourceResult(key, FAILED, check_mode=check_mode, error=str(exc))
-        except Exception as exc:  # a task fails, the play goes on for independent resources
-            found = result_of(exc)
-            if found is not None:
-                return found
-            log.exception("unexpected error on %s", key)
-            return ResourceResult(key, FAILED, check_mode=check_mode, error=f"{type(exc).__name__}: {exc}")
-
-    ordered: list[ResourceResult] = []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for level in dependency_levels(playbook):
-            for result in pool.map(one, level):
-                done[result.resource] = result
-                ordered.append(result)
-                if on_result:
-                    on_result(result)
-    return PlayResult(playbook.name, check_mode, ordered)
+    every = [key for level in dependency_levels(playbook) for key in level]
+    run = run_batch(clients, playbook, every, check_mode=check_mode, workers=workers, on_result=on_result)
+    return PlayResult(playbook.name, check_mode, run.results)
 
 
 @dataclass
