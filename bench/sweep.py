@@ -17,6 +17,9 @@ their report writing: ``iamflow sweep`` and Prowler 5.46 (``prowler aws``, restr
 virtualenv, ``.bench/prowler-venv``, made on first use (it is never a dependency of iamflow).
 The CPU time of the ``iamflow sweep`` process (its report writer processes included) is printed
 beside its wall time: on a shared machine it varies less with the load than the wall time does.
+``iamflow sweep`` runs three times (a few seconds each, so the machine's noise weighs on one run):
+its figure is the median run, and every run is printed. Its bytecode is compiled before the first,
+as installing a package compiles it (Prowler's virtualenv was compiled when it was installed).
 
 Usage: python bench/sweep.py [--sizes 100,1000,10000] [--json FILE] [--over-http | --against-prowler]
 (``BENCH_PROFILE=FILE`` runs the ``iamflow sweep`` process under cProfile, writing FILE;
@@ -50,6 +53,7 @@ os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "tes
 
 KMS_KEYS = 50
 SECRETS = 200
+RUNS = 3  # timed runs of `iamflow sweep` per size, side by side: the median is the figure (Prowler runs once)
 TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 VENDOR_TRUST = {"Version": "2012-10-17", "Statement": [
@@ -262,17 +266,29 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
         env = {**os.environ, "PYTHONPATH": os.environ.get("BENCH_IAMFLOW_INCLUDE", str(ROOT / "include")), "IAMFLOW_PLAYBOOKS_DIR": str(work / "no-playbooks")}
         (work / "no-playbooks").mkdir(exist_ok=True)
         reports = work / f"iamflow-{n}"
+        # bytecode compiled first, as installing a package compiles it (Prowler's virtualenv has its own): the timed
+        # runs measure the sweep, not the compilation of iamflow's modules (PYTHONDONTWRITEBYTECODE would redo it)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+        subprocess.run([sys.executable, "-m", "compileall", "-q", env["PYTHONPATH"]], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
         profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
-        iamflow = [sys.executable, *profile, "-m", "iamflow.cli", "sweep", "--out", str(reports), "--run-id", "bench",
-                   "--region", "us-east-1"]
-        cpu: dict[str, float] = {}
-        served = _own_cpu()  # this process is the moto server (its threads) while it waits for the sweep
-        out["iamflow_s"], out["iamflow_rc"] = _timed(iamflow, env, work / f"iamflow-{n}.log", cpu)
-        out["server_cpu_s"] = round(_own_cpu() - served, 2)
-        out["iamflow_cpu_s"] = cpu.get("s")
+        runs = []
+        for i in range(1, RUNS + 1):  # a short process on a shared machine: the median of a few runs
+            iamflow = [sys.executable, *profile, "-m", "iamflow.cli", "sweep", "--out", str(reports), "--run-id",
+                       f"bench-{i}", "--region", "us-east-1"]
+            cpu: dict[str, float] = {}
+            served = _own_cpu()  # this process is the moto server (its threads) while it waits for the sweep
+            wall, rc = _timed(iamflow, env, work / f"iamflow-{n}-{i}.log", cpu)
+            runs.append({"s": wall, "rc": rc, "cpu_s": cpu.get("s"), "server_cpu_s": round(_own_cpu() - served, 2),
+                         "run_id": f"bench-{i}"})
+        median = sorted(runs, key=lambda r: r["s"])[len(runs) // 2]
+        out["iamflow_runs_s"] = [r["s"] for r in runs]
+        out["iamflow_s"], out["iamflow_rc"], out["iamflow_cpu_s"] = median["s"], max(r["rc"] for r in runs), median["cpu_s"]
+        out["server_cpu_s"] = median["server_cpu_s"]
         floor = subprocess.run([sys.executable, "-c", FLOOR], env=env, capture_output=True, text=True)
         out["boto3_floor_s"] = float(floor.stdout.strip() or "nan")
-        summary_file = reports / "bench" / "summary.json"
+        summary_file = reports / median["run_id"] / "summary.json"
         if summary_file.exists():
             summary = json.loads(summary_file.read_text())
             calls = next(iter(summary["api_calls"].values()), {})
@@ -280,7 +296,7 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
             out["iamflow_iam_calls"] = sum(iam_calls(calls).values())
             out["iamflow_findings"] = sum(summary["totals"].values())
         else:
-            out["iamflow_error"] = _tail(work / f"iamflow-{n}.log")
+            out["iamflow_error"] = _tail(work / f"iamflow-{n}-{median['run_id'][-1]}.log")
         if prowler:
             exe = prowler_bin()
             checks, out["iamflow_only_checks"] = prowler_checks(exe)
@@ -310,7 +326,8 @@ def main_side_by_side(sizes: list[int], prowler: bool, json_file: str | None) ->
             print(f"\n== {n} users, over HTTP ==", flush=True)
             r = side_by_side(n, prowler=prowler, work=Path(tmp))
             results.append(r)
-            print(f"seed {r['seed_s']} s | iamflow sweep {r['iamflow_s']} s (exit {r['iamflow_rc']}; "
+            print(f"seed {r['seed_s']} s | iamflow sweep {r['iamflow_s']} s, the median of "
+                  f"{' / '.join(map(str, r['iamflow_runs_s']))} s (exit {r['iamflow_rc']}; "
                   f"{r.get('iamflow_cpu_s')} s CPU, its writer processes included), "
                   f"{r.get('iamflow_findings')} findings, {r.get('iamflow_calls')} API calls of which "
                   f"{r.get('iamflow_iam_calls')} IAM")

@@ -55,3 +55,33 @@ def test_dag_file_imports_only_the_airflow_layer(path: Path) -> None:
         if name != AIRFLOW_LAYER and not name.startswith(f"{AIRFLOW_LAYER}.")
     ]
     assert not wrong, f"DAG files import iamflow only through {AIRFLOW_LAYER}:\n" + "\n".join(wrong)
+
+
+def test_the_sweep_collects_and_judges_without_the_resource_layer() -> None:
+    """The collection steps and the checks need neither the engine nor the playbook schema (pydantic).
+
+    The sweep's collection threads used to import the resource layer (half a second) to recognise
+    iamflow's own secrets by name, while the other steps' answers waited for the GIL.
+    """
+    code = """
+import sys
+from moto import mock_aws
+import boto3
+from iamflow.aws.clients import AwsClients
+from iamflow.compliance.collect import collect_account
+from iamflow.compliance import registry
+with mock_aws():
+    boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name="s", SecretString="x")
+    boto3.client("iam", region_name="us-east-1").create_user(UserName="alice")
+    snapshot = collect_account(AwsClients.from_boto3(region="us-east-1"), steps=["secrets", "authorization_details"])
+    assert not snapshot.errors and len(snapshot.secrets) == 1, snapshot.errors
+    registry.evaluate(registry.all_checks(), snapshot, registry_config(), snapshot.collected_at)
+print(sorted({m.split(".")[0] + "." + m.split(".")[1] if m.startswith("iamflow.") else m.split(".")[0]
+              for m in sys.modules if m.startswith(("iamflow.resources", "iamflow.engine", "pydantic"))}))
+""".replace("registry_config()", "__import__('iamflow.compliance.config', fromlist=['x']).ComplianceConfig.load()")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "include"), "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "MOTO_IAM_LOAD_MANAGED_POLICIES": "false"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

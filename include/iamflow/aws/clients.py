@@ -44,9 +44,11 @@ result (see the masking helper).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from iamflow.context import RunContext
@@ -241,6 +243,7 @@ class AwsClients:
             else:
                 _retry_only_throttling(client)
             _read_rate_limits_as_throttling(client)
+            use_fast_timestamps(client)
             self._instrument(service, client)
             for hook in list(self._hooks):
                 hook(service, client)
@@ -327,6 +330,53 @@ class AwsClients:
     def __repr__(self) -> str:
         mode = "check mode" if self._check_mode else "read-write"
         return f"AwsClients({mode}, services={sorted(self._clients)}, region={self._region!r})"
+
+
+# an ISO 8601 date-time as AWS writes it in XML and JSON answers: 2024-05-01T12:00:00Z, with or without
+# fractional seconds or an offset
+_ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """botocore's timestamp parsing, with the ISO 8601 strings of AWS's answers read by ``datetime`` itself.
+
+    botocore reads every timestamp of an answer through ``dateutil`` (about 15 µs each): a
+    ``GetAccountAuthorizationDetails`` page of 1,000 users, or a list of 10,000 MFA devices, spends
+    more time there than in the rest of its parsing. ``datetime.fromisoformat`` reads the same strings
+    some 30 times faster, to the same instant (a ``Z`` becomes UTC, fractional digits beyond
+    microseconds are cut, as dateutil cuts them; a string without offset stays naive, as there).
+    Anything else (epoch numbers, RFC 822 dates in headers) goes to botocore's own parser.
+    """
+    if isinstance(value, str) and _ISO_TIMESTAMP.fullmatch(value):
+        text = value
+        dot = text.find(".")
+        if dot != -1:  # datetime takes at most six fractional digits
+            end = dot + 1
+            while end < len(text) and text[end].isdigit():
+                end += 1
+            text = text[:min(end, dot + 7)] + text[end:]
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    from botocore.utils import parse_timestamp as botocore_parse
+
+    parsed: datetime = botocore_parse(value)
+    return parsed
+
+
+def use_fast_timestamps(client: BaseClient) -> bool:
+    """Make ``client`` (and the clients of its botocore session) read timestamps with :func:`parse_timestamp`.
+
+    botocore creates a response parser for each answer from the session's parser factory, with
+    that factory's defaults; this sets its ``timestamp_parser``. Returns False, changing nothing,
+    when the client has no such factory (another botocore layout).
+    """
+    factory = getattr(getattr(client, "_endpoint", None), "_response_parser_factory", None)
+    if factory is None or not hasattr(factory, "set_parser_defaults"):
+        return False
+    factory.set_parser_defaults(timestamp_parser=parse_timestamp)
+    return True
 
 
 def is_rate_limited(code: str, message: str) -> bool:

@@ -9,14 +9,16 @@ Each step runs in its own ``try``: a failure is recorded in ``Snapshot.errors`` 
 that need the step report ``ERROR``; the other steps still run. The steps are independent (each
 writes its own part of the snapshot), so they run side by side in a bounded thread pool, and the
 per-key KMS reads in another: boto3 clients are thread-safe once made, and ``AwsClients`` makes
-them one at a time. Errors are stored in step order, whatever order the steps finish in.
+them one at a time. Errors are stored in step order, whatever order the steps finish in. A
+caller can follow the steps as they finish (``on_progress``) and evaluate the checks whose steps
+are done while the others still run.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -65,12 +67,15 @@ from iamflow.compliance.snapshot import (
 )
 from iamflow.errors import IamflowError
 from iamflow.policy.document import parse_document
+from iamflow.spec.names import bootstrap_admin_of, client_secret_of
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
 
 DriftProvider = Callable[["AwsClients", Snapshot], Iterable[DriftItem]]
 Sleep = Callable[[float], None]
+# told the snapshot and the steps still running (see collect_account)
+Progress = Callable[[Snapshot, frozenset[str]], None]
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -117,6 +122,7 @@ def collect_account(
     options: CollectOptions | None = None,
     sleep: Sleep | None = None,
     drift_provider: DriftProvider | None = None,
+    on_progress: Progress | None = None,
 ) -> Snapshot:
     """Collect the snapshot of the account ``clients`` act in.
 
@@ -125,6 +131,9 @@ def collect_account(
     :param account_id: the account the caller expects; a mismatch fails every step.
     :param sleep: how to wait between credential report polls (tests pass a no-op).
     :param drift_provider: the converge engine's comparison of playbooks with live state.
+    :param on_progress: called in this thread with the snapshot and the steps still running, once
+        the steps are started and again each time one finishes (its data or its error stored), so
+        that the caller can evaluate what is settled while the rest is collected.
     """
     now = now or datetime.now(UTC)
     opts = options or CollectOptions()
@@ -153,7 +162,7 @@ def collect_account(
         wanted.remove(DRIFT)
 
     def run(step: str) -> str | None:
-        """Run one step; return its error, if any (stored by the caller, in step order)."""
+        """Run one step; return its error, if any."""
         try:
             if step == DRIFT:
                 assert drift_provider is not None
@@ -164,11 +173,30 @@ def collect_account(
             return describe_error(exc)
         return None
 
-    errors = _map(run, wanted, opts.workers)
-    for step, error in zip(wanted, errors, strict=True):
+    running = set(wanted)
+    if on_progress is not None:
+        on_progress(snapshot, frozenset(running))
+    for step, error in _as_done(run, wanted, opts.workers):
         if error is not None:
             snapshot.errors[step] = error
+        running.discard(step)
+        if on_progress is not None:
+            on_progress(snapshot, frozenset(running))
+    # in step order, whatever order the steps finished in
+    snapshot.errors = {s: snapshot.errors[s] for s in ALL_STEPS if s in snapshot.errors}
     return snapshot
+
+
+def _as_done(func: Callable[[_T], _R], items: list[_T], workers: int) -> Iterator[tuple[_T, _R]]:
+    """``(item, func(item))`` for each item, as each finishes, at most ``workers`` at a time (in this thread when 1)."""
+    if workers <= 1 or len(items) <= 1:
+        for i in items:
+            yield i, func(i)
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="iamflow-collect") as pool:
+        futures = {pool.submit(func, i): i for i in items}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
 
 
 def _map(func: Callable[[_T], _R], items: list[_T], workers: int) -> list[_R]:
@@ -437,14 +465,10 @@ class _Collector:
         """Secret metadata from ListSecrets and each secret's resource policy (values are never read).
 
         A secret that holds the temporary password iamflow stored for a Cognito bootstrap admin
-        (see ``resources.cognito.user_pool.bootstrap_admin_of``) also gets that admin's status:
+        (see ``spec.names.bootstrap_admin_of``) also gets that admin's status:
         one ``AdminGetUser`` per such secret, after one ``ListUserPools`` and a ``DescribeUserPool``
         per pool of the name, and only when there is such a secret. Only ``UserStatus`` is kept.
         """
-        # imported here, not with the module: the resource layer takes a while to import, and this
-        # step runs while the authorization details are still on their way
-        from iamflow.resources.cognito.app_client import client_secret_of
-
         sm = self.clients.client("secretsmanager")
         listed = [s for page in sm.get_paginator("list_secrets").paginate(PaginationConfig={"PageSize": 100})
                   for s in page.get("SecretList", [])]
@@ -471,8 +495,6 @@ class _Collector:
         self.snapshot.secrets = self._bootstrap_passwords(_map(one, listed, self.opts.workers))
 
     def _bootstrap_passwords(self, secrets: list[Secret]) -> list[Secret]:
-        from iamflow.resources.cognito.user_pool import bootstrap_admin_of
-
         owners = {s.arn: bootstrap_admin_of(s.name, s.tags) for s in secrets}
         if not any(owners.values()):
             return secrets
@@ -789,23 +811,31 @@ def _pool_client(d: dict[str, Any]) -> UserPoolClient:
 
 
 def lookup_access_key_ids(
-    clients: AwsClients, wanted: dict[str, dict[int, datetime | None]], budget: int
+    clients: AwsClients, wanted: dict[str, dict[int, datetime | None]], budget: int, *, workers: int = 8
 ) -> tuple[dict[tuple[str, int], str], dict[str, str]]:
     """Find the ids of credential-report key slots with one ListAccessKeys call per user, at most ``budget`` users.
+
+    The calls are made ``workers`` at a time (each is one round trip, and they are independent).
 
     :param wanted: user name → {slot: the slot's creation time from the report}.
     :returns: ``{(user, slot): key id}`` and ``{user: error}`` for lookups that failed.
     """
     iam = clients.client("iam")
+
+    def keys_of(user: str) -> list[dict[str, Any]] | str:
+        try:
+            keys: list[dict[str, Any]] = iam.list_access_keys(UserName=user).get("AccessKeyMetadata", [])
+        except ClientError as exc:
+            return describe_error(exc)
+        return sorted(keys, key=lambda k: as_utc(k.get("CreateDate")) or datetime.min.replace(tzinfo=UTC))
+
+    users = sorted(wanted)[: max(budget, 0)]
     found: dict[tuple[str, int], str] = {}
     errors: dict[str, str] = {}
-    for user in sorted(wanted)[: max(budget, 0)]:
-        try:
-            keys = iam.list_access_keys(UserName=user).get("AccessKeyMetadata", [])
-        except ClientError as exc:
-            errors[user] = describe_error(exc)
+    for user, keys in zip(users, _map(keys_of, users, workers), strict=True):
+        if isinstance(keys, str):
+            errors[user] = keys
             continue
-        keys = sorted(keys, key=lambda k: as_utc(k.get("CreateDate")) or datetime.min.replace(tzinfo=UTC))
         for slot, created in wanted[user].items():
             match = None
             if created is not None:

@@ -100,6 +100,14 @@ class Check:
     extra_permissions: tuple[str, ...]
     regional: bool
     func: CheckFunction
+    # steps the check also reads when they were collected (user tags from the authorization details),
+    # without needing them: a sweep evaluates it only once they are settled, whatever their outcome
+    reads: tuple[str, ...] = ()
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        """Every step whose data the check looks at: what it needs and what it reads when present."""
+        return frozenset(self.needs) | frozenset(self.reads)
 
     @property
     def module(self) -> str:
@@ -196,11 +204,16 @@ def check(
     cis5: Iterable[str] = (),
     fsbp: Iterable[str] = (),
     permissions: Iterable[str] = (),
+    reads: Iterable[str] = (),
 ) -> Callable[[CheckFunction], Check]:
     """Register the decorated function as a check whose ID is the function's name.
 
     ``cis`` and ``cis5`` are the CIS AWS Foundations Benchmark v3.0 and v5.0 recommendation numbers
-    the check covers, ``fsbp`` the Security Hub FSBP control ids.
+    the check covers, ``fsbp`` the Security Hub FSBP control ids. ``needs`` are the collection steps
+    without which the check reports ERROR; ``reads`` the steps it also uses when they were
+    collected (and does without otherwise). Together they are every part of the snapshot the
+    function may look at: the sweep evaluates a check as soon as those steps are settled, while
+    the others are still being collected.
     """
 
     def register(func: CheckFunction) -> Check:
@@ -210,7 +223,8 @@ def check(
         if severity not in SEVERITIES:
             raise ValueError(f"check {check_id}: severity {severity!r} is not one of {SEVERITIES}")
         steps = tuple(needs)
-        unknown = [s for s in steps if s not in STEP_PERMISSIONS]
+        also = tuple(s for s in reads if s not in steps)
+        unknown = [s for s in (*steps, *also) if s not in STEP_PERMISSIONS]
         if unknown:
             raise ValueError(f"check {check_id}: unknown collection step(s) {unknown}")
         registered = Check(
@@ -228,6 +242,7 @@ def check(
             extra_permissions=tuple(permissions),
             regional=service not in ("iam", "iamflow"),
             func=func,
+            reads=also,
         )
         REGISTRY[check_id] = registered
         return registered
@@ -269,7 +284,39 @@ def required_permissions(checks: Iterable[Check]) -> list[str]:
 
 def evaluate(checks: Iterable[Check], snapshot: Snapshot, config: ComplianceConfig, now: datetime) -> list[Finding]:
     """Run each check against the snapshot and return all findings."""
-    out: list[Finding] = []
-    for c in checks:
-        out.extend(c(snapshot, config, now))
-    return out
+    return Evaluation(checks, config, now).findings(snapshot)
+
+
+class Evaluation:
+    """Checks evaluated while their snapshot is still being collected, each once its inputs are settled.
+
+    :meth:`advance` is given the snapshot and the steps still running, each time one finishes (see
+    ``collect.collect_account``'s ``on_progress``): it evaluates every check none of whose
+    :attr:`Check.inputs` is among them, so the checks of the steps that finished first (users and
+    their credentials, as a rule) are judged while the slower ones (a key or a secret at a time)
+    are still on their way. :meth:`findings` evaluates the rest and returns every finding in the
+    order of the checks, as :func:`evaluate` would, whatever order the steps finished in.
+    """
+
+    def __init__(self, checks: Iterable[Check], config: ComplianceConfig, now: datetime) -> None:
+        self._checks = list(checks)
+        self._config = config
+        self._now = now
+        self._done: dict[str, list[Finding]] = {}
+
+    @property
+    def evaluated(self) -> list[str]:
+        """The ids of the checks evaluated so far, in the order they were."""
+        return list(self._done)
+
+    def advance(self, snapshot: Snapshot, running: Iterable[str]) -> None:
+        """Evaluate the checks not yet evaluated whose inputs are none of the ``running`` steps."""
+        busy = frozenset(running)
+        for c in self._checks:
+            if c.id not in self._done and not (c.inputs & busy):
+                self._done[c.id] = c(snapshot, self._config, self._now)
+
+    def findings(self, snapshot: Snapshot) -> list[Finding]:
+        """Evaluate the remaining checks (collection is over) and return all findings, in check order."""
+        self.advance(snapshot, ())
+        return [f for c in self._checks for f in self._done[c.id]]

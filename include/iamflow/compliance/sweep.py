@@ -29,7 +29,7 @@ from iamflow.compliance.collect import (
 from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import ERROR, FAIL, GLOBAL_REGION, Finding
 from iamflow.compliance.mutelist import ExpiredSuppression, Mutelist
-from iamflow.compliance.registry import Check, enabled_checks, evaluate, steps_for
+from iamflow.compliance.registry import Check, Evaluation, enabled_checks, evaluate, steps_for
 from iamflow.compliance.report import ReportPaths, gc_paused, write_reports
 from iamflow.compliance.snapshot import ALL_STEPS, CREDENTIAL_REPORT, Snapshot
 from iamflow.compliance.targets import DEFAULT_SESSION_NAME, Target, TargetResolutionError, clients_for_target
@@ -56,6 +56,8 @@ def sweep_account(
 def _sweep_account(clients: AwsClients, account_id: str | None, config: ComplianceConfig, mutelist: Mutelist | None,
                    now: datetime, *, drift_provider: DriftProvider | None, sleep: Sleep | None) -> list[Finding]:
     checks = enabled_checks(config)
+    # each check is judged as soon as its steps are in, while the slower steps are still collected
+    evaluation = Evaluation(checks, config, now)
     snapshot = collect_account(
         clients,
         now=now,
@@ -67,8 +69,9 @@ def _sweep_account(clients: AwsClients, account_id: str | None, config: Complian
         ),
         sleep=sleep,
         drift_provider=drift_provider,
+        on_progress=evaluation.advance,
     )
-    findings = stamp_credential_report_time(evaluate(checks, snapshot, config, now), checks, snapshot)
+    findings = stamp_credential_report_time(evaluation.findings(snapshot), checks, snapshot)
     if mutelist is not None:
         findings = mutelist.apply(findings, now)
     return resolve_access_key_ids(clients, findings, config.collection.access_key_id_lookups)

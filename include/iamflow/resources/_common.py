@@ -8,13 +8,14 @@ from iamflow.aws.errors import not_found
 from iamflow.policy.document import DEFAULT_VERSION, normalize_policy, parse_document
 from iamflow.policy.tags import compare_tags, tags_from_list, tags_to_list
 from iamflow.resources.base import Adopt, Change, PlanEnv, dumps
+from iamflow.spec import names
 from iamflow.spec.models import ResourceBase
 
 # The tag iamflow puts on every object it creates that takes tags: ``<playbook>/<kind>.<name>``
 # (user pools keep their own ``<playbook>/<pool>``). It finds objects that have no name of their
 # own (KMS keys) and tells iamflow's from others'. It is never purged, and never added to an
 # object iamflow did not create.
-ID_TAG = "iamflow:id"
+ID_TAG = names.ID_TAG
 
 
 def id_tag_value(env: PlanEnv, resource: ResourceBase) -> str:

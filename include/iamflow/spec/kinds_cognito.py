@@ -21,7 +21,14 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from iamflow.spec.models import ResourceBase, _check_ref, _check_tags, register_model
-from iamflow.spec.names import COGNITO_NAME, COGNITO_PRINTABLE, check_name, is_name, secret_segment
+from iamflow.spec.names import (
+    COGNITO_NAME,
+    COGNITO_PRINTABLE,
+    check_name,
+    is_name,
+    secret_name_for_admin,
+    secret_name_for_client,
+)
 
 NAME_MAX = 128  # pool, app client, group and user names
 URL_MAX = 1024  # callback and logout URLs
@@ -43,20 +50,6 @@ AuthFlow = Literal[
 ]
 TokenUnit = Literal["seconds", "minutes", "hours", "days"]
 _UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
-
-
-def secret_name_for_admin(pool: str, username: str) -> str:
-    """Where the temporary password of a pool's bootstrap admin user is stored in Secrets Manager.
-
-    A character that secret names do not allow (a space, a non-ASCII letter, '/') is written as
-    '=' and hex digits (see ``names.secret_segment``), so the name stays valid and unambiguous.
-    """
-    return f"iamflow/cognito/{secret_segment(pool)}/{secret_segment(username)}"
-
-
-def secret_name_for_client(pool: str, client: str) -> str:
-    """Where the generated secret of an app client is stored in Secrets Manager."""
-    return f"iamflow/cognito/{secret_segment(pool)}/clients/{secret_segment(client)}"
 
 
 def check_redirect_url(url: str) -> str:

@@ -168,3 +168,62 @@ def secret_segment(text: str) -> str:
         else:
             out.extend(f"={byte:02X}" for byte in ch.encode("utf-8"))
     return "".join(out)
+
+
+# --- where iamflow keeps the secrets it makes, and how it recognises them ------------------------------
+
+# the tag iamflow puts on what it creates (``resources._common``), here because the conventions below read it
+ID_TAG = "iamflow:id"
+USER_POOL_KIND = "cognito_user_pool"  # the kind whose bootstrap admins' passwords iamflow stores
+
+
+def secret_name_for_admin(pool: str, username: str) -> str:
+    """Where the temporary password of a pool's bootstrap admin user is stored in Secrets Manager.
+
+    A character that secret names do not allow (a space, a non-ASCII letter, '/') is written as
+    '=' and hex digits (see :func:`secret_segment`), so the name stays valid and unambiguous.
+    """
+    return f"iamflow/cognito/{secret_segment(pool)}/{secret_segment(username)}"
+
+
+def secret_name_for_client(pool: str, client: str) -> str:
+    """Where the generated secret of an app client is stored in Secrets Manager."""
+    return f"iamflow/cognito/{secret_segment(pool)}/clients/{secret_segment(client)}"
+
+
+def client_secret_of(secret_name: str, tags: dict[str, str]) -> tuple[str, str] | None:
+    """``(pool, client)`` name segments when a secret is the copy of an app client's secret iamflow stored.
+
+    Both marks must agree: the name :func:`secret_name_for_client` gives (``iamflow/cognito/<pool>/
+    clients/<client>``) and the ``iamflow:id`` tag iamflow sets to that same name. Segments are as
+    written in the name (see :func:`secret_segment`). The compliance sweep uses this to say how
+    such a secret rotates: with its app client, in Cognito, not by a Secrets Manager rotation Lambda.
+    """
+    parts = secret_name.split("/")
+    if tags.get(ID_TAG) != secret_name or len(parts) != 5 or parts[:2] != ["iamflow", "cognito"] \
+            or parts[3] != "clients" or not parts[2] or not parts[4]:
+        return None
+    return parts[2], parts[4]
+
+
+def admin_secret_tag(resource_key: str, username: str) -> str:
+    """The ``iamflow:id`` tag value of an admin's temporary-password secret: ``cognito_user_pool.<pool>/<user>``."""
+    return f"{resource_key}/{username}"
+
+
+def bootstrap_admin_of(secret_name: str, tags: dict[str, str]) -> tuple[str, str] | None:
+    """``(pool, username)`` when a secret is the temporary password iamflow stored for a bootstrap admin.
+
+    Both marks must agree: the ``iamflow:id`` tag set at creation (``cognito_user_pool.<pool>/<user>``)
+    and the name :func:`secret_name_for_admin` gives that pool and user. Pool names cannot hold a
+    '/', so the first one after the pool ends it. The compliance sweep uses this to judge such a
+    secret by its purpose (retire it once the admin has signed in) rather than by rotation.
+    """
+    prefix = f"{USER_POOL_KIND}."
+    value = tags.get(ID_TAG, "")
+    if not value.startswith(prefix) or "/" not in value:
+        return None
+    pool, username = value[len(prefix):].split("/", 1)
+    if not pool or not username or secret_name != secret_name_for_admin(pool, username):
+        return None
+    return pool, username

@@ -218,3 +218,36 @@ def test_a_client_shared_between_aws_clients_is_refused(aws: Any) -> None:
     AwsClients(lambda service: shared).client("iam")
     with pytest.raises(IamflowError, match="must build a new client on every call"):
         AwsClients(lambda service: shared, check_mode=True).client("iam")
+
+
+@pytest.mark.parametrize("value", [
+    "2024-05-01T12:00:00Z", "2024-05-01T12:00:00.123Z", "2024-05-01T12:00:00.123456789Z", "2015-06-12T10:00:00.5Z",
+    "2024-05-01T12:00:00+00:00", "2024-05-01T07:00:00-05:00", "2024-05-01T07:00:00-0500", "2024-05-01T12:00:00",
+    "2024-05-01 12:00:00", "1714564800", 1714564800, 1714564800.25, "Wed, 01 May 2024 12:00:00 GMT",
+])
+def test_timestamps_are_read_as_botocore_reads_them(value: Any) -> None:
+    from botocore.utils import parse_timestamp as botocore_parse
+
+    from iamflow.aws.clients import parse_timestamp
+
+    ours, theirs = parse_timestamp(value), botocore_parse(value)
+    assert ours == theirs and (ours.tzinfo is None) == (theirs.tzinfo is None)
+    if ours.tzinfo is not None:
+        assert ours.utcoffset() == theirs.utcoffset()
+
+
+def test_a_bad_timestamp_is_refused_as_botocore_refuses_it() -> None:
+    from iamflow.aws.clients import parse_timestamp
+
+    with pytest.raises(ValueError):
+        parse_timestamp("2024-13-45T99:00:00Z")  # the ISO shape, but no such date: botocore's parser says so
+
+
+def test_clients_read_answers_with_the_fast_timestamp_parser(clients: AwsClients) -> None:
+    from datetime import UTC
+
+    created = clients.client("iam").create_user(UserName="stamped")["User"]["CreateDate"]
+    # botocore's own parser gives dateutil's tzutc()/tzlocal(); datetime's reading gives UTC itself
+    assert created.tzinfo is UTC
+    listed = clients.client("iam").list_users()["Users"][0]["CreateDate"]
+    assert listed == created

@@ -507,3 +507,85 @@ def test_sweep_findings_are_the_same_whatever_the_number_of_workers(clients, see
     runs = [evaluate(checks, collect_account(clients, now=now, steps=steps_for(checks), sleep=Sleeps(),
                                              options=CollectOptions(workers=w)), config, now) for w in (1, 8)]
     assert [f.to_dict() for f in runs[0]] == [f.to_dict() for f in runs[1]]
+
+
+def test_checks_are_judged_as_their_steps_finish_while_slower_steps_still_run(clients, seed, now) -> None:
+    """The sweep's pipeline: the users' checks run while KMS is still read, and the findings are evaluate()'s."""
+    import threading
+
+    from iamflow.compliance.registry import Evaluation
+    from iamflow.compliance.snapshot import AUTHORIZATION_DETAILS, CREDENTIAL_REPORT, KMS_KEYS
+
+    seed.iam.create_user(UserName="alice", Tags=[{"Key": "team", "Value": "payments"}])
+    seed.iam.create_login_profile(UserName="alice", Password="Correct-Horse-9")
+    seed.kms.create_key(Description="held back")
+    config = ComplianceConfig.load()
+    checks = enabled_checks(config)
+    evaluation = Evaluation(checks, config, now)
+    # KMS answers only once the console-MFA check of the users has been judged: without the
+    # pipeline the KMS step would wait out the timeout, and the gate would be opened by nobody
+    gate = threading.Event()
+    opened_by_pipeline: list[bool] = []
+    clients.client("kms").meta.events.register("before-call.kms.DescribeKey",
+                                               lambda **_: opened_by_pipeline.append(gate.wait(timeout=20)))
+    seen: list[tuple[frozenset[str], list[str]]] = []
+
+    def progress(snapshot, running):  # type: ignore[no-untyped-def]
+        evaluation.advance(snapshot, running)
+        seen.append((running, list(evaluation.evaluated)))
+        if "iam_user_mfa_enabled_console_access" in evaluation.evaluated:
+            gate.set()
+
+    snapshot = collect_account(clients, now=now, steps=steps_for(checks), sleep=Sleeps(),
+                               options=CollectOptions(workers=8), on_progress=progress)
+    assert opened_by_pipeline == [True]
+    first, last = seen[0][0], seen[-1][0]
+    assert first == frozenset(steps_for(checks)) - {"drift"} and last == frozenset()
+    # judged while KMS was still running, and only once both of its inputs had settled
+    when = next(running for running, done in seen if "iam_user_mfa_enabled_console_access" in done)
+    assert KMS_KEYS in when and not {CREDENTIAL_REPORT, AUTHORIZATION_DETAILS} & when
+    kms_checks = [c.id for c in checks if KMS_KEYS in c.needs]
+    assert kms_checks and not set(kms_checks) & set(next(done for running, done in seen if KMS_KEYS in running
+                                                         and "iam_user_mfa_enabled_console_access" in done))
+    findings = evaluation.findings(snapshot)
+    assert [f.to_dict() for f in findings] == [f.to_dict() for f in evaluate(checks, snapshot, config, now)]
+    alice = by(findings, "iam_user_mfa_enabled_console_access")["alice"]
+    assert alice.status == FAIL and alice.tags == {"team": "payments"}  # the tags it reads, settled first
+
+
+def test_every_check_declares_each_step_it_looks_at(clients, seed, now) -> None:
+    """A check evaluated early must not read a step still being collected: needs and reads name them all."""
+    import dataclasses
+
+    from iamflow.compliance.snapshot import _STEP_FIELDS, Snapshot
+
+    seed.iam.create_user(UserName="alice", Tags=[{"Key": "team", "Value": "payments"}])
+    seed.iam.create_access_key(UserName="alice")
+    seed.iam.create_login_profile(UserName="alice", Password="Correct-Horse-9")
+    seed.kms.create_key()
+    seed.secrets.create_secret(Name="s", SecretString="x")
+    seed.cognito.create_user_pool(PoolName="p")
+    add_root_row(clients, ACCOUNT, created=days_ago(now, 900), key_active=True, key_created=days_ago(now, 200))
+    config = ComplianceConfig.load()
+    checks = enabled_checks(config)
+    snapshot = collect_account(clients, now=now, steps=steps_for(checks), sleep=Sleeps())
+    field_step = {name: step for step, name in _STEP_FIELDS.items()}
+
+    class Recording(Snapshot):
+        def __getattribute__(self, name: str) -> Any:
+            if name in field_step:
+                object.__getattribute__(self, "looked_at").add(field_step[name])
+            return object.__getattribute__(self, name)
+
+    undeclared = {}
+    for c in checks:
+        copy = Recording(**{f.name: getattr(snapshot, f.name) for f in dataclasses.fields(Snapshot)})
+        object.__setattr__(copy, "looked_at", set())
+        c(copy, config, now)
+        if copy.looked_at - c.inputs:  # type: ignore[attr-defined]
+            undeclared[c.id] = sorted(copy.looked_at - c.inputs)  # type: ignore[attr-defined]
+    assert undeclared == {}
+    # the declarations this test keeps honest
+    reads = {c.id: c.reads for c in checks if c.reads}
+    assert reads["iam_user_mfa_enabled_console_access"] == ("authorization_details",)
+    assert reads["iam_no_root_access_key"] == ("credential_report",)

@@ -21,7 +21,7 @@ from iamflow.compliance.snapshot import (
     UserPool,
     UserPoolClient,
 )
-from iamflow.resources.cognito.user_pool import bootstrap_admin_of
+from iamflow.spec.names import bootstrap_admin_of
 
 
 def _key(key_id: str, **kwargs: object) -> KmsKey:

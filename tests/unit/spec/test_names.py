@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 
 from iamflow.errors import Problem
-from iamflow.spec.kinds_cognito import secret_name_for_admin, secret_name_for_client
 from iamflow.spec.loader import check_playbook
-from iamflow.spec.names import secret_segment
+from iamflow.spec.names import secret_name_for_admin, secret_name_for_client, secret_segment
 
 TRUST = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                         "Action": "sts:AssumeRole"}]}

@@ -27,6 +27,7 @@ def _summary(snapshot: Snapshot, key: str) -> int:
     "<root_account> row (when present) shows no active key.",
     remediation="Sign in as root, open Security credentials, and delete the root access keys; use IAM roles instead.",
     needs=(ACCOUNT_SUMMARY,),
+    reads=(CREDENTIAL_REPORT,),  # the <root_account> row, when the report was collected
     service="iam",
     resource_type="AwsAccount",
     permissions=("iam:GetCredentialReport",),

@@ -27,6 +27,7 @@ from iamflow.compliance.config import ComplianceConfig
 from iamflow.compliance.findings import Result, errored, failed, passed
 from iamflow.compliance.registry import check
 from iamflow.compliance.snapshot import (
+    AUTHORIZATION_DETAILS,
     CREDENTIAL_REPORT,
     VIRTUAL_MFA_DEVICES,
     AccessKeyColumns,
@@ -89,6 +90,7 @@ def _per_active_key(snapshot: Snapshot, judge: KeyJudge) -> Iterator[Result]:
     remediation="Enable an MFA device for the user (IAM > Users > Security credentials > Assign MFA), or "
     "remove the console password if the user does not sign in to the console.",
     needs=(CREDENTIAL_REPORT,),
+    reads=(AUTHORIZATION_DETAILS,),  # the users' tags, when collected
     service="iam",
     resource_type="AwsIamUser",
 )
@@ -115,6 +117,7 @@ def iam_user_mfa_enabled_console_access(snapshot: Snapshot, config: ComplianceCo
     "thresholds.access_key_max_age_days (90) days ago. Inactive keys are not judged.",
     remediation="Create a new access key, move the workload to it, deactivate the old key, then delete it.",
     needs=(CREDENTIAL_REPORT,),
+    reads=(AUTHORIZATION_DETAILS,),  # the users' tags, when collected
     service="iam",
     resource_type="AwsIamUser",
     permissions=KEY_ID_PERMISSIONS,
@@ -153,6 +156,7 @@ def iam_rotate_access_key_90_days(snapshot: Snapshot, config: ComplianceConfig, 
     "older than the threshold.",
     remediation="Deactivate the key (and delete it once nothing breaks); create a new one if the user needs it again.",
     needs=(CREDENTIAL_REPORT,),
+    reads=(AUTHORIZATION_DETAILS,),  # the users' tags, when collected
     service="iam",
     resource_type="AwsIamUser",
     permissions=KEY_ID_PERMISSIONS,
@@ -197,6 +201,7 @@ def iam_user_accesskey_unused(snapshot: Snapshot, config: ComplianceConfig, now:
     "than the threshold.",
     remediation="Remove the user's console password (IAM > Users > Security credentials > Manage console access).",
     needs=(CREDENTIAL_REPORT,),
+    reads=(AUTHORIZATION_DETAILS,),  # the users' tags, when collected
     service="iam",
     resource_type="AwsIamUser",
 )
@@ -239,6 +244,7 @@ def iam_user_console_access_unused(snapshot: Snapshot, config: ComplianceConfig,
     description="No IAM user has two active access keys at once (two keys are only for the rotation window).",
     remediation="Finish the rotation: deactivate and delete the key the workload no longer uses.",
     needs=(CREDENTIAL_REPORT,),
+    reads=(AUTHORIZATION_DETAILS,),  # the users' tags, when collected
     service="iam",
     resource_type="AwsIamUser",
 )
@@ -269,6 +275,7 @@ def iam_user_two_active_access_key(snapshot: Snapshot, config: ComplianceConfig,
     "id or owner intent, so every never-used active key of a console user counts).",
     remediation="Delete the unused access key; let the user create one when they actually need programmatic access.",
     needs=(CREDENTIAL_REPORT,),
+    reads=(AUTHORIZATION_DETAILS,),  # the users' tags, when collected
     service="iam",
     resource_type="AwsIamUser",
     permissions=KEY_ID_PERMISSIONS,
@@ -306,6 +313,7 @@ def iam_user_no_setup_initial_access_key(snapshot: Snapshot, config: ComplianceC
     remediation="Assign the user a FIDO security key or hardware TOTP token (IAM > Users > Security credentials "
     "> Assign MFA device), then deactivate the virtual device.",
     needs=(CREDENTIAL_REPORT, VIRTUAL_MFA_DEVICES),
+    reads=(AUTHORIZATION_DETAILS,),  # the users' tags, when collected
     service="iam",
     resource_type="AwsIamUser",
 )

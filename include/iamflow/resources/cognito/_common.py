@@ -15,8 +15,9 @@ from iamflow.aws.errors import not_found, paginate_token
 from iamflow.errors import PermanentAwsError
 from iamflow.resources.base import Output, PlanEnv, regional_arn
 from iamflow.spec.kinds_cognito import pool_owner, pool_tag_value
+from iamflow.spec.names import ID_TAG
 
-TAG_KEY = "iamflow:id"
+TAG_KEY = ID_TAG
 PAGE = 60  # the largest page ListUserPools / ListUserPoolClients accept
 POOL_KINDS = ("cognito_user_pool",)
 

@@ -33,7 +33,8 @@ from iamflow.resources.cognito._common import (
     pool_id_for,
 )
 from iamflow.resources.cognito.user_pool import cognito_grants
-from iamflow.spec.kinds_cognito import CognitoAppClient, TokenValidity, secret_name_for_client
+from iamflow.spec.kinds_cognito import CognitoAppClient, TokenValidity
+from iamflow.spec.names import client_secret_of, secret_name_for_client  # noqa: F401 (client_secret_of: imported from here too)
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
@@ -314,18 +315,3 @@ def _store_client_secret(secret_name: str, label: str) -> Change:
                          f"store the client secret of {label} in Secrets Manager secret {secret_name}",
                          sensitive=("SecretString",)),
     )
-
-
-def client_secret_of(secret_name: str, tags: dict[str, str]) -> tuple[str, str] | None:
-    """``(pool, client)`` name segments when a secret is the copy of an app client's secret iamflow stored.
-
-    Both marks must agree: the name :func:`secret_name_for_client` gives (``iamflow/cognito/<pool>/
-    clients/<client>``) and the ``iamflow:id`` tag iamflow sets to that same name. Segments are as
-    written in the name (see ``names.secret_segment``). The compliance sweep uses this to say how
-    such a secret rotates: with its app client, in Cognito, not by a Secrets Manager rotation Lambda.
-    """
-    parts = secret_name.split("/")
-    if tags.get(TAG_KEY) != secret_name or len(parts) != 5 or parts[:2] != ["iamflow", "cognito"] \
-            or parts[3] != "clients" or not parts[2] or not parts[4]:
-        return None
-    return parts[2], parts[4]

@@ -25,7 +25,13 @@ from iamflow.resources.base import (
 )
 from iamflow.resources.cognito._common import TAG_KEY, find_pool, input_members, pool_arn
 from iamflow.secrets.hygiene import generate_password
-from iamflow.spec.kinds_cognito import CognitoUserPool, pool_tag_value, secret_name_for_admin
+from iamflow.spec.kinds_cognito import CognitoUserPool, pool_tag_value
+from iamflow.spec.names import (  # noqa: F401 (bootstrap_admin_of: also imported from here)
+    USER_POOL_KIND,
+    admin_secret_tag,
+    bootstrap_admin_of,
+    secret_name_for_admin,
+)
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
@@ -174,7 +180,7 @@ def _pool_config_params(desired: dict[str, Any]) -> dict[str, Any]:
 class CognitoUserPoolHandler(ResourceHandler[CognitoUserPool, PoolState, None]):
     """Converge a Cognito user pool and its bootstrap admin users."""
 
-    kind: ClassVar[str] = "cognito_user_pool"
+    kind: ClassVar[str] = USER_POOL_KIND
     read_actions: ClassVar[tuple[str, ...]] = (
         "cognito-idp:ListUserPools",
         "cognito-idp:DescribeUserPool",
@@ -420,29 +426,6 @@ def _plan_admin_users(plan: Plan, res: CognitoUserPool, pool_id: Any, existing: 
             sensitive=("TemporaryPassword",),
             adopt=_adopt_admin_user,
         ))
-
-
-def admin_secret_tag(resource_key: str, username: str) -> str:
-    """The ``iamflow:id`` tag value of an admin's temporary-password secret: ``cognito_user_pool.<pool>/<user>``."""
-    return f"{resource_key}/{username}"
-
-
-def bootstrap_admin_of(secret_name: str, tags: dict[str, str]) -> tuple[str, str] | None:
-    """``(pool, username)`` when a secret is the temporary password iamflow stored for a bootstrap admin.
-
-    Both marks must agree: the ``iamflow:id`` tag set at creation (``cognito_user_pool.<pool>/<user>``)
-    and the name :func:`secret_name_for_admin` gives that pool and user. Pool names cannot hold a
-    '/', so the first one after the pool ends it. The compliance sweep uses this to judge such a
-    secret by its purpose (retire it once the admin has signed in) rather than by rotation.
-    """
-    prefix = f"{CognitoUserPoolHandler.kind}."
-    value = tags.get(TAG_KEY, "")
-    if not value.startswith(prefix) or "/" not in value:
-        return None
-    pool, username = value[len(prefix):].split("/", 1)
-    if not pool or not username or secret_name != secret_name_for_admin(pool, username):
-        return None
-    return pool, username
 
 
 def _adopt_admin_user(clients: AwsClients, params: dict[str, Any]) -> dict[str, Any] | None:
