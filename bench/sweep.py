@@ -17,8 +17,9 @@ their report writing: ``iamflow sweep`` and Prowler 5.46 (``prowler aws``, restr
 virtualenv, ``.bench/prowler-venv``, made on first use (it is never a dependency of iamflow).
 The CPU time of the ``iamflow sweep`` process (its report writer processes included) is printed
 beside its wall time: on a shared machine it varies less with the load than the wall time does.
-``iamflow sweep`` runs three times (a few seconds each, so the machine's noise weighs on one run):
-its figure is the median run, and every run is printed. Its bytecode is compiled before the first,
+``iamflow sweep`` runs once to warm the server up (moto loads each service's backend on its first
+request; Prowler, which runs after it, finds the server warm), then three times (a few seconds
+each, so the machine's noise weighs on one run): its figure is the median, and every run is printed. Its bytecode is compiled before the first,
 as installing a package compiles it (Prowler's virtualenv was compiled when it was installed).
 
 Usage: python bench/sweep.py [--sizes 100,1000,10000] [--json FILE] [--over-http | --against-prowler]
@@ -79,7 +80,7 @@ def seed(n: int, now: datetime) -> None:
             iam.add_user_to_group(GroupName="developers", UserName=name)
         if i % 2 == 0:
             iam.create_login_profile(UserName=name, Password="Correct-Horse-9")
-            backend.users[name].password_last_used = naive - timedelta(days=(i % 90))
+            backend.users[name].password_last_used = naive - timedelta(days=(i % 90))  # type: ignore[assignment]  # moto types it None
         if i % 4 == 0:
             serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]["SerialNumber"]
             iam.enable_mfa_device(UserName=name, SerialNumber=serial, AuthenticationCode1="123456",
@@ -273,8 +274,10 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
         subprocess.run([sys.executable, "-m", "compileall", "-q", env["PYTHONPATH"]], env=env, check=True,
                        stdout=subprocess.DEVNULL)
         profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
-        runs = []
-        for i in range(1, RUNS + 1):  # a short process on a shared machine: the median of a few runs
+        runs: list[dict[str, Any]] = []
+        # run 0 warms the server up, untimed in the figures: moto imports each service's backend on its first
+        # request (seconds of the server's CPU), and Prowler, which runs after iamflow, finds the server warm
+        for i in range(0, RUNS + 1):  # then a short process on a shared machine: the median of a few runs
             iamflow = [sys.executable, *profile, "-m", "iamflow.cli", "sweep", "--out", str(reports), "--run-id",
                        f"bench-{i}", "--region", "us-east-1"]
             cpu: dict[str, float] = {}
@@ -282,6 +285,8 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
             wall, rc = _timed(iamflow, env, work / f"iamflow-{n}-{i}.log", cpu)
             runs.append({"s": wall, "rc": rc, "cpu_s": cpu.get("s"), "server_cpu_s": round(_own_cpu() - served, 2),
                          "run_id": f"bench-{i}"})
+        warmup, runs = runs[0], runs[1:]
+        out["warmup_s"], out["warmup_server_cpu_s"] = warmup["s"], warmup["server_cpu_s"]
         median = sorted(runs, key=lambda r: r["s"])[len(runs) // 2]
         out["iamflow_runs_s"] = [r["s"] for r in runs]
         out["iamflow_s"], out["iamflow_rc"], out["iamflow_cpu_s"] = median["s"], max(r["rc"] for r in runs), median["cpu_s"]
@@ -291,7 +296,7 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
         summary_file = reports / median["run_id"] / "summary.json"
         if summary_file.exists():
             summary = json.loads(summary_file.read_text())
-            calls = next(iter(summary["api_calls"].values()), {})
+            calls: dict[str, int] = next(iter(summary["api_calls"].values()), {})
             out["iamflow_calls"] = sum(calls.values())
             out["iamflow_iam_calls"] = sum(iam_calls(calls).values())
             out["iamflow_findings"] = sum(summary["totals"].values())
@@ -331,6 +336,8 @@ def main_side_by_side(sizes: list[int], prowler: bool, json_file: str | None) ->
                   f"{r.get('iamflow_cpu_s')} s CPU, its writer processes included), "
                   f"{r.get('iamflow_findings')} findings, {r.get('iamflow_calls')} API calls of which "
                   f"{r.get('iamflow_iam_calls')} IAM")
+            print(f"warm-up sweep (not counted: the server's first answer to each service loads its backend): "
+                  f"{r['warmup_s']} s, the server's CPU {r['warmup_server_cpu_s']} s")
             print(f"plain boto3, GetAccountAuthorizationDetails and the credential report alone: {r['boto3_floor_s']} s")
             # moto answers in one process, under one GIL: its CPU time bounds the sweep's wall time from below
             print(f"the moto server's own CPU time while it served the sweep: {r['server_cpu_s']} s "
