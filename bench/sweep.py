@@ -19,8 +19,9 @@ The CPU time of the ``iamflow sweep`` process (its report writer processes inclu
 beside its wall time: on a shared machine it varies less with the load than the wall time does.
 ``iamflow sweep`` runs once to warm the server up (moto loads each service's backend on its first
 request; Prowler, which runs after it, finds the server warm), then three times (a few seconds
-each, so the machine's noise weighs on one run): its figure is the median, and every run is printed. Its bytecode is compiled before the first,
-as installing a package compiles it (Prowler's virtualenv was compiled when it was installed).
+each, so the machine's noise weighs on one run): its figure is the median, and every run is
+printed. Its bytecode is compiled before the first, as installing a package compiles it
+(Prowler's virtualenv was compiled when it was installed).
 
 Usage: python bench/sweep.py [--sizes 100,1000,10000] [--json FILE] [--over-http | --against-prowler]
 (``BENCH_PROFILE=FILE`` runs the ``iamflow sweep`` process under cProfile, writing FILE;
@@ -282,9 +283,10 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
                        f"bench-{i}", "--region", "us-east-1"]
             cpu: dict[str, float] = {}
             served = _own_cpu()  # this process is the moto server (its threads) while it waits for the sweep
-            wall, rc = _timed(iamflow, env, work / f"iamflow-{n}-{i}.log", cpu)
+            log = work / f"iamflow-{n}-{i}.log"
+            wall, rc = _timed(iamflow, env, log, cpu)
             runs.append({"s": wall, "rc": rc, "cpu_s": cpu.get("s"), "server_cpu_s": round(_own_cpu() - served, 2),
-                         "run_id": f"bench-{i}"})
+                         "run_id": f"bench-{i}", "log": log})
         warmup, runs = runs[0], runs[1:]
         out["warmup_s"], out["warmup_server_cpu_s"] = warmup["s"], warmup["server_cpu_s"]
         median = sorted(runs, key=lambda r: r["s"])[len(runs) // 2]
@@ -301,7 +303,7 @@ def side_by_side(n: int, *, prowler: bool, work: Path) -> dict[str, Any]:
             out["iamflow_iam_calls"] = sum(iam_calls(calls).values())
             out["iamflow_findings"] = sum(summary["totals"].values())
         else:
-            out["iamflow_error"] = _tail(work / f"iamflow-{n}-{median['run_id'][-1]}.log")
+            out["iamflow_error"] = _tail(median["log"])
         if prowler:
             exe = prowler_bin()
             checks, out["iamflow_only_checks"] = prowler_checks(exe)

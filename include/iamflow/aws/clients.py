@@ -333,30 +333,25 @@ class AwsClients:
 
 
 # an ISO 8601 date-time as AWS writes it in XML and JSON answers: 2024-05-01T12:00:00Z, with or without
-# fractional seconds or an offset
-_ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+# fractional seconds (group 2) or an offset
+_ISO_TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?")
 
 
 def parse_timestamp(value: Any) -> datetime:
     """botocore's timestamp parsing, with the ISO 8601 strings of AWS's answers read by ``datetime`` itself.
 
-    botocore reads every timestamp of an answer through ``dateutil`` (about 15 µs each): a
+    botocore reads every timestamp of an answer through ``dateutil`` (about 56 µs each here): a
     ``GetAccountAuthorizationDetails`` page of 1,000 users, or a list of 10,000 MFA devices, spends
     more time there than in the rest of its parsing. ``datetime.fromisoformat`` reads the same strings
-    some 30 times faster, to the same instant (a ``Z`` becomes UTC, fractional digits beyond
-    microseconds are cut, as dateutil cuts them; a string without offset stays naive, as there).
-    Anything else (epoch numbers, RFC 822 dates in headers) goes to botocore's own parser.
+    in about 1.3 µs, to the same instant (a ``Z`` becomes UTC, fractional digits beyond microseconds
+    are cut, as dateutil cuts them; a string without offset stays naive, as there). Anything else
+    (epoch numbers, RFC 822 dates in headers) goes to botocore's own parser.
     """
-    if isinstance(value, str) and _ISO_TIMESTAMP.fullmatch(value):
-        text = value
-        dot = text.find(".")
-        if dot != -1:  # datetime takes at most six fractional digits
-            end = dot + 1
-            while end < len(text) and text[end].isdigit():
-                end += 1
-            text = text[:min(end, dot + 7)] + text[end:]
-        try:
-            return datetime.fromisoformat(text)
+    match = _ISO_TIMESTAMP.fullmatch(value) if isinstance(value, str) else None
+    if match is not None:
+        seconds, fraction, offset = match.groups()
+        try:  # datetime takes at most six fractional digits
+            return datetime.fromisoformat(seconds + (fraction or "")[:7] + (offset or ""))
         except ValueError:
             pass
     from botocore.utils import parse_timestamp as botocore_parse

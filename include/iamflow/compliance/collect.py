@@ -475,6 +475,7 @@ class _Collector:
 
         def one(s: dict[str, Any]) -> Secret:
             rules = s.get("RotationRules") or {}
+            tags = _tags(s.get("Tags"))
             return Secret(
                 arn=s["ARN"],
                 name=s.get("Name", ""),
@@ -484,10 +485,10 @@ class _Collector:
                 next_rotation=as_utc(s.get("NextRotationDate")),
                 last_changed=as_utc(s.get("LastChangedDate")),
                 created=as_utc(s.get("CreatedDate")),
-                tags=_tags(s.get("Tags")),
+                tags=tags,
                 kms_key_id=s.get("KmsKeyId"),
                 last_accessed=as_utc(s.get("LastAccessedDate")),
-                app_client=client_secret_of(s.get("Name", ""), _tags(s.get("Tags"))),
+                app_client=client_secret_of(s.get("Name", ""), tags),
                 **_secret_policy(sm, s["ARN"]),
             )
 

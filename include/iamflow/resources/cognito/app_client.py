@@ -34,7 +34,7 @@ from iamflow.resources.cognito._common import (
 )
 from iamflow.resources.cognito.user_pool import cognito_grants
 from iamflow.spec.kinds_cognito import CognitoAppClient, TokenValidity
-from iamflow.spec.names import client_secret_of, secret_name_for_client  # noqa: F401 (client_secret_of: imported from here too)
+from iamflow.spec.names import secret_name_for_client
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients

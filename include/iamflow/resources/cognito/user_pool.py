@@ -26,12 +26,7 @@ from iamflow.resources.base import (
 from iamflow.resources.cognito._common import TAG_KEY, find_pool, input_members, pool_arn
 from iamflow.secrets.hygiene import generate_password
 from iamflow.spec.kinds_cognito import CognitoUserPool, pool_tag_value
-from iamflow.spec.names import (  # noqa: F401 (bootstrap_admin_of: also imported from here)
-    USER_POOL_KIND,
-    admin_secret_tag,
-    bootstrap_admin_of,
-    secret_name_for_admin,
-)
+from iamflow.spec.names import USER_POOL_KIND, admin_secret_tag, secret_name_for_admin
 
 if TYPE_CHECKING:
     from iamflow.aws.clients import AwsClients
